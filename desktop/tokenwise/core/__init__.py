@@ -1,0 +1,1 @@
+"""Domain logic of Tokenwise. Pure Python: nothing here imports Qt."""

@@ -1,0 +1,535 @@
+"""The engine: the only owner of llama.cpp objects.
+
+Load a GGUF (checked first, preflighted in a child process the first time), tokenize,
+render the chat template, and run the decode loop that yields one Step per token. An
+Engine is not thread-safe: create it, use it and close it on one thread.
+"""
+
+from __future__ import annotations
+
+import codecs
+import ctypes
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable, Generator, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import llama_cpp
+import numpy as np
+
+from . import chat_template, engine_native
+from .engine_api import (
+    TOKEN_BYTE,
+    TOKEN_NORMAL,
+    TOKEN_SPECIAL,
+    ChatMessage,
+    GenerationRequest,
+    ModelInfo,
+    RenderedPrompt,
+    Token,
+)
+from .engine_stages import CandidateBuffer, StepSampler
+from .errors import ContextOverflowError, DamagedModelError, TokenwiseError
+from .sampling import SamplerSettings
+from .trace import (
+    STOP_CANCELLED,
+    STOP_CONTEXT_FULL,
+    STOP_EOG,
+    STOP_MAX_TOKENS,
+    STOP_STRING,
+    Candidate,
+    Step,
+)
+
+PROMPT_CHUNK_GPU = 64  # prompt tokens per decode when offloaded: cancel is checked between
+
+
+@dataclass(slots=True)
+class GenerationResult:
+    """How a generation ended."""
+
+    stop_reason: str
+    text: str
+    n_tokens: int
+    prompt_tokens: int
+    reused_tokens: int  # prompt tokens whose KV cache was kept from the previous call
+    first_token_s: float
+    tokens_per_second: float
+    seed: int
+
+
+class GenerationStream:
+    """Iterate for Steps; after the last one, ``result`` says how it ended."""
+
+    def __init__(self, steps: Generator[Step, None, GenerationResult]) -> None:
+        self._steps = steps
+        self.result: GenerationResult | None = None
+
+    def __iter__(self) -> Iterator[Step]:
+        return self
+
+    def __next__(self) -> Step:
+        try:
+            return next(self._steps)
+        except StopIteration as stop:
+            self.result = stop.value
+            raise StopIteration from None
+
+    def close(self) -> None:
+        """Stop early (the generator's clean-up runs: samplers freed, cache state kept)."""
+        close = getattr(self._steps, "close", None)
+        if close is not None:
+            close()
+
+
+def default_threads() -> int:
+    count = os.cpu_count() or 2
+    return count if count <= 4 else max(4, count // 2)
+
+
+class Engine:
+    """A loaded model and its context."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        n_ctx: int = 4096,
+        n_gpu_layers: int = -1,
+        n_threads: int | None = None,
+        progress: Callable[[float], bool] | None = None,
+        preflight: bool = True,
+    ) -> None:
+        from . import gguf
+        from . import preflight as preflight_mod
+
+        self.path = Path(path)
+        header = gguf.inspect_gguf(self.path)  # raises a specific ModelFileError
+        if preflight:
+            preflight_mod.ensure_preflight(self.path)
+        engine_native.ensure_backend()
+        self._closed = False
+        self._progress = progress
+        self._cancel_load = False
+
+        mparams = llama_cpp.llama_model_default_params()
+        offload = engine_native.supports_gpu_offload()
+        mparams.n_gpu_layers = (
+            (header.layers + 1 if n_gpu_layers < 0 else n_gpu_layers) if offload else 0
+        )
+        mparams.use_mmap = True
+        if progress is not None:
+            self._progress_cb = llama_cpp.llama_progress_callback(self._on_progress)
+            mparams.progress_callback = self._progress_cb
+        self.model = llama_cpp.llama_model_load_from_file(str(self.path).encode(), mparams)
+        if not self.model:
+            if self._cancel_load:
+                raise TokenwiseError("Loading the model was cancelled.")
+            detail = engine_native.last_error_line()
+            raise DamagedModelError(
+                f"llama.cpp could not load {self.path.name}"
+                + (f": {detail}" if detail else ".")
+                + " The file may be damaged or use a format this version does not support."
+            )
+        self.vocab = llama_cpp.llama_model_get_vocab(self.model)
+        self.n_vocab = int(llama_cpp.llama_vocab_n_tokens(self.vocab))
+        trained = int(llama_cpp.llama_model_n_ctx_train(self.model))
+        n_ctx = max(64, min(n_ctx, trained) if trained > 0 else n_ctx)
+        self.n_threads = n_threads or default_threads()
+
+        cparams = llama_cpp.llama_context_default_params()
+        cparams.n_ctx = n_ctx
+        cparams.n_batch = min(512, n_ctx)
+        cparams.n_ubatch = min(512, n_ctx)
+        cparams.n_threads = self.n_threads
+        cparams.n_threads_batch = self.n_threads
+        cparams.no_perf = True
+        self.ctx = llama_cpp.llama_init_from_model(self.model, cparams)
+        if not self.ctx:
+            llama_cpp.llama_model_free(self.model)
+            raise TokenwiseError(
+                f"Not enough memory for a context of {n_ctx} tokens with this model; "
+                "choose a smaller context length in Settings."
+            )
+        self.n_ctx = int(llama_cpp.llama_n_ctx(self.ctx))
+        self.n_batch = int(cparams.n_batch)
+        self.memory = llama_cpp.llama_get_memory(self.ctx)
+        # consulted by llama.cpp between graph nodes, so only set during prompt evaluation
+        self._cancel: threading.Event | None = None
+        self._abort_cb = llama_cpp.ggml_abort_callback(self._should_abort)
+        self._abort_set = False
+
+        self._logits_address: int | None = None
+        self._logits_view = np.empty(0, dtype=np.float32)
+        self._cached: list[int] = []  # tokens whose KV entries are in the context
+        self._pieces: dict[int, bytes] = {}
+        self._attrs: dict[int, int] = {}
+        self._buffer = CandidateBuffer(self.n_vocab)
+        self._batch_tokens = (llama_cpp.llama_token * self.n_batch)()
+        backends = engine_native.compute_backends()
+        gpu_layers = int(mparams.n_gpu_layers) if backends else 0
+        self.chat_template = header.chat_template or ""
+        self.bos_id = int(llama_cpp.llama_vocab_bos(self.vocab))
+        self.eos_id = int(llama_cpp.llama_vocab_eos(self.vocab))
+        self.info = ModelInfo(
+            path=str(self.path),
+            name=_display_name(self.path, header.name),
+            architecture=header.architecture,
+            parameters=int(llama_cpp.llama_model_n_params(self.model)) or header.parameters,
+            quantization=header.quantization,
+            file_size=header.file_size,
+            context_length=trained or header.context_length,
+            n_ctx=self.n_ctx,
+            vocab_size=self.n_vocab,
+            layers=int(llama_cpp.llama_model_n_layer(self.model)),
+            has_chat_template=bool(self.chat_template),
+            backend=(backends[0] if backends and gpu_layers > 0 else "CPU"),
+            gpu_layers=min(gpu_layers, header.layers + 1) if backends else 0,
+            gpu_offload_supported=offload,
+            license=header.license,
+        )
+        self.offloaded = self.info.gpu_layers > 0
+
+    def _on_progress(self, fraction: float, _data: ctypes.c_void_p) -> bool:
+        assert self._progress is not None
+        keep_going = bool(self._progress(float(fraction)))
+        self._cancel_load = not keep_going
+        return keep_going
+
+    # ------------------------------------------------------------------ lifetime
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Free the context and the model (on the thread that owns the engine)."""
+        if self._closed:
+            return
+        self._closed = True
+        llama_cpp.llama_free(self.ctx)
+        llama_cpp.llama_model_free(self.model)
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ tokens
+
+    def token_ids(self, text: str, *, add_special: bool = False,
+                  parse_special: bool = True) -> list[int]:
+        data = text.encode("utf-8")
+        n_max = len(data) + 16
+        buf = (llama_cpp.llama_token * n_max)()
+        n = llama_cpp.llama_tokenize(self.vocab, data, len(data), buf, n_max,
+                                     add_special, parse_special)
+        if n < 0:
+            n_max = -n
+            buf = (llama_cpp.llama_token * n_max)()
+            n = llama_cpp.llama_tokenize(self.vocab, data, len(data), buf, n_max,
+                                         add_special, parse_special)
+        return list(buf[:n])
+
+    def piece(self, token_id: int) -> bytes:
+        """The token's bytes, special tokens rendered (no 32-byte limit)."""
+        cached = self._pieces.get(token_id)
+        if cached is not None:
+            return cached
+        size = 64
+        while True:
+            buf = ctypes.create_string_buffer(size)
+            n = llama_cpp.llama_token_to_piece(self.vocab, token_id, buf, size, 0, True)
+            if n >= 0:
+                piece = buf.raw[:n]
+                break
+            size = -n
+        self._pieces[token_id] = piece
+        return piece
+
+    def is_special(self, token_id: int) -> bool:
+        attr = self._attrs.get(token_id)
+        if attr is None:
+            attr = int(llama_cpp.llama_vocab_get_attr(self.vocab, token_id))
+            self._attrs[token_id] = attr
+        return bool(attr & (llama_cpp.LLAMA_TOKEN_ATTR_CONTROL
+                            | llama_cpp.LLAMA_TOKEN_ATTR_USER_DEFINED
+                            | llama_cpp.LLAMA_TOKEN_ATTR_UNKNOWN))
+
+    def is_eog(self, token_id: int) -> bool:
+        return bool(llama_cpp.llama_vocab_is_eog(self.vocab, token_id))
+
+    def tokenize(self, text: str, *, add_special: bool = False,
+                 parse_special: bool = True) -> list[Token]:
+        return self.describe(self.token_ids(text, add_special=add_special,
+                                            parse_special=parse_special))
+
+    def describe(self, ids: Sequence[int]) -> list[Token]:
+        """Tokens with their kind; byte fragments carry the character their run builds."""
+        tokens: list[Token] = []
+        run: list[int] = []  # indices of consecutive fragments
+
+        def close_run() -> None:
+            if not run:
+                return
+            joined = b"".join(tokens[i].piece for i in run).decode("utf-8", "replace")
+            for i in run:
+                t = tokens[i]
+                tokens[i] = Token(t.token_id, t.piece, t.display, t.kind, joined)
+            run.clear()
+
+        for tid in ids:
+            piece = self.piece(tid)
+            if self.is_special(tid):
+                close_run()
+                tokens.append(Token(tid, piece, piece.decode("utf-8", "replace"), TOKEN_SPECIAL))
+                continue
+            try:
+                text = piece.decode("utf-8")
+            except UnicodeDecodeError:
+                # a part of one UTF-8 character: shown by its bytes
+                if run and _starts_character(piece):
+                    close_run()
+                display = "".join(f"<0x{b:02X}>" for b in piece)
+                run.append(len(tokens))
+                tokens.append(Token(tid, piece, display, TOKEN_BYTE))
+                continue
+            close_run()
+            tokens.append(Token(tid, piece, text, TOKEN_NORMAL))
+        close_run()
+        return tokens
+
+    def detokenize(self, ids: Sequence[int], *, special: bool = False) -> str:
+        """Text of token ids; special tokens kept only if ``special``."""
+        data = b"".join(self.piece(t) for t in ids if special or not self.is_special(t))
+        return data.decode("utf-8", "replace")
+
+    # ------------------------------------------------------------------ chat
+
+    def render_chat(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        add_generation_prompt: bool = True,
+        reserve: int = 256,
+    ) -> RenderedPrompt:
+        """The prompt for ``messages``; the oldest turns are left out to fit the context."""
+        budget = max(16, self.n_ctx - reserve)
+        system = [m for m in messages if m.role == "system"][:1]
+        turns = [m for m in messages if m.role != "system"]
+        dropped = 0
+        while True:
+            text, note = chat_template.render(
+                self.chat_template, system + turns,
+                bos_token=self.piece(self.bos_id).decode("utf-8", "replace")
+                if self.bos_id >= 0 else "",
+                eos_token=self.piece(self.eos_id).decode("utf-8", "replace")
+                if self.eos_id >= 0 else "",
+                add_generation_prompt=add_generation_prompt,
+            )
+            ids = self._prompt_ids(text)
+            if len(ids) <= budget or len(turns) <= 1:
+                break
+            # drop the oldest turn, and the reply that answered it
+            cut = 2 if len(turns) > 2 and turns[0].role == "user" else 1
+            turns = turns[cut:]
+            dropped += cut
+        if len(ids) > self.n_ctx - 1:
+            raise ContextOverflowError(
+                f"This message needs {len(ids):,} tokens but the context holds {self.n_ctx:,}. "
+                "Shorten it, or choose a longer context length in Settings."
+            )
+        if dropped:
+            extra = (f"{dropped} earlier message{'s' if dropped != 1 else ''} left out to fit "
+                     f"the {self.n_ctx:,}-token context.")
+            note = f"{note} {extra}".strip()
+        return RenderedPrompt(text=text, token_ids=ids, note=note, dropped_messages=dropped)
+
+    def _prompt_ids(self, text: str) -> list[int]:
+        ids = self.token_ids(text, add_special=True, parse_special=True)
+        if len(ids) >= 2 and ids[0] == ids[1] == self.bos_id:
+            ids = ids[1:]  # the template wrote its own BOS
+        return ids
+
+    # ------------------------------------------------------------------ decoding
+
+    def _decode(self, tokens: Sequence[int], start: int, cancel: threading.Event | None) -> bool:
+        """Evaluate tokens at positions start.. ; False if cancelled (cache trimmed back)."""
+        chunk = PROMPT_CHUNK_GPU if self.offloaded else self.n_batch
+        pos = 0
+        while pos < len(tokens):
+            if cancel is not None and cancel.is_set():
+                self._trim(start + pos)
+                return False
+            part = tokens[pos:pos + chunk]
+            n = len(part)
+            self._batch_tokens[:n] = list(part)
+            batch = llama_cpp.llama_batch_get_one(self._batch_tokens, n)
+            self._set_abort(cancel if n > 1 and not self.offloaded else None)
+            rc = llama_cpp.llama_decode(self.ctx, batch)
+            if rc != 0:
+                self._trim(start + pos)
+                if rc == 2 or (cancel is not None and cancel.is_set()):
+                    return False
+                if rc == 1:
+                    raise ContextOverflowError("The context is full: no room for more tokens.")
+                raise TokenwiseError(f"llama.cpp failed to evaluate the prompt (code {rc}).")
+            self._cached.extend(part)
+            pos += n
+        return True
+
+    def _logits(self) -> np.ndarray:
+        """The last token's logits, as a view (valid until the next decode)."""
+        ptr = llama_cpp.llama_get_logits_ith(self.ctx, -1)
+        address = ctypes.cast(ptr, ctypes.c_void_p).value
+        if address != self._logits_address:
+            self._logits_view = np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
+            self._logits_address = address
+        return self._logits_view
+
+    def _should_abort(self, _data: ctypes.c_void_p) -> bool:
+        return self._cancel is not None and self._cancel.is_set()
+
+    def _set_abort(self, cancel: threading.Event | None) -> None:
+        self._cancel = cancel
+        wanted = cancel is not None
+        if wanted != self._abort_set:
+            llama_cpp.llama_set_abort_callback(
+                self.ctx, self._abort_cb if wanted else llama_cpp.ggml_abort_callback(), None
+            )
+            self._abort_set = wanted
+
+    def _trim(self, keep: int) -> None:
+        if not llama_cpp.llama_memory_seq_rm(self.memory, 0, keep, -1):
+            llama_cpp.llama_memory_clear(self.memory, True)
+            keep = 0
+        del self._cached[keep:]
+
+    def _prepare(self, prompt: list[int]) -> int:
+        """Keep the cached common prefix; return how many prompt tokens were reused."""
+        common = 0
+        for a, b in zip(self._cached, prompt, strict=False):
+            if a != b:
+                break
+            common += 1
+        common = min(common, len(prompt) - 1)  # the last token is evaluated for its logits
+        if common < len(self._cached):
+            self._trim(common)
+        return len(self._cached)
+
+    def generate(self, request: GenerationRequest,
+                 cancel: threading.Event | None = None) -> GenerationStream:
+        settings = request.settings
+        if not isinstance(settings, SamplerSettings):
+            raise TypeError("request.settings must be a SamplerSettings")
+        settings.validate()
+        if not request.prompt_ids:
+            raise ValueError("the prompt is empty")
+        if len(request.prompt_ids) >= self.n_ctx:
+            raise ContextOverflowError(
+                f"The prompt has {len(request.prompt_ids):,} tokens; the context holds "
+                f"{self.n_ctx:,}. Choose a longer context length in Settings."
+            )
+        return GenerationStream(self._generate(request, settings, cancel))
+
+    def _generate(
+        self, request: GenerationRequest, settings: SamplerSettings,
+        cancel: threading.Event | None,
+    ) -> Generator[Step, None, GenerationResult]:
+        t0 = time.perf_counter()
+        prompt = list(request.prompt_ids)
+        seed = settings.seed if settings.seed is not None else secrets.randbits(32)
+        reused = self._prepare(prompt)
+        text_parts: list[str] = []
+        n_tokens = 0
+        first_token_s = 0.0
+        stop = STOP_CANCELLED
+
+        def result() -> GenerationResult:
+            elapsed = time.perf_counter() - t0 - first_token_s
+            tps = (n_tokens - 1) / elapsed if n_tokens > 1 and elapsed > 0 else 0.0
+            return GenerationResult(stop, "".join(text_parts), n_tokens, len(prompt), reused,
+                                    first_token_s, tps, seed)
+
+        if not self._decode(prompt[len(self._cached):], len(self._cached), cancel):
+            return result()
+        sampler = StepSampler(self._buffer, self.n_vocab, settings, seed, prompt,
+                              request.top_k_display)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        stops = tuple(s for s in request.stop_strings if s)
+        tail = ""
+        ignore_eog = bool(request.extra.get("ignore_eog"))  # benchmarks only
+        try:
+            forced = request.forced_first_token
+            while True:
+                t_step = time.perf_counter()
+                logits = self._logits()
+                nums = sampler.step(logits, forced)
+                forced = None
+                token = nums.token_id
+                piece = self.piece(token)
+                eog = self.is_eog(token)
+                special = self.is_special(token)
+                text = "" if (eog or special) else decoder.decode(piece)
+                n_tokens += 1
+                reason: str | None = None
+                if eog and not ignore_eog:
+                    reason = STOP_EOG
+                    text += decoder.decode(b"", final=True)
+                elif stops:
+                    tail = (tail + text)[-(max(map(len, stops)) + len(text)):]
+                    hit = next((s for s in stops if s in tail), None)
+                    if hit is not None:
+                        reason = STOP_STRING
+                        text = text[: max(0, len(text) - (len(tail) - tail.index(hit)))]
+                if reason is None and n_tokens >= settings.max_tokens:
+                    reason = STOP_MAX_TOKENS
+                if reason is None and len(self._cached) + 1 >= self.n_ctx:
+                    reason = STOP_CONTEXT_FULL
+                if reason is not None and reason != STOP_EOG:
+                    text += decoder.decode(b"", final=True)
+                text_parts.append(text)
+                if n_tokens == 1:
+                    first_token_s = time.perf_counter() - t0
+                cands = tuple(map(Candidate, nums.cand_ids, map(self.piece, nums.cand_ids),
+                                  nums.cand_logits, nums.cand_probs))
+                step = Step(
+                    index=n_tokens - 1, token_id=token, piece=piece, text=text,
+                    prob=nums.prob, rank=nums.rank, logit=nums.logit, log_z=nums.log_z,
+                    entropy=nums.entropy, candidates=cands, stages=nums.stages,
+                    final_prob=nums.final_prob, forced=request.forced_first_token is not None
+                    and n_tokens == 1, stop_reason=reason,
+                    elapsed_ms=(time.perf_counter() - t_step) * 1000.0,
+                )
+                if reason is not None:
+                    stop = reason
+                    yield step
+                    return result()
+                yield step
+                # the token is fed back only when the next step is asked for (step mode)
+                if cancel is not None and cancel.is_set():
+                    stop = STOP_CANCELLED
+                    return result()
+                sampler.accept(token)
+                if not self._decode([token], len(self._cached), cancel):
+                    stop = STOP_CANCELLED
+                    return result()
+        finally:
+            sampler.close()
+
+
+def _display_name(path: Path, metadata_name: str) -> str:
+    from .starter import STARTER_FILE, STARTER_NAME
+
+    if path.name == STARTER_FILE:
+        return STARTER_NAME
+    return metadata_name or path.stem
+
+
+def _starts_character(piece: bytes) -> bool:
+    """True if the piece begins with a UTF-8 lead byte (not a continuation byte)."""
+    return bool(piece) and (piece[0] & 0xC0) != 0x80

@@ -1,0 +1,39 @@
+"""Errors whose messages are written for the user, not for a developer."""
+
+from __future__ import annotations
+
+
+class TokenwiseError(Exception):
+    """Base of every error Tokenwise reports to its user. str(error) is the message."""
+
+
+class ModelFileError(TokenwiseError):
+    """A model file cannot be used: missing, not GGUF, truncated, damaged."""
+
+
+class ModelNotFoundError(ModelFileError):
+    pass
+
+
+class NotGGUFError(ModelFileError):
+    pass
+
+
+class UnsupportedGGUFVersionError(ModelFileError):
+    pass
+
+
+class TruncatedModelError(ModelFileError):
+    pass
+
+
+class DamagedModelError(ModelFileError):
+    """The file passed the header checks but llama.cpp rejected it or crashed loading it."""
+
+
+class ContextOverflowError(TokenwiseError):
+    """The prompt alone does not fit into the context window."""
+
+
+class GenerationCancelled(TokenwiseError):
+    pass

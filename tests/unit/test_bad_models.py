@@ -1,0 +1,102 @@
+"""Bad model files get a specific, readable error and never take the process down."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tokenwise.core.errors import (
+    DamagedModelError,
+    ModelFileError,
+    ModelNotFoundError,
+    NotGGUFError,
+    TruncatedModelError,
+    UnsupportedGGUFVersionError,
+)
+
+
+def _engine(path: Path):
+    from tokenwise.core.engine import Engine
+
+    return Engine(path, n_ctx=256)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ModelNotFoundError, match="does not exist"):
+        _engine(tmp_path / "nope.gguf")
+
+
+def test_directory(tmp_path: Path) -> None:
+    with pytest.raises(ModelFileError, match=r"folder|directory"):
+        _engine(tmp_path)
+
+
+def test_not_gguf(tmp_path: Path) -> None:
+    page = tmp_path / "model.gguf"
+    page.write_text("<!DOCTYPE html><html><body>Not found</body></html>")
+    with pytest.raises(NotGGUFError, match="HTML"):
+        _engine(page)
+
+
+def test_unsupported_version(tmp_path: Path, starter_model_path: Path) -> None:
+    bad = tmp_path / "v9.gguf"
+    data = bytearray(starter_model_path.read_bytes()[:4096])
+    data[4:8] = (9).to_bytes(4, "little")
+    bad.write_bytes(bytes(data))
+    with pytest.raises(UnsupportedGGUFVersionError, match="9"):
+        _engine(bad)
+
+
+@pytest.mark.parametrize("fraction", [0.0001, 0.01, 0.5, 0.999])
+def test_truncated(tmp_path: Path, starter_model_path: Path, fraction: float) -> None:
+    size = starter_model_path.stat().st_size
+    cut = tmp_path / "cut.gguf"
+    with starter_model_path.open("rb") as src, cut.open("wb") as dst:
+        dst.write(src.read(int(size * fraction)))
+    with pytest.raises(TruncatedModelError) as info:
+        _engine(cut)
+    assert "interrupted" in str(info.value) or "cut short" in str(info.value)
+
+
+def _duplicate_a_vocabulary_entry(src: Path, dst: Path) -> None:
+    """Make two tokens identical: llama.cpp asserts on this and aborts the process."""
+    shutil.copyfile(src, dst)
+    one = (1).to_bytes(8, "little")
+    with dst.open("r+b") as f:
+        head = f.read(4 << 20)
+        pos = head.find(one + b"!" + one + b'"')
+        assert pos > 0, "single-character tokens '!' and '\"' not found"
+        f.seek(pos + 8 + 1 + 8)
+        f.write(b"!")
+
+
+def test_a_file_that_crashes_llama_cpp_is_caught_in_the_child(
+    tmp_path: Path, starter_model_path: Path
+) -> None:
+    damaged = tmp_path / "duplicate-token.gguf"
+    _duplicate_a_vocabulary_entry(starter_model_path, damaged)
+    with pytest.raises(DamagedModelError, match="damaged") as info:
+        _engine(damaged)
+    assert "SIGABRT" in str(info.value) or "crashed" in str(info.value)
+    # and the app's own process is still alive to load a good file
+    engine = _engine(starter_model_path)
+    try:
+        assert engine.info.vocab_size == 49152
+    finally:
+        engine.close()
+
+
+def test_preflight_runs_once_per_file(tmp_path: Path, starter_model_path: Path) -> None:
+    from tokenwise.core import preflight
+
+    copy = tmp_path / "copy.gguf"
+    shutil.copyfile(starter_model_path, copy)
+    assert not preflight.passed_before(copy)
+    preflight.ensure_preflight(copy)
+    assert preflight.passed_before(copy)
+    st = copy.stat()
+    os.utime(copy, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))  # changed: check again
+    assert not preflight.passed_before(copy)
