@@ -167,6 +167,7 @@ class Engine:
         self._cached: list[int] = []  # tokens whose KV entries are in the context
         self._pieces: dict[int, bytes] = {}
         self._attrs: dict[int, int] = {}
+        self._eog: dict[int, bool] = {}
         self._buffer = CandidateBuffer(self.n_vocab)
         self._batch_tokens = (llama_cpp.llama_token * self.n_batch)()
         backends = engine_native.compute_backends()
@@ -261,7 +262,10 @@ class Engine:
                             | llama_cpp.LLAMA_TOKEN_ATTR_UNKNOWN))
 
     def is_eog(self, token_id: int) -> bool:
-        return bool(llama_cpp.llama_vocab_is_eog(self.vocab, token_id))
+        eog = self._eog.get(token_id)
+        if eog is None:
+            eog = self._eog[token_id] = bool(llama_cpp.llama_vocab_is_eog(self.vocab, token_id))
+        return eog
 
     def tokenize(self, text: str, *, add_special: bool = False,
                  parse_special: bool = True) -> list[Token]:

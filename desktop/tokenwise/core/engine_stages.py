@@ -200,7 +200,7 @@ class StepSampler:
         cand_probs = np.exp(cand_logits.astype(np.float64) - log_z)
 
         pen = raw
-        stages: list[Stage] = []
+        pen_probs = cand_probs
         if pen_ids is not None:
             pen = raw.copy()
             hit = np.isin(ids, pen_ids)
@@ -209,10 +209,10 @@ class StepSampler:
                 pen[hit] = [lookup[t] for t in ids[hit].tolist()]
             order = np.argsort(-pen, kind="stable")
             ids, pen = ids[order], pen[order]
-        stages.append(self._stage(
-            STAGE_PENALTIES, self.n_vocab, ids[:k],
-            np.exp(pen[:k].astype(np.float64) - log_z_pen),
-        ))
+            pen_probs = np.exp(pen[:k].astype(np.float64) - log_z_pen)
+        head = ids[:k].tolist()
+        stages: list[Stage] = [Stage(STAGE_PENALTIES, self.labels[STAGE_PENALTIES], self.n_vocab,
+                                     tuple(head), tuple(pen_probs.tolist()))]
 
         if s.greedy:
             stages.append(Stage(STAGE_GREEDY, self.labels[STAGE_GREEDY], 1,
@@ -220,7 +220,7 @@ class StepSampler:
             token = int(ids[0]) if forced is None else forced
             final_prob = 1.0 if token == int(ids[0]) else 0.0
         else:
-            token, final_prob = self._sample(ids, pen, log_z_pen, stages, forced)
+            token, final_prob = self._sample(ids, head, pen, log_z_pen, stages, forced)
 
         # raw probability and rank of the chosen token
         hit_pos = np.flatnonzero(cand_ids == token)
@@ -296,13 +296,9 @@ class StepSampler:
                 vals[i] = lookup[t]
         return float(np.exp(vals - log_z_pen).sum())
 
-    def _stage(self, name: str, survivors: int, ids: np.ndarray, probs: np.ndarray) -> Stage:
-        return Stage(name, self.labels[name], survivors, tuple(ids.tolist()),
-                     tuple(probs.tolist()))
-
     def _sample(
-        self, ids: np.ndarray, pen: np.ndarray, log_z_pen: float, stages: list[Stage],
-        forced: int | None,
+        self, ids: np.ndarray, head: list[int], pen: np.ndarray, log_z_pen: float,
+        stages: list[Stage], forced: int | None,
     ) -> tuple[int, float]:
         """Run llama.cpp's stages on the sorted candidates; record each stage's outcome.
 
@@ -339,7 +335,6 @@ class StepSampler:
         top = pen[: min(ids.size, after_k)].astype(np.float64)
         weights = np.exp(top - top[0])
         cum = np.cumsum(weights)
-        head = ids[:k].tolist()
         for name, survivors in ((STAGE_TOP_K, after_k), (STAGE_TOP_P, after_p),
                                 (STAGE_MIN_P, after_m)):
             shown = min(k, survivors, weights.size)
