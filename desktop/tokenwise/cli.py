@@ -181,9 +181,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.ui:
         from .ui.bench_ui import run as run_ui_bench
 
-        result = run_ui_bench(json=args.json)
-        if args.json:
-            print(json.dumps(result))
+        run_ui_bench(json=args.json)  # prints its own report
         return 0
     from .core.engine_bench import as_dict, bench_model
 

@@ -1,0 +1,1 @@
+"""The Qt user interface of Tokenwise: every widget and thread adapter lives here."""

@@ -1,0 +1,130 @@
+"""Application start-up: display check, QApplication, theme, the main window.
+
+Heavy modules (llama_cpp, numpy) are not imported here: the engine loads on its own
+thread after the window is shown.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+NO_DISPLAY_MESSAGE = (
+    "Tokenwise needs a graphical display, and none was found (DISPLAY and WAYLAND_DISPLAY "
+    "are not set).\nRun it from a desktop session. For screenshots or checks without a "
+    "display, set QT_QPA_PLATFORM=offscreen, e.g.:\n"
+    "  QT_QPA_PLATFORM=offscreen tokenwise screenshot --out window.png"
+)
+
+
+def has_display(env: dict[str, str] | None = None, platform: str | None = None) -> bool:
+    """Whether Qt can open a window here (always on Windows / macOS; a platform override)."""
+    env = dict(os.environ) if env is None else env
+    platform = sys.platform if platform is None else platform
+    if env.get("QT_QPA_PLATFORM"):
+        return True
+    if not platform.startswith("linux"):
+        return True
+    return bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
+
+
+def application(argv: Sequence[str] | None = None) -> Any:
+    """The QApplication, created once."""
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(list(argv) if argv is not None else [sys.argv[0]])
+        app.setApplicationName("Tokenwise")
+        app.setOrganizationName("Tokenwise")
+        app.setDesktopFileName("tokenwise")
+        app.setWindowIcon(_app_icon())
+    return app
+
+
+def _app_icon() -> Any:
+    from PySide6.QtGui import QIcon
+
+    from tokenwise.core import paths
+
+    return QIcon(str(paths.resources_dir() / "icons" / "tokenwise.png"))
+
+
+def create_window(**kwargs: Any) -> Any:
+    """Theme the application and build the main window from the saved settings."""
+    from tokenwise.core.settings import load_settings
+    from tokenwise.ui import theme
+    from tokenwise.ui.main_window import MainWindow
+
+    settings = load_settings()
+    theme.apply(application(), settings.theme, settings.font_size)
+    return MainWindow(settings, **kwargs)
+
+
+def _keep_python_signals_alive(app: Any) -> Any:
+    """Qt's loop runs in C++; a small timer lets Python run its SIGTERM / SIGINT handlers."""
+    from PySide6.QtCore import QTimer
+
+    timer = QTimer(app)
+    timer.start(200)
+    timer.timeout.connect(lambda: None)
+    return timer
+
+
+def run_gui(argv: Sequence[str] | None = None) -> int:
+    """``tokenwise``: open the window; returns the exit status.
+
+    ``--smoke-test [--smoke-prompt TEXT]``: load the model, answer one message, close,
+    print a JSON line.
+    """
+    args = list(argv or [])
+    if not has_display():
+        print(NO_DISPLAY_MESSAGE, file=sys.stderr)  # noqa: T201
+        return 2
+    app = application([sys.argv[0], *[a for a in args if a.startswith("-platform")]])
+    window = create_window()
+    window.show()
+
+    def close_on_signal(_signum: int, _frame: Any) -> None:
+        from PySide6.QtCore import QTimer
+
+        QTimer.singleShot(0, window.close)
+
+    signal.signal(signal.SIGTERM, close_on_signal)
+    signal.signal(signal.SIGINT, close_on_signal)
+    _ticker = _keep_python_signals_alive(app)
+    if "--smoke-test" in args:
+        prompt = "Say hello in one short sentence."
+        if "--smoke-prompt" in args and args.index("--smoke-prompt") + 1 < len(args):
+            prompt = args[args.index("--smoke-prompt") + 1]
+        _smoke_test(window, prompt)
+    print("tokenwise: window shown", flush=True)  # noqa: T201
+    status = int(app.exec())
+    del _ticker
+    return status
+
+
+def _smoke_test(window: Any, prompt: str) -> None:
+    """Send one message once the model is loaded; report the reply and close."""
+    controller = window.controller
+
+    def loaded(_info: Any) -> None:
+        controller.send(prompt)
+
+    def finished(message_id: int) -> None:
+        steps = controller.traces.get(message_id, [])
+        print(json.dumps({"smoke_test": "ok", "tokens": len(steps),  # noqa: T201
+                          "message_id": message_id}), flush=True)
+        window.close()
+
+    def failed(text: str) -> None:
+        print(json.dumps({"smoke_test": "failed", "error": text}), flush=True)  # noqa: T201
+        window.close()
+
+    controller.model_loaded.connect(loaded)
+    controller.reply_finished.connect(finished)
+    controller.model_load_failed.connect(failed)

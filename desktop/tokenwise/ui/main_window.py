@@ -1,0 +1,422 @@
+"""The main window: layout, menus, shortcuts and the status bar.
+
+The conversation and generation flows live in :mod:`tokenwise.ui.chat_controller`; this
+module builds the widgets and wires the actions to it.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+from typing import Any
+
+from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QComboBox,
+    QInputDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QSizePolicy,
+    QSplitter,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from tokenwise.core.settings import AppSettings, save_settings
+from tokenwise.ui.chat_controller import ChatController
+from tokenwise.ui.chat_view import ChatView
+from tokenwise.ui.composer import Composer
+from tokenwise.ui.conversation_list import ConversationList
+from tokenwise.ui.db_worker import DbWorker, StoreFactory
+from tokenwise.ui.engine_worker import EngineFactory, EngineWorker
+
+GPU_README = "README.md, section “GPU builds”"
+
+
+def make_inspector() -> QWidget:
+    """The inspector panel, or a placeholder while that module is not available."""
+    try:
+        from tokenwise.ui.inspector import InspectorPanel  # type: ignore[attr-defined]
+    except ImportError:
+        placeholder = QLabel("The inspector is not available in this build.")
+        placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        placeholder.setWordWrap(True)
+        return placeholder
+    panel: QWidget = InspectorPanel()
+    return panel
+
+
+def backend_text(info: Any) -> str:
+    if info is None:
+        return "No model"
+    if info.backend == "CPU" or info.gpu_layers <= 0:
+        return "CPU"
+    return f"{info.backend} · {info.gpu_layers}/{info.layers} layers"
+
+
+class MainWindow(QMainWindow):
+    """Tokenwise's window.
+
+    Signals:
+        window_shown(): the first show event happened (start-up timing).
+    """
+
+    window_shown = Signal()
+
+    def __init__(
+        self,
+        settings: AppSettings,
+        *,
+        engine_factory: EngineFactory | None = None,
+        store_factory: StoreFactory | None = None,
+        model_path: str | None = None,
+        autoload: bool = True,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.setWindowTitle("Tokenwise")
+        self.resize(1360, 840)
+        self._shown = False
+        self._closed = False
+
+        self.sidebar = ConversationList()
+        self.chat_view = ChatView()
+        self.composer = Composer()
+        center = QWidget()
+        column = QVBoxLayout(center)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.chat_view, 1)
+        column.addWidget(self.composer)
+        self.inspector = make_inspector()
+        self.inspector.setMinimumWidth(320)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.sidebar)
+        self.splitter.addWidget(center)
+        self.splitter.addWidget(self.inspector)
+        self.splitter.setSizes([240, 640, 480])
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.setHandleWidth(1)
+        self.setCentralWidget(self.splitter)
+
+        self.engine = EngineWorker(engine_factory, self)
+        self.db = DbWorker(store_factory, self)
+        self.controller = ChatController(self, self.engine, self.db)
+
+        self._build_header()
+        self._build_actions()
+        self._build_status()
+        self._restore_geometry()
+        self.inspector.setVisible(settings.show_inspector)
+        self.chat_view.set_heatmap(settings.heatmap)
+        self.controller.model_loaded.connect(self._on_model_loaded)
+        self.controller.model_load_failed.connect(self._on_model_failed)
+        self.controller.busy_changed.connect(self._on_busy)
+        self.controller.stats_changed.connect(self._on_stats)
+        self.controller.error_reported.connect(self._on_error)
+        self.engine.load_progressed.connect(self._on_load_progress)
+        self.controller.refresh_conversations()
+        self._fill_model_picker(model_path)
+        if autoload:
+            QTimer.singleShot(0, self.load_selected_model)
+
+    # ------------------------------------------------------------------ building
+
+    def _build_header(self) -> None:
+        bar = QToolBar("Model")
+        bar.setObjectName("ModelBar")
+        bar.setMovable(False)
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        bar.addWidget(QLabel(" Model "))
+        self.model_picker = QComboBox()
+        self.model_picker.setMinimumWidth(280)
+        self.model_picker.setToolTip("The model that answers; choosing another one loads it")
+        self.model_picker.activated.connect(lambda _i: self.load_selected_model())
+        bar.addWidget(self.model_picker)
+        self.load_bar = QProgressBar()
+        self.load_bar.setRange(0, 100)
+        self.load_bar.setTextVisible(False)
+        self.load_bar.setToolTip("Loading the model")
+        self.load_bar.setMaximumWidth(160)
+        self.load_action = bar.addWidget(self.load_bar)
+        spacer = QWidget()
+        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        bar.addWidget(spacer)
+        self.toolbar = bar
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
+
+    def _action(self, text: str, shortcut: str | QKeySequence.StandardKey | None, tip: str,
+                slot: Any, checkable: bool = False) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+        action.setToolTip(f"{tip} ({keys})" if keys else tip)
+        action.setStatusTip(tip)
+        action.setCheckable(checkable)
+        if checkable:
+            action.toggled.connect(slot)
+        else:
+            action.triggered.connect(slot)
+        self.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        c = self.controller
+        self.act_new = self._action("&New chat", "Ctrl+N", "Start a new conversation",
+                                    c.new_conversation)
+        self.act_send = self._action("&Send", "Ctrl+Return", "Send the message",
+                                     self.composer._submit)
+        self.act_stop = self._action("S&top", "Esc", "Stop the reply", c.stop)
+        self.act_regenerate = self._action("&Regenerate", "Ctrl+R",
+                                           "Write the last reply again (keeps the old one)",
+                                           c.regenerate_last)
+        self.act_focus = self._action("Focus &composer", "Ctrl+L", "Type a message",
+                                      self.composer.edit.setFocus)
+        self.act_search = self._action("&Search conversations", "Ctrl+F",
+                                       "Search conversations", self.sidebar.search.setFocus)
+        self.act_system = self._action("System &prompt…", "Ctrl+P",
+                                       "The instructions the model gets before the chat",
+                                       self.edit_system_prompt)
+        self.act_rename = self._action("Rena&me chat…", "F2", "Rename this conversation",
+                                       self._rename_current)
+        self.act_delete = self._action("&Delete chat…", None, "Delete this conversation",
+                                       self._delete_current)
+        self.act_inspector = self._action("&Inspector", "Ctrl+I",
+                                          "Show or hide the token inspector",
+                                          self.set_inspector_visible, checkable=True)
+        self.act_inspector.setChecked(self.settings.show_inspector)
+        self.act_heatmap = self._action("&Heatmap", "Ctrl+H",
+                                        "Colour each token by its probability",
+                                        self.set_heatmap, checkable=True)
+        self.act_heatmap.setChecked(self.settings.heatmap)
+        self.act_settings = self._action("Se&ttings…", "Ctrl+,",
+                                         "Context length, GPU layers, theme, font size",
+                                         self.open_settings)
+        self.act_models = self._action("&Models…", "Ctrl+M",
+                                       "Download, import and choose models", self.open_models)
+        self.act_quit = self._action("&Quit", "Ctrl+Q", "Quit Tokenwise", self.close)
+        self.act_stop.setEnabled(False)
+
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        for a in (self.act_new, self.act_rename, self.act_delete):
+            file_menu.addAction(a)
+        file_menu.addSeparator()
+        file_menu.addAction(self.act_quit)
+        chat_menu = menu.addMenu("&Chat")
+        for a in (self.act_send, self.act_stop, self.act_regenerate, self.act_system,
+                  self.act_focus, self.act_search):
+            chat_menu.addAction(a)
+        view_menu = menu.addMenu("&View")
+        view_menu.addAction(self.act_inspector)
+        view_menu.addAction(self.act_heatmap)
+        model_menu = menu.addMenu("&Model")
+        model_menu.addAction(self.act_models)
+        model_menu.addAction(self.act_settings)
+
+        for a in (self.act_system, self.act_regenerate, self.act_heatmap, self.act_inspector,
+                  self.act_settings):
+            self.toolbar.addAction(a)
+
+    def _build_status(self) -> None:
+        status = self.statusBar()
+        self.backend_label = QLabel("No model")
+        self.backend_label.setToolTip("Where the model runs: CPU, or a GPU backend with the "
+                                      "number of layers offloaded")
+        self.speed_label = QLabel("– tok/s")
+        self.speed_label.setToolTip("Tokens per second of the last reply")
+        self.first_token_label = QLabel("first token –")
+        self.first_token_label.setToolTip("Time from sending to the first token of the reply")
+        self.context_label = QLabel("context 0 / –")
+        self.context_label.setToolTip("Tokens in the context (prompt + reply) / context length")
+        self.context_meter = QProgressBar()
+        self.context_meter.setTextVisible(False)
+        self.context_meter.setToolTip(self.context_label.toolTip())
+        self.context_meter.setMaximumWidth(140)
+        for w in (self.backend_label, self.speed_label, self.first_token_label):
+            status.addWidget(w)
+        status.addPermanentWidget(self.context_label)
+        status.addPermanentWidget(self.context_meter)
+
+    # ------------------------------------------------------------------ model
+
+    def _fill_model_picker(self, preferred: str | None) -> None:
+        entries: list[tuple[str, str]] = []
+        try:
+            from tokenwise.core.library import Library
+
+            library = Library()
+            for model in library.list_models():
+                if model.usable:
+                    entries.append((model.name, str(model.path)))
+            default = library.default_model()
+            default_path = str(default.path) if default is not None else ""
+        except Exception:  # the library is optional at start: fall back to the starter
+            from tokenwise.core.starter import STARTER_NAME, starter_model_path
+
+            try:
+                default_path = str(starter_model_path())
+                entries.append((STARTER_NAME, default_path))
+            except Exception:
+                default_path = ""
+        if preferred and all(p != preferred for _, p in entries):
+            entries.insert(0, (preferred.rsplit("/", 1)[-1], preferred))
+        self.model_picker.clear()
+        for name, path in entries:
+            self.model_picker.addItem(name, path)
+            self.model_picker.setItemData(self.model_picker.count() - 1, path,
+                                          Qt.ItemDataRole.ToolTipRole)
+        want = preferred or self.settings.last_model or default_path
+        index = self.model_picker.findData(want)
+        self.model_picker.setCurrentIndex(max(0, index))
+
+    def load_selected_model(self) -> None:
+        path = self.model_picker.currentData()
+        if not path:
+            self._on_error("No model is installed. Open Models (Ctrl+M) to download one.")
+            return
+        self.load_bar.setValue(0)
+        self.load_action.setVisible(True)
+        self.backend_label.setText("Loading…")
+        self.composer.set_ready(False)
+        self.controller.load_model(str(path), self.settings)
+
+    def _on_load_progress(self, fraction: float) -> None:
+        self.load_bar.setValue(int(fraction * 100))
+
+    def _on_model_loaded(self, info: Any) -> None:
+        self.load_action.setVisible(False)
+        self.backend_label.setText(backend_text(info))
+        tip = f"{info.name}: {info.layers} layers, {info.backend}"
+        if not info.gpu_offload_supported and self.settings.n_gpu_layers != 0:
+            tip += ("\nThis build runs on the CPU only: GPU offload needs a GPU build of "
+                    f"llama-cpp-python ({GPU_README}).")
+        self.backend_label.setToolTip(tip)
+        self.context_meter.setMaximum(info.n_ctx)
+        self.context_label.setText(f"context 0 / {info.n_ctx:,}")
+        self.composer.set_ready(True)
+        self.settings.last_model = info.path
+
+    def _on_model_failed(self, message: str) -> None:
+        self.load_action.setVisible(False)
+        self.backend_label.setText("No model")
+        self._on_error(message)
+
+    # ------------------------------------------------------------------ state
+
+    def _on_busy(self, busy: bool) -> None:
+        self.composer.set_busy(busy)
+        self.act_stop.setEnabled(busy)
+        self.act_regenerate.setEnabled(not busy)
+
+    def _on_stats(self, stats: dict[str, Any]) -> None:
+        if "tokens_per_second" in stats:
+            self.speed_label.setText(f"{stats['tokens_per_second']:.1f} tok/s")
+        if "first_token_s" in stats:
+            self.first_token_label.setText(f"first token {stats['first_token_s']:.2f} s")
+        if "context_used" in stats:
+            n_ctx = self.controller.n_ctx
+            used = int(stats["context_used"])
+            self.context_label.setText(f"context {used:,} / {n_ctx:,}" if n_ctx
+                                       else f"context {used:,}")
+            self.context_meter.setValue(min(used, self.context_meter.maximum()))
+
+    def _on_error(self, message: str) -> None:
+        self.statusBar().showMessage(message, 15000)
+        self.chat_view.show_notice(message)
+
+    def set_inspector_visible(self, on: bool) -> None:
+        self.inspector.setVisible(on)
+        self.settings.show_inspector = on
+
+    def set_heatmap(self, on: bool) -> None:
+        self.chat_view.set_heatmap(on)
+        self.settings.heatmap = on
+        if on:
+            self.controller.load_visible_traces()
+
+    # ------------------------------------------------------------------ dialogs
+
+    def edit_system_prompt(self) -> None:
+        current = self.controller.system_prompt()
+        text, ok = QInputDialog.getMultiLineText(
+            self, "System prompt",
+            "Instructions the model reads before this conversation:", current)
+        if ok:
+            self.controller.set_system_prompt(text)
+
+    def _rename_current(self) -> None:
+        conv = self.controller.conversation
+        if conv is not None:
+            self.sidebar.ask_rename(conv.id, conv.title)
+
+    def _delete_current(self) -> None:
+        conv = self.controller.conversation
+        if conv is not None:
+            self.sidebar.ask_delete(conv.id, conv.title)
+
+    def open_settings(self) -> None:
+        from tokenwise.ui.settings_dialog import SettingsDialog
+
+        layers = self.controller.model_info.layers if self.controller.model_info else 0
+        offload = (self.controller.model_info.gpu_offload_supported
+                   if self.controller.model_info else None)
+        dialog = SettingsDialog(self.settings, model_layers=layers, gpu_supported=offload,
+                                parent=self)
+        if dialog.exec():
+            old = (self.settings.n_ctx, self.settings.n_gpu_layers, self.settings.n_threads)
+            self.settings = dialog.result_settings()
+            self.controller.settings = self.settings
+            save_settings(self.settings)
+            from tokenwise.ui import theme
+            from tokenwise.ui.app import application
+
+            theme.apply(application(), self.settings.theme, self.settings.font_size)
+            new = (self.settings.n_ctx, self.settings.n_gpu_layers, self.settings.n_threads)
+            if new != old:
+                self.load_selected_model()
+
+    def open_models(self) -> None:
+        try:
+            from tokenwise.ui.models_window import ModelsWindow  # type: ignore[attr-defined]
+        except ImportError:
+            QMessageBox.information(self, "Models", "The models window is not available.")
+            return
+        window = ModelsWindow(parent=self)
+        window.show()
+
+    # ------------------------------------------------------------------ lifetime
+
+    def _restore_geometry(self) -> None:
+        try:
+            if self.settings.window_geometry:
+                self.restoreGeometry(QByteArray(base64.b64decode(self.settings.window_geometry)))
+            if self.settings.window_state:
+                self.restoreState(QByteArray(base64.b64decode(self.settings.window_state)))
+        except ValueError:
+            pass
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        if not self._shown:
+            self._shown = True
+            self.window_shown.emit()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Stop the reply, close the engine on its thread, save what streamed, flush the DB."""
+        if not self._closed:
+            self._closed = True
+            self.settings.window_geometry = base64.b64encode(
+                bytes(self.saveGeometry().data())).decode("ascii")
+            self.settings.window_state = base64.b64encode(
+                bytes(self.saveState().data())).decode("ascii")
+            with contextlib.suppress(OSError):
+                save_settings(self.settings)
+            self.controller.shutdown()
+        super().closeEvent(event)

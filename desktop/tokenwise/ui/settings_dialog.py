@@ -1,0 +1,118 @@
+"""Settings: context length, GPU layers, threads, default sampler preset, theme, font size."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from tokenwise.core.sampling import PRESETS
+from tokenwise.core.settings import THEMES, AppSettings
+
+GPU_HINT = (
+    "This build of llama-cpp-python runs on the CPU only, so GPU layers are ignored. "
+    "To use a GPU, install a GPU build: see the README, section “GPU builds”."
+)
+
+
+class SettingsDialog(QDialog):
+    """Edits a copy of the settings; ``result_settings()`` returns it after Accept."""
+
+    def __init__(self, settings: AppSettings, *, model_layers: int = 0,
+                 gpu_supported: bool | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.setMinimumWidth(480)
+        self._settings = settings
+        self._gpu_supported = gpu_supported
+        form = QFormLayout()
+        form.setSpacing(8)
+
+        self.n_ctx = QSpinBox()
+        self.n_ctx.setRange(256, 1 << 20)
+        self.n_ctx.setSingleStep(512)
+        self.n_ctx.setValue(settings.n_ctx)
+        self.n_ctx.setSuffix(" tokens")
+        self.n_ctx.setToolTip("How many tokens the model sees at once (prompt + reply). "
+                              "Longer costs memory; older turns are left out beyond it.")
+        form.addRow("Context length", self.n_ctx)
+
+        top = model_layers if model_layers > 0 else 999
+        self.gpu_layers = QSpinBox()
+        self.gpu_layers.setRange(-1, top)
+        self.gpu_layers.setSpecialValueText("all")
+        self.gpu_layers.setValue(settings.n_gpu_layers)
+        self.gpu_layers.setToolTip(
+            "Layers offloaded to the GPU: 0 = CPU only, all = every layer"
+            + (f" (this model has {model_layers})" if model_layers else ""))
+        form.addRow("GPU layers", self.gpu_layers)
+        self.gpu_hint = QLabel(GPU_HINT)
+        self.gpu_hint.setWordWrap(True)
+        self.gpu_hint.setObjectName("Notice")
+        form.addRow("", self.gpu_hint)
+
+        self.threads = QSpinBox()
+        self.threads.setRange(0, max(1, os.cpu_count() or 1) * 2)
+        self.threads.setSpecialValueText("automatic")
+        self.threads.setValue(settings.n_threads or 0)
+        self.threads.setToolTip("CPU threads for the model; automatic lets llama.cpp choose")
+        form.addRow("Threads", self.threads)
+
+        self.preset = QComboBox()
+        self.preset.addItems(list(PRESETS))
+        if settings.sampler_preset in PRESETS:
+            self.preset.setCurrentText(settings.sampler_preset)
+        self.preset.setToolTip("The sampler settings a new chat starts with")
+        form.addRow("Default sampler", self.preset)
+
+        self.theme = QComboBox()
+        self.theme.addItems([t.capitalize() for t in THEMES])
+        self.theme.setCurrentIndex(THEMES.index(settings.theme))
+        self.theme.setToolTip("System follows the desktop's light or dark mode")
+        form.addRow("Theme", self.theme)
+
+        self.font_size = QSpinBox()
+        self.font_size.setRange(6, 48)
+        self.font_size.setSuffix(" pt")
+        self.font_size.setValue(settings.font_size)
+        self.font_size.setToolTip("Text size in the whole window")
+        form.addRow("Font size", self.font_size)
+
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                   | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 16, 16, 16)
+        layout.addLayout(form)
+        layout.addWidget(buttons)
+        self.gpu_layers.valueChanged.connect(self._update_hint)
+        self._update_hint()
+
+    def _update_hint(self) -> None:
+        wants_gpu = self.gpu_layers.value() != 0
+        self.gpu_hint.setVisible(wants_gpu and self._gpu_supported is False)
+
+    def result_settings(self) -> AppSettings:
+        preset = self.preset.currentText()
+        changed_preset = preset != self._settings.sampler_preset
+        return replace(
+            self._settings,
+            n_ctx=self.n_ctx.value(),
+            n_gpu_layers=self.gpu_layers.value(),
+            n_threads=self.threads.value() or None,
+            sampler_preset=preset,
+            sampler=PRESETS[preset] if changed_preset else self._settings.sampler,
+            theme=THEMES[self.theme.currentIndex()],
+            font_size=self.font_size.value(),
+        )

