@@ -1,9 +1,10 @@
 """Chat history timings: open, list, active path, trace saves while streaming.
 
-Run: .venv/bin/python benchmarks/bench_store.py
-Prints medians of repeated runs in one process, and ratios measured side by side: a
-streaming save that appends a chunk against one that rewrites the whole trace, FTS5 search
-against a LIKE scan.
+Run: .venv/bin/python benchmarks/bench_store.py [trace]
+Prints medians of repeated runs in one process, and ratios measured side by side: packing
+real steps of the starter model in the TWT2 form against the older TWT1 form, a streaming
+save that appends a chunk against one that rewrites the whole trace, FTS5 search against a
+LIKE scan. With `trace`, only the packing comparison runs.
 """
 
 from __future__ import annotations
@@ -20,7 +21,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "desktop"))
 
 from tokenwise.core.store import ChatStore
-from tokenwise.core.trace import Candidate, Stage, Step, pack_steps
+from tokenwise.core.trace import (
+    Candidate,
+    Stage,
+    Step,
+    _pack_steps_v1,
+    pack_steps,
+    unpack_steps,
+)
 
 N_CONVERSATIONS = 500
 PATH_LENGTH = 2000
@@ -58,6 +66,63 @@ def make_steps(n: int, rng: random.Random, k: int = 32) -> list[Step]:
     return steps
 
 
+def real_steps() -> list[list[Step]]:
+    """Replies of the starter model: one up to 500 tokens, one in Chinese with penalties."""
+    from tokenwise.core.engine import Engine
+    from tokenwise.core.engine_api import ChatMessage, GenerationRequest
+    from tokenwise.core.sampling import PRESETS
+    from tokenwise.core.starter import starter_model_path
+
+    balanced = PRESETS["Balanced"]
+    asks = [("Write a short story about a robot who learns to paint.",
+             balanced.with_(seed=1, max_tokens=500)),
+            ("用中文写一首关于秋天的诗。",
+             balanced.with_(seed=2, max_tokens=300, repeat_penalty=1.2))]
+    with Engine(starter_model_path(), n_ctx=2048) as engine:
+        return [
+            list(engine.generate(GenerationRequest(
+                engine.render_chat([ChatMessage("user", ask)]).token_ids, settings)))
+            for ask, settings in asks
+        ]
+
+
+def side_by_side_ms(fns: list[Callable[[], object]], repeat: int = 25) -> list[float]:
+    """Medians of the functions run in turn, so that load on the machine hits all alike.
+
+    Each result is kept until its time is taken: freeing it is the caller's cost, not theirs.
+    """
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeat):
+        for fn, spent in zip(fns, times, strict=True):
+            start = time.perf_counter()
+            result = fn()
+            spent.append((time.perf_counter() - start) * 1000)
+            del result
+    return [statistics.median(spent) for spent in times]
+
+
+def trace_packing() -> None:
+    start = time.perf_counter()
+    replies = real_steps()
+    print(f"real steps: {[len(r) for r in replies]} from the starter model "
+          f"in {time.perf_counter() - start:.1f} s")
+    for steps in replies:
+        n = len(steps)
+        old, new = _pack_steps_v1(steps), pack_steps(steps)
+        assert unpack_steps(old) == unpack_steps(new)
+        pack_old, pack_new = side_by_side_ms(
+            [lambda s=steps: _pack_steps_v1(s), lambda s=steps: pack_steps(s)])
+        unpack_old, unpack_new = side_by_side_ms(
+            [lambda b=old: unpack_steps(b), lambda b=new: unpack_steps(b)])
+        print(f"{n} steps, per step: pack TWT1 {pack_old / n:.4f} ms, TWT2 {pack_new / n:.4f} ms "
+              f"({pack_old / pack_new:.1f}x); unpack TWT1 {unpack_old / n:.4f} ms, "
+              f"TWT2 {unpack_new / n:.4f} ms ({unpack_old / unpack_new:.1f}x); "
+              f"{len(old) / n:.0f} -> {len(new) / n:.0f} bytes "
+              f"({len(new) / len(old):.2f}x)")
+        print(f"  open a chat of ten such {n}-step replies: unpack {10 * unpack_old:.0f} ms "
+              f"-> {10 * unpack_new:.0f} ms (budget for a switch: 100 ms)")
+
+
 def vocabulary(rng: random.Random, n: int = 4000) -> list[str]:
     syllables = ["to", "ken", "sam", "pl", "ing", "be", "am", "en", "tro", "py", "词", "元",
                  "mo", "del", "ra", "ti", "on", "co", "de", "lo", "git", "s"]
@@ -93,6 +158,9 @@ def fill(path: Path, rng: random.Random) -> tuple[int, int]:
 
 
 def main() -> None:
+    trace_packing()
+    if sys.argv[1:] == ["trace"]:
+        return
     rng = random.Random(7)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "bench.db"
