@@ -1,0 +1,5 @@
+"""The inspector panel: tokens, candidates stage by stage, timeline, sampling what-if."""
+
+from .panel import InspectorPanel
+
+__all__ = ["InspectorPanel"]

@@ -1,0 +1,67 @@
+"""Export buttons: the reply's trace as JSON or CSV, the candidates view as PNG.
+
+The writing itself lives in tokenwise.core.export (tested without Qt); this module adds
+the file dialogs and the PNG grab.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+
+from tokenwise.core.export import make_trace, write_trace_csv, write_trace_json
+from tokenwise.core.trace import Trace
+
+if TYPE_CHECKING:
+    from .panel import InspectorPanel
+
+
+def panel_trace(panel: InspectorPanel) -> Trace:
+    return make_trace(panel.steps(), panel.trace_settings(), model=panel.model_name(),
+                      prompt_tokens=panel.prompt_token_count())
+
+
+def save_png(widget: QWidget, path: str | Path) -> Path:
+    """The widget as it is drawn now, at the screen's pixel ratio."""
+    path = Path(path)
+    if not widget.grab().save(str(path), "PNG"):
+        raise OSError(f"Could not write {path}")
+    return path
+
+
+def _ask(panel: QWidget, title: str, name: str, filters: str) -> Path | None:
+    path, _ = QFileDialog.getSaveFileName(panel, title, str(Path.home() / name), filters)
+    return Path(path) if path else None
+
+
+def _report(panel: QWidget, error: OSError) -> None:
+    QMessageBox.warning(panel, "Export failed", f"The file could not be written: {error}")
+
+
+def export_json_dialog(panel: InspectorPanel) -> None:
+    path = _ask(panel, "Export the reply's trace", "reply-trace.json", "JSON (*.json)")
+    if path is not None:
+        try:
+            write_trace_json(panel_trace(panel), path)
+        except OSError as error:
+            _report(panel, error)
+
+
+def export_csv_dialog(panel: InspectorPanel) -> None:
+    path = _ask(panel, "Export the reply's trace", "reply-trace.csv", "CSV (*.csv)")
+    if path is not None:
+        try:
+            write_trace_csv(panel_trace(panel), path)
+        except OSError as error:
+            _report(panel, error)
+
+
+def export_png_dialog(panel: InspectorPanel) -> None:
+    path = _ask(panel, "Save the candidates view", "candidates.png", "PNG image (*.png)")
+    if path is not None:
+        try:
+            save_png(panel.step_view.stage_view, path)
+        except OSError as error:
+            _report(panel, error)

@@ -1,0 +1,223 @@
+"""The reply's timeline: the drawn token's probability and the entropy at every step.
+
+Low points show where the model was unsure or took an unlikely token; clicking (or dragging
+across) the chart selects that step. Streaming appends points; paths are rebuilt lazily.
+
+Signals: step_clicked(int)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import (
+    QFontMetricsF,
+    QHelpEvent,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPen,
+    QPolygonF,
+)
+from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
+
+from tokenwise.core.trace import Step
+
+from .style import Ink, percent, smaller, tabular
+
+TOP = 20.0
+BOTTOM = 14.0
+
+
+class TimelineChart(QWidget):
+    step_clicked = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._probs: list[float] = []
+        self._entropy: list[float] = []
+        self._labels: list[str] = []
+        self._selected = -1
+        self._paths: tuple[list[QRectF], QPolygonF] | None = None
+        self._path_key: tuple[int, int, int, float] = (0, 0, 0, 0.0)
+        self._max_entropy = 1.0
+        self.setMinimumHeight(96)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
+        self._set_margins()
+
+    def _set_margins(self) -> None:
+        self._small = tabular(smaller(self.font(), 2.0))
+        fm = QFontMetricsF(self._small)
+        self._left = fm.horizontalAdvance("100%") + 8
+        self._right = fm.horizontalAdvance("10.0") + 8
+
+    def changeEvent(self, event) -> None:
+        if event.type() == event.Type.FontChange:
+            self._set_margins()
+            self._paths = None
+        super().changeEvent(event)
+
+    def sizeHint(self) -> QSize:
+        return QSize(400, 110)
+
+    # ------------------------------------------------------------------ data
+
+    def set_steps(self, steps: Sequence[Step]) -> None:
+        self._probs = [s.prob for s in steps]
+        self._entropy = [s.entropy for s in steps]
+        self._labels = [s.label for s in steps]
+        self._max_entropy = max(self._entropy, default=1.0) or 1.0
+        self._paths = None
+        self.update()
+
+    def append_steps(self, steps: Sequence[Step], *, repaint: bool = True) -> None:
+        self._probs += [s.prob for s in steps]
+        self._entropy += [s.entropy for s in steps]
+        self._labels += [s.label for s in steps]
+        self._max_entropy = max(self._max_entropy, *(s.entropy for s in steps), 1e-9)
+        self._paths = None
+        if repaint:
+            self.update()
+
+    def count(self) -> int:
+        return len(self._probs)
+
+    def selected(self) -> int:
+        return self._selected
+
+    def set_selected(self, index: int) -> None:
+        if index != self._selected:
+            self._selected = index
+            self.update()
+
+    # ------------------------------------------------------------------ geometry
+
+    def _plot(self) -> QRectF:
+        return QRectF(self._left, TOP, max(10.0, self.width() - self._left - self._right),
+                      max(10.0, self.height() - TOP - BOTTOM))
+
+    def index_at(self, x: float) -> int:
+        n = len(self._probs)
+        if n == 0:
+            return -1
+        plot = self._plot()
+        i = int((x - plot.left()) / (plot.width() / n))
+        return min(n - 1, max(0, i))
+
+    # ------------------------------------------------------------------ events
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        self._pick(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        if event.buttons() & Qt.MouseButton.LeftButton:
+            self._pick(event)
+
+    def _pick(self, event: QMouseEvent) -> None:
+        i = self.index_at(event.position().x())
+        if i >= 0 and i != self._selected:
+            self.set_selected(i)
+            self.step_clicked.emit(i)
+
+    def event(self, event) -> bool:
+        if event.type() == event.Type.ToolTip and isinstance(event, QHelpEvent):
+            i = self.index_at(event.pos().x())
+            if i >= 0:
+                QToolTip.showText(event.globalPos(), (
+                    f"step {i + 1}: '{self._labels[i]}'\n"
+                    f"probability {percent(self._probs[i])} · entropy "
+                    f"{self._entropy[i]:.2f} nats"), self)
+            return True
+        return super().event(event)
+
+    # ------------------------------------------------------------------ painting
+
+    def _build_paths(self, plot: QRectF) -> tuple[list[QRectF], QPolygonF]:
+        """Probability as one pixel-aligned bar per step, entropy as a polyline."""
+        key = (len(self._probs), self.width(), self.height(), self._max_entropy)
+        if self._paths is not None and key == self._path_key:
+            return self._paths
+        bars: list[QRectF] = []
+        line = QPolygonF()
+        n = len(self._probs)
+        slot = plot.width() / max(1, n)
+        width = max(1.0, round(slot * 0.7)) if slot >= 2 else 1.0
+        stride = max(1, int(1 / slot)) if slot < 1 else 1  # at most ~one bar per pixel
+        for i in range(0, n, stride):
+            prob = max(self._probs[i:i + stride])
+            x = self._bar_x(i, plot)
+            h = max(1.0, round(plot.height() * prob))
+            bars.append(QRectF(round(x - width / 2), plot.bottom() - h, width, h))
+            line.append(QPointF(x, plot.bottom() - plot.height() * self._entropy[i]
+                                / self._max_entropy))
+        self._paths, self._path_key = (bars, line), key
+        return self._paths
+
+    def _bar_x(self, i: int, plot: QRectF) -> float:
+        slot = plot.width() / max(1, len(self._probs))
+        return plot.left() + slot * (i + 0.5)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        ink = Ink.of(self)
+        p = QPainter(self)
+        p.fillRect(self.rect(), ink.base)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        plot = self._plot()
+        p.setFont(self._small)
+        fm = QFontMetricsF(self._small)
+        # grid and axes
+        p.setPen(QPen(ink.faint, 1))
+        for frac in (0.0, 0.5, 1.0):
+            y = plot.bottom() - plot.height() * frac
+            p.drawLine(QPointF(plot.left(), y), QPointF(plot.right(), y))
+        p.setPen(ink.accent)
+        for frac, text in ((1.0, "100%"), (0.5, "50%"), (0.0, "0%")):
+            y = plot.bottom() - plot.height() * frac
+            p.drawText(QRectF(0, y - fm.height() / 2, self._left - 5, fm.height()),
+                       Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, text)
+        p.setPen(ink.second)
+        p.drawText(QRectF(plot.right() + 5, plot.top() - fm.height() / 2, self._right, fm.height()),
+                   Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                   f"{self._max_entropy:.1f}")
+        p.drawText(QRectF(plot.right() + 5, plot.bottom() - fm.height() / 2, self._right,
+                          fm.height()), Qt.AlignmentFlag.AlignLeft, "0")
+        # legend
+        self._legend(p, ink, fm)
+        if not self._probs:
+            p.setPen(ink.muted)
+            p.drawText(plot, Qt.AlignmentFlag.AlignCenter, "No reply yet")
+            p.end()
+            return
+        bars, line = self._build_paths(plot)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, False)  # crisp, and cheap
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(ink.accent)
+        p.drawRects(bars)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        p.setPen(QPen(ink.second, 1.4))
+        p.drawPolyline(line)
+        if 0 <= self._selected < len(self._probs):
+            x = self._bar_x(self._selected, plot)
+            p.setPen(QPen(ink.text, 1, Qt.PenStyle.DashLine))
+            p.drawLine(QPointF(x, plot.top()), QPointF(x, plot.bottom()))
+            p.setPen(QPen(ink.base, 2))
+            p.setBrush(ink.accent)
+            p.drawEllipse(QPointF(x, plot.bottom() - plot.height() * self._probs[self._selected]),
+                          4.5, 4.5)
+        p.end()
+
+    def _legend(self, p: QPainter, ink: Ink, fm: QFontMetricsF) -> None:
+        x = self._left
+        for color, text in ((ink.accent, "probability of the drawn token"),
+                            (ink.second, "entropy (nats)")):
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(color)
+            p.drawRoundedRect(QRectF(x, 6, 10, 4), 2, 2)
+            p.setPen(ink.muted)
+            w = fm.horizontalAdvance(text)
+            p.drawText(QRectF(x + 14, 0, w + 4, 16),
+                       Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, text)
+            x += w + 30
