@@ -141,3 +141,22 @@ def test_conversations_can_be_renamed_searched_and_deleted(qtbot, window, send, 
     assert window.sidebar.model.rowCount() == 0
     assert window.db.flush(5.0)
     assert store_reader().list_conversations() == []
+
+
+def test_a_model_chosen_in_the_models_window_is_loaded(qtbot, window, tmp_path,
+                                                       starter_model_path):
+    import shutil
+
+    from tokenwise.core.library import Library
+
+    copy = tmp_path / "my-model.gguf"
+    shutil.copyfile(starter_model_path, copy)
+    Library().import_model(copy, copy=False)
+    window.open_models()
+    models = window._models_window
+    assert models.isVisible()
+    with qtbot.waitSignal(window.controller.model_loaded, timeout=120_000):
+        models.model_chosen.emit(str(copy))
+    assert window.model_picker.currentData() == str(copy)
+    assert window.model_picker.findData(str(copy)) >= 0
+    models.close()

@@ -388,8 +388,21 @@ class MainWindow(QMainWindow):
         except ImportError:
             QMessageBox.information(self, "Models", "The models window is not available.")
             return
-        window = ModelsWindow(parent=self)
+        window = getattr(self, "_models_window", None)
+        if window is None:
+            window = ModelsWindow(parent=self)
+            window.model_chosen.connect(self._use_model)
+            window.models_changed.connect(
+                lambda: self._fill_model_picker(self.model_picker.currentData()))
+            self._models_window = window
         window.show()
+        window.raise_()
+        window.activateWindow()
+
+    def _use_model(self, path: str) -> None:
+        """A model picked in the Models window: select it and load it."""
+        self._fill_model_picker(path)
+        self.load_selected_model()
 
     # ------------------------------------------------------------------ lifetime
 
