@@ -1,8 +1,9 @@
 """A loopback HTTP server that speaks enough of the Hugging Face hub's protocol for the real
 huggingface_hub client: resolve HEAD/GET with Range, the model info API with LFS sha256,
-and model search. It logs every request (with the Range start and the bytes actually sent)
-so tests can assert what was transferred, and it can misbehave on request: drop the
-connection mid-file, send wrong bytes, throttle, demand a token, answer gated.
+and model search, over HTTP or HTTPS. It logs every request (its headers, the Range start,
+the bytes actually sent) so tests can assert what was transferred, and it can misbehave on
+request: drop or reset the connection mid-file, send wrong bytes, throttle, demand a
+token, answer gated, refuse only the GET, redirect downloads to a CDN-like path.
 
 Run it alone to serve the starter model:  python tests/hubserver.py [--port 8765]
 """
@@ -16,6 +17,8 @@ import json
 import os
 import re
 import socket
+import ssl
+import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -63,10 +66,15 @@ class LogEntry:
     path: str
     status: int = 0
     range_start: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)  # as received, names lowercased
     bytes_sent: int = 0
     finished: bool = False
     started: float = field(default_factory=time.perf_counter)
     ended: float = 0.0
+
+    @property
+    def authorized(self) -> bool:
+        return "authorization" in self.headers
 
     @property
     def seconds(self) -> float:
@@ -76,9 +84,12 @@ class LogEntry:
 @dataclass
 class Faults:
     drop_after: dict[str, int] = field(default_factory=dict)  # filename -> bytes, once
+    reset: bool = False  # drop with a TCP reset (an error on the client) instead of a close
     corrupt: set[str] = field(default_factory=set)  # filenames served with wrong bytes
     throttle_bps: float | None = None
     status: dict[str, int] = field(default_factory=dict)  # filename -> forced status
+    get_status: dict[str, int] = field(default_factory=dict)  # the same, for GET only
+    redirect_to: str | None = None  # resolve GETs answer 302 to {redirect_to}/cdn/...
 
 
 class HubServer:
@@ -91,13 +102,14 @@ class HubServer:
         self.lock = threading.Lock()
         self.changed = threading.Condition(self.lock)
         self._server: ThreadingHTTPServer | None = None
+        self._scheme = "http"
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         assert self._server is not None
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{self._scheme}://{host}:{port}"
 
     def add_repo(
         self,
@@ -142,7 +154,8 @@ class HubServer:
         with self.changed:
             self.changed.notify_all()
 
-    def start(self, port: int = 0) -> HubServer:
+    def start(self, port: int = 0, tls: ssl.SSLContext | None = None) -> HubServer:
+        """Serve on ``port`` (0: any free one); over HTTPS with ``tls``, a server context."""
         hub = self
 
         class Handler(_Handler):
@@ -150,6 +163,9 @@ class HubServer:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+        self._scheme = "https" if tls is not None else "http"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self
@@ -192,6 +208,9 @@ def serving_starter(starter: Path, environ: dict[str, str] | None = None) -> Ite
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes: without TCP_NODELAY, Nagle's algorithm
+    # holds the body until the client's delayed ACK (40 ms) on a kept-alive connection.
+    disable_nagle_algorithm = True
     server_hub: HubServer
 
     def log_message(self, format: str, *args: object) -> None:
@@ -208,6 +227,7 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         path = unquote(parts.path)
         entry = LogEntry("HEAD" if head else "GET", path)
+        entry.headers = {k.lower(): v for k, v in self.headers.items()}
         with self.server_hub.lock:
             self.server_hub.log.append(entry)
         try:
@@ -221,6 +241,11 @@ class _Handler(BaseHTTPRequestHandler):
             match = re.fullmatch(r"/([^/]+/[^/]+)/resolve/([^/]+)/(.+)", path)
             if match:
                 self._resolve(entry, match[1], match[3], head=head)
+                return
+            match = re.fullmatch(r"/cdn/([^/]+/[^/]+)/(.+)", path)
+            if match and match[1] in self.server_hub.repos:
+                # like a signed CDN URL: no token needed, and none should be sent
+                self._serve(entry, self.server_hub.repos[match[1]], match[2], head=head)
                 return
             self._error(entry, 404, "RepoNotFound", "Not found")
         finally:
@@ -301,10 +326,24 @@ class _Handler(BaseHTTPRequestHandler):
         repo = self._check_access(entry, repo_id)
         if repo is None:
             return
+        faults = self.server_hub.faults
+        if faults.redirect_to and not head and repo.files.get(filename):
+            entry.status = 302
+            self.send_response(302)
+            self.send_header("Location", f"{faults.redirect_to}/cdn/{repo_id}/{filename}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self._serve(entry, repo, filename, head=head)
+
+    def _serve(self, entry: LogEntry, repo: Repo, filename: str, *, head: bool) -> None:
         file = repo.files.get(filename)
         faults = self.server_hub.faults
         if filename in faults.status:
             self._error(entry, faults.status[filename], None, "Forced failure")
+            return
+        if filename in faults.get_status and not head:
+            self._error(entry, faults.get_status[filename], None, "Forced failure")
             return
         if file is None or file.path is None:
             self._error(entry, 404, "EntryNotFound", f"{filename} does not exist")
@@ -360,7 +399,12 @@ class _Handler(BaseHTTPRequestHandler):
                     self.wfile.write(block)
                     entry.bytes_sent += len(block)
                     self.wfile.flush()
-                    self.connection.shutdown(socket.SHUT_RDWR)
+                    if faults.reset:
+                        linger = struct.pack("ii", 1, 0)  # close at once, with an RST
+                        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+                        self.connection.close()
+                    else:
+                        self.connection.shutdown(socket.SHUT_RDWR)
                     self.close_connection = True
                     return
                 middle = file.size // 2
