@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import sys
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -105,7 +106,30 @@ def run_gui(argv: Sequence[str] | None = None) -> int:
     print("tokenwise: window shown", flush=True)  # noqa: T201
     status = int(app.exec())
     del _ticker
+    _exit_if_engine_still_busy(status)
     return status
+
+
+def _exit_if_engine_still_busy(status: int) -> None:
+    """Leave at once if the engine thread is still inside llama.cpp after the window closed.
+
+    Closing joins the engine thread with a deadline (the window must close within 2 s). On
+    an overloaded machine one decode can outlast it; letting the interpreter shut down under
+    a thread that is still in native code crashes the process. The database thread is
+    waited for first, so nothing is lost; then the process exits without running finalisers.
+    """
+    threads = {t.name: t for t in threading.enumerate()}
+    engine = threads.get("tokenwise-engine")
+    if engine is None or not engine.is_alive():
+        return
+    database = threads.get("tokenwise-db")
+    if database is not None:
+        database.join(5.0)
+    engine.join(0.2)
+    if engine.is_alive():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
 
 
 def _smoke_test(window: Any, prompt: str) -> None:
@@ -125,6 +149,11 @@ def _smoke_test(window: Any, prompt: str) -> None:
         print(json.dumps({"smoke_test": "failed", "error": text}), flush=True)  # noqa: T201
         window.close()
 
+    def saved(message_id: int, steps: int) -> None:
+        print(json.dumps({"saved_steps": steps, "message_id": message_id}),  # noqa: T201
+              flush=True)
+
     controller.model_loaded.connect(loaded)
+    controller.reply_saved.connect(saved)
     controller.reply_finished.connect(finished)
     controller.model_load_failed.connect(failed)

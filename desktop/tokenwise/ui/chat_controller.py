@@ -57,6 +57,7 @@ class ChatController(QObject):
         stats_changed(dict): tokens_per_second / first_token_s / context_used.
         error_reported(str): a message for the user.
         reply_finished(int): id of the assistant message that finished (saved or saving).
+        reply_saved(int, int): message id and steps on disk, after each save of a reply.
         conversation_loaded(int): a conversation is shown.
         conversations_listed(): the sidebar was refreshed.
         traces_loaded(): the visible replies' traces arrived.
@@ -68,6 +69,7 @@ class ChatController(QObject):
     stats_changed = Signal(dict)
     error_reported = Signal(str)
     reply_finished = Signal(int)
+    reply_saved = Signal(int, int)
     conversation_loaded = Signal(int)
     conversations_listed = Signal()
     traces_loaded = Signal()
@@ -383,7 +385,7 @@ class ChatController(QObject):
         new = gen.steps[gen.saved:]
         gen.saved = len(gen.steps)
         gen.last_save = time.monotonic()
-        mid, prompt_tokens = gen.message.id, gen.prompt_tokens
+        mid, prompt_tokens, saved = gen.message.id, gen.prompt_tokens, gen.saved
         text = "".join(s.text for s in gen.steps)
 
         def write(store: Any) -> None:
@@ -391,7 +393,7 @@ class ChatController(QObject):
                 store.save_trace(mid, new, prompt_tokens)
             store.update_message(mid, content=text, **final)
 
-        self.db.submit(write)
+        self.db.submit(write, lambda _result: self.reply_saved.emit(mid, saved))
 
     def _on_finished(self, job_id: int, summary: Any) -> None:
         gen = self.generation
