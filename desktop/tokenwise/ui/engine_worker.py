@@ -217,6 +217,10 @@ class EngineWorker(QObject):
     def _do_generate(self, job: GenerationJob) -> None:
         try:
             self._generate(job)
+        except RuntimeError as error:
+            if self._closing.is_set():
+                return  # the window went away while this reply was still being written
+            self.generation_failed.emit(job.job_id, str(error) or type(error).__name__)
         except Exception as error:
             self.generation_failed.emit(job.job_id, str(error) or type(error).__name__)
         finally:

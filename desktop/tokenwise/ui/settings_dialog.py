@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from tokenwise.core.sampling import PRESETS
-from tokenwise.core.settings import THEMES, AppSettings
+from tokenwise.core.settings import THEMES, AppSettings, interactive_threads
 
 GPU_HINT = (
     "This build of llama-cpp-python runs on the CPU only, so GPU layers are ignored. "
@@ -65,7 +65,9 @@ class SettingsDialog(QDialog):
         self.threads.setRange(0, max(1, os.cpu_count() or 1) * 2)
         self.threads.setSpecialValueText("automatic")
         self.threads.setValue(settings.n_threads or 0)
-        self.threads.setToolTip("CPU threads for the model; automatic lets llama.cpp choose")
+        self.threads.setToolTip(
+            f"CPU threads for the model; automatic uses {interactive_threads()}, leaving a "
+            "core free for the window")
         form.addRow("Threads", self.threads)
 
         self.preset = QComboBox()
