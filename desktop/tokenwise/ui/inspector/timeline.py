@@ -145,13 +145,15 @@ class TimelineChart(QWidget):
         slot = plot.width() / max(1, n)
         width = max(1.0, round(slot * 0.7)) if slot >= 2 else 1.0
         stride = max(1, int(1 / slot)) if slot < 1 else 1  # at most ~one bar per pixel
+        left, bottom, height = plot.left(), plot.bottom(), plot.height()
+        e_scale = height / self._max_entropy
+        probs, entropy = self._probs, self._entropy
         for i in range(0, n, stride):
-            prob = max(self._probs[i:i + stride])
-            x = self._bar_x(i, plot)
-            h = max(1.0, round(plot.height() * prob))
-            bars.append(QRectF(round(x - width / 2), plot.bottom() - h, width, h))
-            line.append(QPointF(x, plot.bottom() - plot.height() * self._entropy[i]
-                                / self._max_entropy))
+            prob = max(probs[i:i + stride]) if stride > 1 else probs[i]
+            x = left + slot * (i + 0.5)
+            h = max(1.0, round(height * prob))
+            bars.append(QRectF(round(x - width / 2), bottom - h, width, h))
+            line.append(QPointF(x, bottom - entropy[i] * e_scale))
         self._paths, self._path_key = (bars, line), key
         return self._paths
 
@@ -197,8 +199,13 @@ class TimelineChart(QWidget):
         p.drawRects(bars)
         p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         p.setBrush(Qt.BrushStyle.NoBrush)
-        p.setPen(QPen(ink.second, 1.4))
+        # a 1 px antialiased pen takes Qt's fast cosmetic path (0.2 ms for 400 points); a
+        # 1.4 px one is stroked as a path (15 ms): two 1 px lines half a pixel apart instead
+        p.setPen(QPen(ink.second, 1.0))
         p.drawPolyline(line)
+        p.translate(0, 0.5)
+        p.drawPolyline(line)
+        p.translate(0, -0.5)
         if 0 <= self._selected < len(self._probs):
             x = self._bar_x(self._selected, plot)
             p.setPen(QPen(ink.text, 1, Qt.PenStyle.DashLine))
