@@ -321,3 +321,26 @@ def test_trace_round_trips(engine) -> None:
         assert a.prob == pytest.approx(b.prob, rel=1e-6)
         assert [c.token_id for c in a.candidates] == [c.token_id for c in b.candidates]
         assert [s.survivors for s in a.stages] == [s.survivors for s in b.stages]
+
+
+def test_automatic_threads_give_one_up_when_decodes_stall(starter_model_path) -> None:
+    import llama_cpp
+
+    from tokenwise.core.engine import RETRY_AFTER, Engine
+
+    with Engine(starter_model_path, n_ctx=256, n_threads=None, preflight=False) as eng:
+        if eng.n_threads < 2:
+            pytest.skip("one core: nothing to give up")
+        start = eng.threads_now
+        for _ in range(30):
+            eng.watch_decode(0.007)
+        assert eng.threads_now == start  # steady decodes keep every thread
+        eng.watch_decode(0.5)
+        eng.watch_decode(0.6)
+        assert eng.threads_now == start - 1
+        assert llama_cpp.llama_n_threads(eng.ctx) == start - 1
+        for _ in range(RETRY_AFTER):
+            eng.watch_decode(0.007)
+        assert eng.threads_now == start  # tried again once the machine was quiet
+    with Engine(starter_model_path, n_ctx=256, n_threads=2, preflight=False) as fixed:
+        assert not fixed.adaptive_threads  # a number chosen in Settings is kept

@@ -45,6 +45,14 @@ from .trace import (
 )
 
 PROMPT_CHUNK_GPU = 64  # prompt tokens per decode when offloaded: cancel is checked between
+# llama.cpp's CPU threads spin at every layer waiting for each other; when another busy
+# thread or process takes a core, one descheduled thread stalls them all and a token can take
+# 100x longer (measured on two cores: 137 tok/s falling to 0.5). With automatic threads the
+# engine watches single-token decodes and gives up a thread when they stall.
+STALL_FACTOR = 4.0  # a decode this many times slower than the recent best is a stall
+STALL_MIN_S = 0.02
+STALLS_TO_DROP = 2.0  # recent stalls (decaying) before one thread is given up
+RETRY_AFTER = 512  # decodes on fewer threads before trying one more again
 
 
 @dataclass(slots=True)
@@ -139,6 +147,11 @@ class Engine:
         trained = int(llama_cpp.llama_model_n_ctx_train(self.model))
         n_ctx = max(64, min(n_ctx, trained) if trained > 0 else n_ctx)
         self.n_threads = n_threads or default_threads()
+        self.adaptive_threads = n_threads is None
+        self.threads_now = self.n_threads
+        self._best_decode_s = 0.0
+        self._stalls = 0.0
+        self._since_change = 0
 
         cparams = llama_cpp.llama_context_default_params()
         cparams.n_ctx = n_ctx
@@ -374,7 +387,10 @@ class Engine:
             self._batch_tokens[:n] = list(part)
             batch = llama_cpp.llama_batch_get_one(self._batch_tokens, n)
             self._set_abort(cancel if n > 1 and not self.offloaded else None)
+            t0 = time.perf_counter()
             rc = llama_cpp.llama_decode(self.ctx, batch)
+            if n == 1 and self.adaptive_threads and self.n_threads > 1 and not self.offloaded:
+                self.watch_decode(time.perf_counter() - t0)
             if rc != 0:
                 self._trim(start + pos)
                 if rc == 2 or (cancel is not None and cancel.is_set()):
@@ -385,6 +401,29 @@ class Engine:
             self._cached.extend(part)
             pos += n
         return True
+
+    def watch_decode(self, seconds: float) -> None:
+        """Give up a thread when single-token decodes stall; try it again much later."""
+        self._since_change += 1
+        best = self._best_decode_s
+        if best == 0.0 or seconds < best:
+            self._best_decode_s = seconds
+        else:
+            self._best_decode_s = best * 1.002  # the context grows: let the floor rise slowly
+        self._stalls *= 0.97
+        if best and seconds > max(STALL_MIN_S, STALL_FACTOR * best):
+            self._stalls += 1.0
+            if self._stalls >= STALLS_TO_DROP and self.threads_now > 1:
+                self._use_threads(self.threads_now - 1)
+        elif self.threads_now < self.n_threads and self._since_change >= RETRY_AFTER:
+            self._use_threads(self.threads_now + 1)
+
+    def _use_threads(self, n: int) -> None:
+        llama_cpp.llama_set_n_threads(self.ctx, n, max(n, self.n_threads))
+        self.threads_now = n
+        self._best_decode_s = 0.0
+        self._stalls = 0.0
+        self._since_change = 0
 
     def _logits(self) -> np.ndarray:
         """The last token's logits, as a view (valid until the next decode)."""

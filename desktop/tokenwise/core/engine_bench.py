@@ -17,7 +17,7 @@ from typing import Any
 import llama_cpp
 import numpy as np
 
-from .engine import Engine
+from .engine import Engine, default_threads
 from .engine_api import ChatMessage, GenerationRequest
 from .sampling import PRESETS, SamplerSettings
 
@@ -95,7 +95,7 @@ def _logprobs_api(path: Path, prompt_text: str, n: int, n_ctx: int, threads: int
 
 def bench_model(path: str | Path, *, n_tokens: int = 200, rounds: int = 5,
                 logprobs_tokens: int = 48, n_ctx: int = 1024) -> ModelBench:
-    engine = Engine(path, n_ctx=n_ctx)
+    engine = Engine(path, n_ctx=n_ctx, n_threads=default_threads())  # fixed: like for like
     try:
         rendered = engine.render_chat([ChatMessage("user", BENCH_PROMPT)])
         prompt = rendered.token_ids

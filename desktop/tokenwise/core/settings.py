@@ -224,14 +224,3 @@ def save_settings(settings: AppSettings, path: Path | None = None) -> None:
         Path(tmp_name).unlink(missing_ok=True)
         raise
 
-
-def interactive_threads() -> int:
-    """Threads for the model when a window shares the CPU with it ("automatic" in Settings).
-
-    llama.cpp's CPU threads wait for each other at every layer by spinning; when they are
-    more than the free cores (the window's own thread paints too), one descheduled thread
-    stalls all of them and a reply can slow from 140 to a few tokens a second (measured on
-    two cores). So one core is left to the window on small machines.
-    """
-    cores = os.cpu_count() or 2
-    return max(1, cores - 1) if cores <= 4 else max(4, cores // 2)

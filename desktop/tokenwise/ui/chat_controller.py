@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal
 
-from tokenwise.core.settings import AppSettings, interactive_threads
+from tokenwise.core.settings import AppSettings
 from tokenwise.core.trace import STOP_CANCELLED, Step
 from tokenwise.ui.chat_view import WINDOW
 from tokenwise.ui.db_worker import DbWorker
@@ -150,7 +150,7 @@ class ChatController(QObject):
     def load_model(self, path: str, settings: AppSettings) -> None:
         self.model_info = None
         self.engine.load_model(path, n_ctx=settings.n_ctx, n_gpu_layers=settings.n_gpu_layers,
-                               n_threads=settings.n_threads or interactive_threads())
+                               n_threads=settings.n_threads)
 
     def _on_model_loaded(self, info: Any) -> None:
         self.model_info = info

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from tokenwise.core.sampling import PRESETS
-from tokenwise.core.settings import THEMES, AppSettings, interactive_threads
+from tokenwise.core.settings import THEMES, AppSettings
 
 GPU_HINT = (
     "This build of llama-cpp-python runs on the CPU only, so GPU layers are ignored. "
@@ -66,8 +66,8 @@ class SettingsDialog(QDialog):
         self.threads.setSpecialValueText("automatic")
         self.threads.setValue(settings.n_threads or 0)
         self.threads.setToolTip(
-            f"CPU threads for the model; automatic uses {interactive_threads()}, leaving a "
-            "core free for the window")
+            "CPU threads for the model; automatic uses the cores and gives one up while "
+            "the machine is too busy for them (llama.cpp's threads stall when a core is taken)")
         form.addRow("Threads", self.threads)
 
         self.preset = QComboBox()
