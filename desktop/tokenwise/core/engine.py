@@ -51,7 +51,7 @@ PROMPT_CHUNK_GPU = 64  # prompt tokens per decode when offloaded: cancel is chec
 # engine watches single-token decodes and gives up a thread when they stall.
 STALL_FACTOR = 4.0  # a decode this many times slower than the recent best is a stall
 STALL_MIN_S = 0.02
-STALLS_TO_DROP = 2.0  # recent stalls (decaying) before one thread is given up
+STALLS_TO_DROP = 1.5  # recent stalls (decaying): two close together give up a thread
 RETRY_AFTER = 512  # decodes on fewer threads before trying one more again
 
 
