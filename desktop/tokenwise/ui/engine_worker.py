@@ -236,7 +236,7 @@ class EngineWorker(QObject):
             pass  # permits left over from an earlier cancel or step
         started = time.perf_counter()
         rendered: RenderedPrompt = engine.render_chat(job.messages)
-        tokens = engine.tokenize(rendered.text, parse_special=True)
+        tokens = engine.describe(rendered.token_ids)  # the very ids the model reads
         self.prompt_rendered.emit(job.job_id, rendered, tokens)
         prompt_ids = list(rendered.token_ids) + list(job.reply_prefix_ids)
         request = GenerationRequest(
