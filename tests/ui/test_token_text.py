@@ -44,3 +44,20 @@ def test_no_display_on_linux_is_detected():
     assert has_display({"DISPLAY": ":0"}, "linux")
     assert has_display({"QT_QPA_PLATFORM": "offscreen"}, "linux")
     assert has_display({}, "darwin")
+
+
+def test_finished_reply_positions_count_utf16_units(qtbot):
+    text = TokenText()
+    qtbot.addWidget(text)
+    text.set_steps(_steps(["Earth ", "🌍", "🌍", " and ", "！"]))
+
+    def shown(index: int) -> str:
+        start, end = text.step_range(index)
+        cursor = text.textCursor()
+        cursor.setPosition(start)
+        cursor.setPosition(end, cursor.MoveMode.KeepAnchor)
+        return cursor.selectedText()
+
+    assert shown(1) == "🌍" and shown(2) == "🌍"
+    assert shown(4) == "！"
+    assert text.step_at(utf16_len("Earth 🌍🌍") + 1) == 3

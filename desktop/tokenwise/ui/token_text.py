@@ -181,6 +181,7 @@ class TokenText(QTextBrowser):
             char_map = align(rendered, raw)
         else:
             self.setPlainText(raw)
+            rendered = raw
             char_map = list(range(len(raw)))
         raw_starts: list[int] = []
         pos = 0
@@ -195,8 +196,12 @@ class TokenText(QTextBrowser):
             while p < len(step_of_pos) and step_of_pos[p] < index:
                 p += 1
             starts.append(p)
-        self._starts = starts
-        self._end = len(step_of_pos)
+        # the document counts positions in UTF-16 units: an emoji takes two
+        units = [0]
+        for ch in rendered:
+            units.append(units[-1] + (2 if ord(ch) > 0xFFFF else 1))
+        self._starts = [units[min(p, len(rendered))] for p in starts]
+        self._end = units[len(step_of_pos)]
         if self._heatmap:
             self._paint_heat(True)
         self._refresh_selection()
