@@ -179,6 +179,7 @@ class Engine:
         self._logits_view = np.empty(0, dtype=np.float32)
         self._cached: list[int] = []  # tokens whose KV entries are in the context
         self._pieces: dict[int, bytes] = {}
+        self._piece_buf = ctypes.create_string_buffer(64)
         self._attrs: dict[int, int] = {}
         self._eog: dict[int, bool] = {}
         self._buffer = CandidateBuffer(self.n_vocab)
@@ -254,14 +255,12 @@ class Engine:
         cached = self._pieces.get(token_id)
         if cached is not None:
             return cached
-        size = 64
-        while True:
-            buf = ctypes.create_string_buffer(size)
-            n = llama_cpp.llama_token_to_piece(self.vocab, token_id, buf, size, 0, True)
-            if n >= 0:
-                piece = buf.raw[:n]
-                break
-            size = -n
+        buf, size = self._piece_buf, len(self._piece_buf)
+        n = llama_cpp.llama_token_to_piece(self.vocab, token_id, buf, size, 0, True)
+        if n < 0:  # longer than the buffer: ask again with the size it needs
+            buf = ctypes.create_string_buffer(-n)
+            n = llama_cpp.llama_token_to_piece(self.vocab, token_id, buf, -n, 0, True)
+        piece = ctypes.string_at(buf, n)
         self._pieces[token_id] = piece
         return piece
 
