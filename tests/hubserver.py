@@ -2,7 +2,7 @@
 huggingface_hub client: resolve HEAD/GET with Range, the model info API with LFS sha256,
 and model search, over HTTP or HTTPS. It logs every request (its headers, the Range start,
 the bytes actually sent) so tests can assert what was transferred, and it can misbehave on
-request: drop or reset the connection mid-file, send wrong bytes, throttle, demand a
+request: drop or reset the connection mid-file, send wrong bytes, hold mid-file, demand a
 token, answer gated, refuse only the GET, redirect downloads to a CDN-like path.
 
 Run it alone to serve the starter model:  python tests/hubserver.py [--port 8765]
@@ -81,12 +81,18 @@ class LogEntry:
         return self.ended - self.started
 
 
+HOLD_LIMIT_S = 120.0
+
+
 @dataclass
 class Faults:
     drop_after: dict[str, int] = field(default_factory=dict)  # filename -> bytes, once
     reset: bool = False  # drop with a TCP reset (an error on the client) instead of a close
     corrupt: set[str] = field(default_factory=set)  # filenames served with wrong bytes
-    throttle_bps: float | None = None
+    # after this many bytes of a body, hold until ``release`` is set (a download caught
+    # mid-file for as long as the test needs, without timing)
+    hold_after: int | None = None
+    release: threading.Event = field(default_factory=threading.Event)
     status: dict[str, int] = field(default_factory=dict)  # filename -> forced status
     get_status: dict[str, int] = field(default_factory=dict)  # the same, for GET only
     redirect_to: str | None = None  # resolve GETs answer 302 to {redirect_to}/cdn/...
@@ -380,7 +386,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _stream(self, entry: LogEntry, file: RepoFile, filename: str, start: int) -> None:
         faults = self.server_hub.faults
         drop_at = faults.drop_after.pop(filename, None)
-        plain = drop_at is None and filename not in faults.corrupt and not faults.throttle_bps
+        plain = drop_at is None and filename not in faults.corrupt and faults.hold_after is None
         assert file.path is not None
         with open(file.path, "rb") as handle:
             if plain:
@@ -391,7 +397,6 @@ class _Handler(BaseHTTPRequestHandler):
                 self.server_hub._notify()
                 return
             handle.seek(start)
-            began = time.monotonic()
             position = start
             while block := handle.read(256 << 10):
                 if drop_at is not None and entry.bytes_sent + len(block) > drop_at:
@@ -420,10 +425,8 @@ class _Handler(BaseHTTPRequestHandler):
                 entry.bytes_sent += len(block)
                 position += len(block)
                 self.server_hub._notify()
-                if faults.throttle_bps:
-                    ahead = entry.bytes_sent / faults.throttle_bps - (time.monotonic() - began)
-                    if ahead > 0:
-                        time.sleep(ahead)  # the server's pace, not a test wait
+                if faults.hold_after is not None and entry.bytes_sent >= faults.hold_after:
+                    faults.release.wait(HOLD_LIMIT_S)
 
 
 def main() -> None:

@@ -174,7 +174,7 @@ def test_search_offline_says_so(
 def test_cancel_keeps_a_resumable_row_and_resume_finishes(
     qtbot: Any, open_window: Any, hub_server: HubServer, starter_model_path: Path
 ) -> None:
-    hub_server.faults.throttle_bps = 100e6
+    hub_server.faults.hold_after = 20_000_000  # the rest waits until the test releases it
     window = open_window()
     jobs: list[Any] = []
     window.download_updated.connect(jobs.append)
@@ -186,10 +186,11 @@ def test_cancel_keeps_a_resumable_row_and_resume_finishes(
     with qtbot.waitSignal(window.download_updated, timeout=TIMEOUT_MS,
                           check_params_cb=lambda job: job.state == CANCELLED):
         row.cancel_button.click()
+        hub_server.faults.release.set()
     assert row.resume_button.isVisibleTo(window)
     assert download.pending_downloads()
     assert not any(m.source == "downloaded" for m in _rows(window))
-    hub_server.faults.throttle_bps = None
+    hub_server.faults.hold_after = None
     with qtbot.waitSignal(window.models_changed, timeout=TIMEOUT_MS):
         row.resume_button.click()
     resumed = hub_server.gets(starter_model_path.name)[-1]

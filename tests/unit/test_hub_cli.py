@@ -36,7 +36,7 @@ def test_killed_download_resumes_in_a_new_process_and_the_model_runs(
 ) -> None:
     name = starter_model_path.name
     size = starter_model_path.stat().st_size
-    hub_server.faults.throttle_bps = 25e6
+    hub_server.faults.hold_after = 20_000_000
     proc = subprocess.Popen(
         [sys.executable, "-m", "tokenwise", "models", "download", STARTER_REPO, name],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ),
@@ -46,11 +46,12 @@ def test_killed_download_resumes_in_a_new_process_and_the_model_runs(
     finally:
         proc.kill()
         proc.communicate()
+        hub_server.faults.release.set()
     assert proc.returncode != 0
     first = hub_server.gets(name)[0]
     assert first.bytes_sent < size
 
-    hub_server.faults.throttle_bps = None
+    hub_server.faults.hold_after = None
     listed = _cli("list")
     assert "unfinished download" in listed.stdout
     done = _cli("download", STARTER_REPO, name)

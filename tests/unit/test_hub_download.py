@@ -78,7 +78,7 @@ def test_cancel_keeps_the_partial_file_and_resume_fetches_only_the_rest(
 ) -> None:
     name = starter_model_path.name
     size = starter_model_path.stat().st_size
-    hub_server.faults.throttle_bps = 200e6  # slow enough that progress arrives mid-file
+    hub_server.faults.hold_after = 30_000_000  # the rest waits until the test releases it
     cancel = threading.Event()
 
     def cancel_midway(progress: download.DownloadProgress) -> None:
@@ -87,6 +87,7 @@ def test_cancel_keeps_the_partial_file_and_resume_fetches_only_the_rest(
 
     with pytest.raises(download.DownloadCancelled, match="kept to resume"):
         download.download_file(STARTER_REPO, name, progress=cancel_midway, cancel=cancel)
+    hub_server.faults.release.set()
     pending = download.pending_downloads()
     assert len(pending) == 1
     note, kept = pending[0]
@@ -95,7 +96,7 @@ def test_cancel_keeps_the_partial_file_and_resume_fetches_only_the_rest(
     assert not _gguf_files_in_models_dir()
     assert [m.source for m in Library().list_models()] == ["bundled"]
 
-    hub_server.faults.throttle_bps = None
+    hub_server.faults.hold_after = None
     events: list[download.DownloadProgress] = []
     path = download.download_file(STARTER_REPO, name, progress=events.append)
     assert hashlib.sha256(path.read_bytes()).hexdigest() == starter_sha
