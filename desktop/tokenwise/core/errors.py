@@ -33,7 +33,3 @@ class DamagedModelError(ModelFileError):
 
 class ContextOverflowError(TokenwiseError):
     """The prompt alone does not fit into the context window."""
-
-
-class GenerationCancelled(TokenwiseError):
-    pass
