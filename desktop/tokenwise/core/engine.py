@@ -42,6 +42,7 @@ from .trace import (
     STOP_STRING,
     Candidate,
     Step,
+    piece_label,
 )
 
 PROMPT_CHUNK_GPU = 64  # prompt tokens per decode when offloaded: cancel is checked between
@@ -310,9 +311,8 @@ class Engine:
                 # a part of one UTF-8 character: shown by its bytes
                 if run and _starts_character(piece):
                     close_run()
-                display = "".join(f"<0x{b:02X}>" for b in piece)
                 run.append(len(tokens))
-                tokens.append(Token(tid, piece, display, TOKEN_BYTE))
+                tokens.append(Token(tid, piece, piece_label(piece), TOKEN_BYTE))
                 continue
             close_run()
             tokens.append(Token(tid, piece, text, TOKEN_NORMAL))
