@@ -191,7 +191,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
                                         rounds=args.rounds)))
         if not args.json:
             r = rows[-1]
-            print(f"{r['model']} (vocab {r['vocab_size']:,}, {r['backend']}): bare "
+            print(f"{r['model']} (vocab {r['vocab_size']:,}, {r['backend']}, "
+                  f"{r['vocabulary_pass']} vocabulary pass): bare "
                   f"{r['bare_tok_s']} tok/s, inspected {r['inspected_tok_s']} "
                   f"(ratio {r['ratio']}), sampled {r['sampled_tok_s']} "
                   f"(ratio {r['sampled_ratio']}), inspection {r['inspect_ms_per_step']} ms/step"

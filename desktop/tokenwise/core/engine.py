@@ -15,7 +15,9 @@ import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
+from typing import Any, TypeVar
 
 import llama_cpp
 import numpy as np
@@ -45,6 +47,9 @@ from .trace import (
     piece_label,
 )
 
+_new_tuple = tuple.__new__
+_SPECIAL, _EOG = 1, 2  # token flags
+_V = TypeVar("_V")
 PROMPT_CHUNK_GPU = 64  # prompt tokens per decode when offloaded: cancel is checked between
 # llama.cpp's CPU threads spin at every layer waiting for each other; when another busy
 # thread or process takes a core, one descheduled thread stalls them all and a token can take
@@ -179,12 +184,13 @@ class Engine:
         self._logits_address: int | None = None
         self._logits_view = np.empty(0, dtype=np.float32)
         self._cached: list[int] = []  # tokens whose KV entries are in the context
-        self._pieces: dict[int, bytes] = {}
+        self._pieces = _LazyTable(self._read_piece)
         self._piece_buf = ctypes.create_string_buffer(64)
-        self._attrs: dict[int, int] = {}
-        self._eog: dict[int, bool] = {}
+        self._flags = _LazyTable(self._read_flags)  # token id -> _SPECIAL | _EOG bits
         self._buffer = CandidateBuffer(self.n_vocab)
         self._batch_tokens = (llama_cpp.llama_token * self.n_batch)()
+        self._one_token = (llama_cpp.llama_token * 1)()
+        self._one_batch = llama_cpp.llama_batch_get_one(self._one_token, 1)
         backends = engine_native.compute_backends()
         gpu_layers = int(mparams.n_gpu_layers) if backends else 0
         self.chat_template = header.chat_template or ""
@@ -208,6 +214,7 @@ class Engine:
             license=header.license,
         )
         self.offloaded = self.info.gpu_layers > 0
+        self._watch_decodes = self.adaptive_threads and self.n_threads > 1 and not self.offloaded
 
     def _on_progress(self, fraction: float, _data: ctypes.c_void_p) -> bool:
         assert self._progress is not None
@@ -253,32 +260,29 @@ class Engine:
 
     def piece(self, token_id: int) -> bytes:
         """The token's bytes, special tokens rendered (no 32-byte limit)."""
-        cached = self._pieces.get(token_id)
-        if cached is not None:
-            return cached
+        return self._pieces[token_id]
+
+    def _read_piece(self, token_id: int) -> bytes:
         buf, size = self._piece_buf, len(self._piece_buf)
         n = llama_cpp.llama_token_to_piece(self.vocab, token_id, buf, size, 0, True)
         if n < 0:  # longer than the buffer: ask again with the size it needs
             buf = ctypes.create_string_buffer(-n)
             n = llama_cpp.llama_token_to_piece(self.vocab, token_id, buf, -n, 0, True)
-        piece = ctypes.string_at(buf, n)
-        self._pieces[token_id] = piece
-        return piece
+        return ctypes.string_at(buf, n)
 
     def is_special(self, token_id: int) -> bool:
-        attr = self._attrs.get(token_id)
-        if attr is None:
-            attr = int(llama_cpp.llama_vocab_get_attr(self.vocab, token_id))
-            self._attrs[token_id] = attr
-        return bool(attr & (llama_cpp.LLAMA_TOKEN_ATTR_CONTROL
-                            | llama_cpp.LLAMA_TOKEN_ATTR_USER_DEFINED
-                            | llama_cpp.LLAMA_TOKEN_ATTR_UNKNOWN))
+        return bool(self._flags[token_id] & _SPECIAL)
 
     def is_eog(self, token_id: int) -> bool:
-        eog = self._eog.get(token_id)
-        if eog is None:
-            eog = self._eog[token_id] = bool(llama_cpp.llama_vocab_is_eog(self.vocab, token_id))
-        return eog
+        return bool(self._flags[token_id] & _EOG)
+
+    def _read_flags(self, token_id: int) -> int:
+        attr = int(llama_cpp.llama_vocab_get_attr(self.vocab, token_id))
+        special = attr & (llama_cpp.LLAMA_TOKEN_ATTR_CONTROL
+                          | llama_cpp.LLAMA_TOKEN_ATTR_USER_DEFINED
+                          | llama_cpp.LLAMA_TOKEN_ATTR_UNKNOWN)
+        eog = llama_cpp.llama_vocab_is_eog(self.vocab, token_id)
+        return (_SPECIAL if special else 0) | (_EOG if eog else 0)
 
     def tokenize(self, text: str, *, add_special: bool = False,
                  parse_special: bool = True) -> list[Token]:
@@ -383,23 +387,44 @@ class Engine:
                 return False
             part = tokens[pos:pos + chunk]
             n = len(part)
+            if n == 1:
+                if not self._decode_one(part[0], cancel):
+                    return False
+                pos += 1
+                continue
             self._batch_tokens[:n] = list(part)
             batch = llama_cpp.llama_batch_get_one(self._batch_tokens, n)
-            self._set_abort(cancel if n > 1 and not self.offloaded else None)
-            t0 = time.perf_counter()
+            self._set_abort(cancel if not self.offloaded else None)
             rc = llama_cpp.llama_decode(self.ctx, batch)
-            if n == 1 and self.adaptive_threads and self.n_threads > 1 and not self.offloaded:
-                self.watch_decode(time.perf_counter() - t0)
             if rc != 0:
-                self._trim(start + pos)
-                if rc == 2 or (cancel is not None and cancel.is_set()):
-                    return False
-                if rc == 1:
-                    raise ContextOverflowError("The context is full: no room for more tokens.")
-                raise TokenwiseError(f"llama.cpp failed to evaluate the prompt (code {rc}).")
+                return self._decode_failed(rc, start + pos, cancel)
             self._cached.extend(part)
             pos += n
         return True
+
+    def _decode_one(self, token: int, cancel: threading.Event | None) -> bool:
+        """Evaluate one token after the cached ones (the generation loop's path)."""
+        if self._abort_set:
+            self._set_abort(None)
+        self._one_token[0] = token
+        if self._watch_decodes:
+            t0 = time.perf_counter()
+            rc = llama_cpp.llama_decode(self.ctx, self._one_batch)
+            self.watch_decode(time.perf_counter() - t0)
+        else:
+            rc = llama_cpp.llama_decode(self.ctx, self._one_batch)
+        if rc != 0:
+            return self._decode_failed(rc, len(self._cached), cancel)
+        self._cached.append(token)
+        return True
+
+    def _decode_failed(self, rc: int, keep: int, cancel: threading.Event | None) -> bool:
+        self._trim(keep)
+        if rc == 2 or (cancel is not None and cancel.is_set()):
+            return False
+        if rc == 1:
+            raise ContextOverflowError("The context is full: no room for more tokens.")
+        raise TokenwiseError(f"llama.cpp failed to evaluate the prompt (code {rc}).")
 
     def watch_decode(self, seconds: float) -> None:
         """Give up a thread when single-token decodes stall; try it again much later."""
@@ -426,9 +451,9 @@ class Engine:
 
     def _logits(self) -> np.ndarray:
         """The last token's logits, as a view (valid until the next decode)."""
-        ptr = llama_cpp.llama_get_logits_ith(self.ctx, -1)
-        address = ctypes.cast(ptr, ctypes.c_void_p).value
+        address = _LOGITS_ADDRESS(self.ctx, -1)
         if address != self._logits_address:
+            ptr = ctypes.cast(address, ctypes.POINTER(ctypes.c_float))
             self._logits_view = np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
             self._logits_address = address
         return self._logits_view
@@ -505,18 +530,31 @@ class Engine:
         stops = tuple(s for s in request.stop_strings if s)
         tail = ""
         ignore_eog = bool(request.extra.get("ignore_eog"))  # benchmarks only
+        pieces = self._pieces
+        token_flags = self._flags
+        pending = False  # the decoder holds part of a character
         try:
             forced = request.forced_first_token
             while True:
                 t_step = time.perf_counter()
                 logits = self._logits()
-                nums = sampler.step(logits, forced)
+                nums = sampler.step(logits, forced, self._logits_address or 0)
                 forced = None
                 token = nums.token_id
-                piece = self.piece(token)
-                eog = self.is_eog(token)
-                special = self.is_special(token)
-                text = "" if (eog or special) else decoder.decode(piece)
+                piece = pieces[token]
+                flags = token_flags[token]
+                eog = flags & _EOG
+                if flags:
+                    text = ""
+                elif not pending:
+                    try:
+                        text = piece.decode()  # whole characters: the common case
+                    except UnicodeDecodeError:
+                        text = decoder.decode(piece)
+                        pending = bool(decoder.getstate()[0])
+                else:
+                    text = decoder.decode(piece)
+                    pending = bool(decoder.getstate()[0])
                 n_tokens += 1
                 reason: str | None = None
                 if eog and not ignore_eog:
@@ -537,8 +575,10 @@ class Engine:
                 text_parts.append(text)
                 if n_tokens == 1:
                     first_token_s = time.perf_counter() - t0
-                cands = tuple(map(Candidate, nums.cand_ids, map(self.piece, nums.cand_ids),
-                                  nums.cand_logits, nums.cand_probs))
+                # tuple.__new__ straight from C: the same Candidates, without a Python call each
+                cands = tuple(map(_new_tuple, repeat(Candidate), zip(
+                    nums.cand_ids, map(pieces.__getitem__, nums.cand_ids),
+                    nums.cand_logits, nums.cand_probs, strict=True)))
                 step = Step(
                     index=n_tokens - 1, token_id=token, piece=piece, text=text,
                     prob=nums.prob, rank=nums.rank, logit=nums.logit, log_z=nums.log_z,
@@ -557,11 +597,35 @@ class Engine:
                     stop = STOP_CANCELLED
                     return result()
                 sampler.accept(token)
-                if not self._decode([token], len(self._cached), cancel):
+                if not self._decode_one(token, cancel):
                     stop = STOP_CANCELLED
                     return result()
         finally:
             sampler.close()
+
+
+class _LazyTable(dict[int, _V]):
+    """Per-token facts read from llama.cpp the first time each token is asked for."""
+
+    def __init__(self, read: Callable[[int], _V]) -> None:
+        super().__init__()
+        self._read = read
+
+    def __missing__(self, token_id: int) -> _V:
+        value = self[token_id] = self._read(token_id)
+        return value
+
+
+def _address_function(name: str, argtypes: list[Any]) -> Any:
+    """A private binding of a libllama function that returns a plain address (an int)."""
+    fn = llama_cpp.llama_cpp._lib[name]  # item access: a new function object, not the shared one
+    fn.argtypes = argtypes
+    fn.restype = ctypes.c_void_p
+    return fn
+
+
+_LOGITS_ADDRESS = _address_function("llama_get_logits_ith",
+                                    [llama_cpp.llama_context_p_ctypes, ctypes.c_int32])
 
 
 def _display_name(path: Path, metadata_name: str) -> str:

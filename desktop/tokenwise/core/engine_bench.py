@@ -17,6 +17,7 @@ from typing import Any
 import llama_cpp
 import numpy as np
 
+from . import engine_stages
 from .engine import Engine, default_threads
 from .engine_api import ChatMessage, GenerationRequest
 from .sampling import PRESETS, SamplerSettings
@@ -43,6 +44,7 @@ class ModelBench:
     logprobs_api_tok_s: float
     speedup_vs_logprobs_api: float
     backend: str
+    vocabulary_pass: str  # "C" (the compiled pass) or "numpy"
 
 
 def _bare(engine: Engine, prompt: list[int], n: int) -> float:
@@ -126,6 +128,7 @@ def bench_model(path: str | Path, *, n_tokens: int = 200, rounds: int = 5,
         inspect_ms_per_step_sampled=round(statistics.median(cost_s), 3),
         logprobs_api_tok_s=round(api, 1), speedup_vs_logprobs_api=round(i / api, 1),
         backend=info.backend,
+        vocabulary_pass=engine_stages.scan_kind(),
     )
 
 

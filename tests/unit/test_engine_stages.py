@@ -1,0 +1,125 @@
+"""One step's pass over the logits: the compiled pass and the numpy path against plain loops.
+
+Synthetic logits of several vocabulary sizes (one not a multiple of the column width, so
+the numpy path's tail is exercised), with ties and -inf entries; then whole generations on
+the real starter model with each path.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from tokenwise.core import engine_stages
+from tokenwise.core.engine_api import ChatMessage, GenerationRequest
+from tokenwise.core.engine_stages import CandidateBuffer, StepSampler
+from tokenwise.core.sampling import PRESETS, SamplerSettings
+
+SIZES = [49152, 4 * 4096 + 1237, 262144]
+needs_c = pytest.mark.skipif(engine_stages.scan_kind() != "C",
+                             reason="the compiled pass was not built here")
+
+
+def _logits(n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal(n) * 3.0).astype(np.float32)
+    x[rng.integers(0, n, 40)] = np.float32(9.5)  # ties among the best
+    x[rng.integers(0, n, 100)] = -np.inf  # masked tokens
+    return x
+
+
+def _expected(x: np.ndarray, need: int) -> tuple[float, float, float, list[int]]:
+    """max, log Z, entropy and the best `need` ids, by the textbook formulas in float64."""
+    v = x.astype(np.float64)
+    m = float(v.max())
+    p = np.exp(v - m)
+    z = float(p.sum())
+    p /= z
+    finite = p > 0
+    entropy = float(-(p[finite] * np.log(p[finite])).sum())
+    order = sorted(range(x.size), key=lambda i: (-v[i], i))  # ties: lower id first
+    return m, m + math.log(z), entropy, order[:need]
+
+
+def _sampler(n: int, settings: SamplerSettings, k: int = 32) -> StepSampler:
+    return StepSampler(CandidateBuffer(n), n, settings, 7, [], k)
+
+
+@needs_c
+@pytest.mark.parametrize("n", SIZES)
+def test_compiled_pass_matches_plain_formulas(n: int) -> None:
+    x = _logits(n, n)
+    buf = CandidateBuffer(n)
+    for need in (1, 32, 100):
+        count = engine_stages._SCAN(x.ctypes.data, n, need, engine_stages._SOFTMAX_ADDRESS,
+                                    *buf.scan_args)
+        m, z, sum_ex = buf.scan_out.tolist()
+        e_m, e_log_z, e_entropy, best = _expected(x, need)
+        assert m == e_m
+        assert m + math.log(z) == pytest.approx(e_log_z, abs=1e-5)
+        assert (m + math.log(z)) - sum_ex / z == pytest.approx(e_entropy, abs=1e-4)
+        ids = buf.scan_ids[:count].tolist()
+        assert count >= need
+        assert ids[:need] == best  # sorted best first, ties by id
+        vals = buf.scan_vals[:count]
+        assert np.all(vals[:-1] >= vals[1:])
+        assert np.all(vals >= x[best[-1]])  # nothing below the need-th best
+
+
+@needs_c
+def test_compiled_pass_refuses_what_it_cannot_hold() -> None:
+    x = np.zeros(10000, dtype=np.float32)  # every token ties: more than the buffer holds
+    buf = CandidateBuffer(x.size)
+    args = (x.ctypes.data, x.size, 32, engine_stages._SOFTMAX_ADDRESS, *buf.scan_args)
+    assert engine_stages._SCAN(*args) == -1
+    assert engine_stages._SCAN(x.ctypes.data, x.size, 0, *args[3:]) == -2
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("compiled", [True, False])
+def test_step_numbers_match_plain_formulas(n: int, compiled: bool,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    if compiled and engine_stages.scan_kind() != "C":
+        pytest.skip("the compiled pass was not built here")
+    if not compiled:
+        monkeypatch.setattr(engine_stages, "_SCAN", None)
+    x = _logits(n, n + 1)
+    _, log_z, entropy, best = _expected(x, 32)
+    sampler = _sampler(n, PRESETS["Greedy"])
+    try:
+        step = sampler.step(x)
+    finally:
+        sampler.close()
+    assert step.cand_ids == best
+    assert step.token_id == best[0]
+    assert step.log_z == pytest.approx(log_z, abs=1e-5)
+    assert step.entropy == pytest.approx(entropy, abs=1e-4)
+    assert step.cand_probs[0] == pytest.approx(math.exp(float(x[best[0]]) - log_z), rel=1e-5)
+
+
+def _generate(engine, settings: SamplerSettings) -> list:
+    ids = engine.render_chat([ChatMessage("user", "Name three rivers in China.")]).token_ids
+    engine._trim(0)
+    stream = engine.generate(GenerationRequest(ids, settings.with_(max_tokens=24, seed=11)))
+    return list(stream)
+
+
+@needs_c
+@pytest.mark.parametrize("preset", ["Greedy", "Balanced", "Creative"])
+def test_both_paths_give_the_same_generation(engine, preset: str,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Creative has repetition penalties: the penalised tokens join the compiled pass's best."""
+    settings = PRESETS[preset]
+    fast = _generate(engine, settings)
+    monkeypatch.setattr(engine_stages, "_SCAN", None)
+    slow = _generate(engine, settings)
+    assert [s.token_id for s in fast] == [s.token_id for s in slow]
+    for a, b in zip(fast, slow, strict=True):
+        assert a.log_z == pytest.approx(b.log_z, abs=1e-5)
+        assert a.entropy == pytest.approx(b.entropy, abs=1e-4)
+        assert [c.token_id for c in a.candidates] == [c.token_id for c in b.candidates]
+        for sa, sb in zip(a.stages, b.stages, strict=True):
+            assert (sa.name, sa.survivors, sa.ids) == (sb.name, sb.survivors, sb.ids)
+            assert sa.probs == pytest.approx(sb.probs, abs=1e-6)
