@@ -160,3 +160,23 @@ def test_a_model_chosen_in_the_models_window_is_loaded(qtbot, window, tmp_path,
     assert window.model_picker.currentData() == str(copy)
     assert window.model_picker.findData(str(copy)) >= 0
     models.close()
+
+
+def test_messages_fit_a_narrow_chat_column(qtbot, window, send):
+    """With the inspector open beside it, no card reaches under the splitter."""
+    window.resize(1400, 860)
+    window.show()
+    qtbot.waitExposed(window)
+    reply_id = send(window, "Give me three tips for learning Chinese.")
+    view = window.chat_view
+    user = view.bubble(window.controller.path[-2].id)
+    reply = view.bubble(reply_id)
+    qtbot.wait(50)
+    viewport = view._scroll.viewport()
+    assert view._canvas.width() <= viewport.width()
+    for bubble in (user, reply):
+        right = bubble.mapTo(viewport, QPoint(bubble.width(), 0)).x()
+        assert right <= viewport.width()
+        for button in bubble.findChildren(type(bubble.copy_button)):
+            if button.isVisible():
+                assert button.mapTo(viewport, QPoint(button.width(), 0)).x() <= viewport.width()

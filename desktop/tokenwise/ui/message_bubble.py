@@ -77,7 +77,8 @@ class MessageBubble(QFrame):
             footer.addWidget(w)
         self._meta = QLabel()
         self._meta.setObjectName("BubbleMeta")
-        footer.addWidget(self._meta)
+        self._meta.setWordWrap(True)  # wraps in a narrow column instead of widening the card
+        footer.addWidget(self._meta, 1)
         footer.addStretch(1)
         self.copy_button = _tool("Copy", "Copy this message to the clipboard")
         self.copy_button.clicked.connect(self._copy)
