@@ -1,0 +1,75 @@
+"""Settings: the dialog's fields, and what the window does with them on OK."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QDialogButtonBox
+
+from tokenwise.core.sampling import PRESETS, SamplerSettings
+from tokenwise.core.settings import AppSettings, load_settings
+from tokenwise.ui.settings_dialog import SettingsDialog
+
+pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
+
+
+def test_fields_show_the_settings_and_return_the_edits(qtbot) -> None:
+    custom = SamplerSettings(temperature=1.3, top_k=7)
+    settings = AppSettings(n_ctx=2048, n_threads=None, sampler_preset="Balanced",
+                           sampler=custom, theme="dark", font_size=11)
+    dialog = SettingsDialog(settings, model_layers=30, gpu_supported=True)
+    qtbot.addWidget(dialog)
+    assert dialog.n_ctx.value() == 2048
+    assert dialog.threads.text() == "automatic"
+    assert dialog.theme.currentText() == "Dark"
+    assert all(w.toolTip() for w in (dialog.n_ctx, dialog.gpu_layers, dialog.threads,
+                                     dialog.preset, dialog.theme, dialog.font_size))
+
+    unchanged = dialog.result_settings()
+    assert unchanged.sampler == custom  # the same preset keeps the user's own sliders
+
+    dialog.n_ctx.setValue(1024)
+    dialog.threads.setValue(2)
+    dialog.preset.setCurrentText("Precise")
+    dialog.theme.setCurrentText("Light")
+    dialog.font_size.setValue(14)
+    out = dialog.result_settings()
+    assert (out.n_ctx, out.n_threads, out.theme, out.font_size) == (1024, 2, "light", 14)
+    assert out.sampler_preset == "Precise" and out.sampler == PRESETS["Precise"]
+    assert settings.n_ctx == 2048  # the dialog edits a copy
+
+
+def test_gpu_hint_only_where_the_build_cannot_offload(qtbot) -> None:
+    cpu_only = SettingsDialog(AppSettings(n_gpu_layers=-1), gpu_supported=False)
+    qtbot.addWidget(cpu_only)
+    cpu_only.show()
+    assert cpu_only.gpu_hint.isVisible()
+    assert "README" in cpu_only.gpu_hint.text()
+    cpu_only.gpu_layers.setValue(0)
+    assert not cpu_only.gpu_hint.isVisible()
+
+    gpu = SettingsDialog(AppSettings(n_gpu_layers=-1), gpu_supported=True)
+    qtbot.addWidget(gpu)
+    gpu.show()
+    assert not gpu.gpu_hint.isVisible()
+
+
+def test_ok_saves_applies_and_reloads_the_model(qtbot, window) -> None:
+    qtbot.waitUntil(lambda: window.controller.model_info is not None, timeout=60_000)
+    seen: list[SettingsDialog] = []
+
+    def edit_and_accept() -> None:
+        dialog = QApplication.activeModalWidget()
+        assert isinstance(dialog, SettingsDialog)
+        seen.append(dialog)
+        dialog.n_ctx.setValue(1536)
+        dialog.font_size.setValue(13)
+        dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok).click()
+
+    QTimer.singleShot(0, edit_and_accept)
+    window.open_settings()
+    assert seen
+    assert load_settings().n_ctx == 1536  # saved to disk
+    assert QApplication.font().pointSize() == 13  # applied at once
+    qtbot.waitUntil(lambda: window.controller.model_info is not None
+                    and window.controller.model_info.n_ctx == 1536, timeout=60_000)
