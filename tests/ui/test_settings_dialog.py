@@ -73,3 +73,39 @@ def test_ok_saves_applies_and_reloads_the_model(qtbot, window) -> None:
     assert QApplication.font().pointSize() == 13  # applied at once
     qtbot.waitUntil(lambda: window.controller.model_info is not None
                     and window.controller.model_info.n_ctx == 1536, timeout=60_000)
+
+
+def test_the_window_follows_the_desktop_between_light_and_dark(qtbot, window, send,
+                                                               monkeypatch) -> None:
+    """The offscreen platform has no colour scheme: the test says what the desktop reports."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QGuiApplication, QPalette, QTextCursor
+
+    from tokenwise.ui import theme
+
+    def heat_of_first_token(bubble) -> str:
+        cursor = QTextCursor(bubble.text.document())
+        cursor.setPosition(1)
+        return cursor.charFormat().background().color().name()
+
+    window.settings.theme = "system"
+    window.chat_view.set_heatmap(True)
+    monkeypatch.setattr(theme, "system_is_dark", lambda: False)
+    window.apply_theme()
+    reply = window.chat_view.bubble(send(window, "Say hello."))
+    light_heat = heat_of_first_token(reply)
+    assert not theme.current().dark
+
+    monkeypatch.setattr(theme, "system_is_dark", lambda: True)
+    QGuiApplication.styleHints().colorSchemeChanged.emit(Qt.ColorScheme.Dark)
+    assert theme.current().dark
+    window_color = QApplication.palette().color(QPalette.ColorRole.Window).name()
+    assert window_color == theme.DARK.window.lower()
+    assert heat_of_first_token(reply) != light_heat  # the shading was repainted
+
+    window.settings.theme = "dark"  # a theme chosen in Settings stays put
+    monkeypatch.setattr(theme, "system_is_dark", lambda: False)
+    QGuiApplication.styleHints().colorSchemeChanged.emit(Qt.ColorScheme.Light)
+    assert theme.current().dark
+    window.settings.theme = "light"
+    window.apply_theme()  # as the other tests expect it

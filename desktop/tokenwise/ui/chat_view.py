@@ -253,6 +253,12 @@ class ChatView(QWidget):
         for bubble in self._bubbles.values():
             bubble.text.set_heatmap(on)
 
+    def restyle(self) -> None:
+        """Repaint the token shading after a theme change (it is baked into each text)."""
+        for bubble in self._bubbles.values():
+            bubble.text.restyle()
+        self._legend_row.update()
+
     @property
     def heatmap(self) -> bool:
         return self._heatmap

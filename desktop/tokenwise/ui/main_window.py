@@ -11,7 +11,7 @@ import contextlib
 from typing import Any
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
     QInputDialog,
@@ -120,6 +120,8 @@ class MainWindow(QMainWindow):
         self.controller.stats_changed.connect(self._on_stats)
         self.controller.error_reported.connect(self._on_error)
         self.engine.load_progressed.connect(self._on_load_progress)
+        # the desktop switched between light and dark while the app runs
+        QGuiApplication.styleHints().colorSchemeChanged.connect(self._on_system_scheme)
         self.controller.refresh_conversations()
         self._fill_model_picker(model_path)
         if autoload:
@@ -374,13 +376,22 @@ class MainWindow(QMainWindow):
             self.settings = dialog.result_settings()
             self.controller.settings = self.settings
             save_settings(self.settings)
-            from tokenwise.ui import theme
-            from tokenwise.ui.app import application
-
-            theme.apply(application(), self.settings.theme, self.settings.font_size)
+            self.apply_theme()
             new = (self.settings.n_ctx, self.settings.n_gpu_layers, self.settings.n_threads)
             if new != old:
                 self.load_selected_model()
+
+    def apply_theme(self) -> None:
+        """Theme the application from the settings; repaint what holds colours of its own."""
+        from tokenwise.ui import theme
+        from tokenwise.ui.app import application
+
+        theme.apply(application(), self.settings.theme, self.settings.font_size)
+        self.chat_view.restyle()
+
+    def _on_system_scheme(self, _scheme: Qt.ColorScheme) -> None:
+        if self.settings.theme == "system":
+            self.apply_theme()
 
     def open_models(self) -> None:
         try:

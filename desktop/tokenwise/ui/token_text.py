@@ -249,6 +249,12 @@ class TokenText(QTextBrowser):
         self._heatmap = on
         self._paint_heat(on)
 
+    def restyle(self) -> None:
+        """Shade and select again in the current theme's colours."""
+        if self._heatmap:
+            self._paint_heat(True)
+        self._refresh_selection()
+
     def _paint_heat(self, on: bool) -> None:
         if not self._steps:
             return
