@@ -106,12 +106,21 @@ def _generate(engine, settings: SamplerSettings) -> list:
     return list(stream)
 
 
+WIDE = SamplerSettings(temperature=1.0, top_k=900, top_p=0.99, min_p=0.0,
+                       repeat_penalty=1.3, presence_penalty=0.5)
+
+
 @needs_c
-@pytest.mark.parametrize("preset", ["Greedy", "Balanced", "Creative"])
-def test_both_paths_give_the_same_generation(engine, preset: str,
+@pytest.mark.parametrize("settings", [PRESETS["Greedy"], PRESETS["Balanced"],
+                                      PRESETS["Creative"], WIDE],
+                         ids=["greedy", "balanced", "creative", "wide-top-k-penalties"])
+def test_both_paths_give_the_same_generation(engine, settings: SamplerSettings,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    """Creative has repetition penalties: the penalised tokens join the compiled pass's best."""
-    settings = PRESETS[preset]
+    """Creative has repetition penalties: the penalised tokens join the compiled pass's best.
+
+    With top-k 900 and a 64-token penalty window, up to 964 of the best are asked for: close
+    to the compiled pass's limit of 1024 candidates.
+    """
     fast = _generate(engine, settings)
     monkeypatch.setattr(engine_stages, "_SCAN", None)
     slow = _generate(engine, settings)
