@@ -180,3 +180,33 @@ def test_messages_fit_a_narrow_chat_column(qtbot, window, send):
         for button in bubble.findChildren(type(bubble.copy_button)):
             if button.isVisible():
                 assert button.mapTo(viewport, QPoint(button.width(), 0)).x() <= viewport.width()
+
+
+def test_messages_say_when_they_were_written(qtbot, window, send) -> None:
+    from PySide6.QtCore import QDate, QDateTime, QLocale, QTime
+
+    from tokenwise.ui.message_bubble import message_time
+
+    before = time.time()
+    reply_id = send(window, "Hello!")
+    user = window.chat_view.bubble(window.controller.path[-2].id)
+    reply = window.chat_view.bubble(reply_id)
+    for bubble in (user, reply):
+        stamp = bubble.message.created_at
+        assert before - 1 <= stamp <= time.time()
+        shown = QLocale().toString(QDateTime.fromMSecsSinceEpoch(round(stamp * 1000)).time(),
+                                   QLocale.FormatType.ShortFormat)
+        assert bubble._time.text() == shown  # today: the time alone
+        assert bubble._time.toolTip()
+
+    noon = QDateTime(QDate(2025, 3, 9), QTime(12, 30))
+    stamp = noon.toMSecsSinceEpoch() / 1000
+    saved = QLocale()
+    QLocale.setDefault(QLocale(QLocale.Language.English, QLocale.Country.UnitedKingdom))
+    try:
+        assert message_time(stamp, today=QDate(2025, 3, 9))[0] == "12:30"
+        assert message_time(stamp, today=QDate(2025, 7, 1))[0] == "9 Mar, 12:30"
+        assert message_time(stamp, today=QDate(2026, 1, 2))[0] == "9 Mar 2025, 12:30"
+    finally:
+        QLocale.setDefault(saved)
+    assert message_time(0.0) == ("", "")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QDate, QDateTime, QLocale, Qt, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QFrame,
@@ -55,9 +55,17 @@ class MessageBubble(QFrame):
         outer = QVBoxLayout(self)
         outer.setContentsMargins(16, 8, 16, 8)
         outer.setSpacing(4)
+        head = QHBoxLayout()
+        head.setContentsMargins(0, 0, 0, 0)
+        head.setSpacing(8)
         self._header = QLabel()
         self._header.setObjectName("BubbleHeader")
-        outer.addWidget(self._header)
+        self._time = QLabel()
+        self._time.setObjectName("BubbleMeta")
+        head.addWidget(self._header)
+        head.addWidget(self._time)
+        head.addStretch(1)
+        outer.addLayout(head)
         self.text = TokenText(self)
         self.text.step_clicked.connect(lambda i: self.step_clicked.emit(self.message.id, i))
         outer.addWidget(self.text)
@@ -78,8 +86,7 @@ class MessageBubble(QFrame):
         self._meta = QLabel()
         self._meta.setObjectName("BubbleMeta")
         self._meta.setWordWrap(True)  # wraps in a narrow column instead of widening the card
-        footer.addWidget(self._meta, 1)
-        footer.addStretch(1)
+        footer.addWidget(self._meta, 1)  # takes the free width: the buttons stay right
         self.copy_button = _tool("Copy", "Copy this message to the clipboard")
         self.copy_button.clicked.connect(self._copy)
         footer.addWidget(self.copy_button)
@@ -103,6 +110,9 @@ class MessageBubble(QFrame):
         """Show the message record's header, versions and meta line."""
         m = self.message
         self._header.setText("You" if m.role == "user" else (m.model or "Model"))
+        shown, full = message_time(float(getattr(m, "created_at", 0.0) or 0.0))
+        self._time.setText(shown)
+        self._time.setToolTip(full)
         count = int(getattr(m, "version_count", 1) or 1)
         index = int(getattr(m, "version_index", 0) or 0)
         many = count > 1
@@ -201,3 +211,23 @@ class MessageBubble(QFrame):
                 w.deleteLater()
         self._editor = self._edit_row = None
         self.text.show()
+
+
+def message_time(created_at: float, today: QDate | None = None) -> tuple[str, str]:
+    """When a message was written: a short form for its header, a long one for its tooltip.
+
+    Today's messages show the time only; older ones the day too, and the year if not this one.
+    """
+    if created_at <= 0:
+        return "", ""
+    when = QDateTime.fromMSecsSinceEpoch(round(created_at * 1000))
+    locale = QLocale()
+    time_text = locale.toString(when.time(), QLocale.FormatType.ShortFormat)
+    today = today or QDate.currentDate()
+    day = when.date()
+    if day == today:
+        shown = time_text
+    else:
+        pattern = "d MMM" if day.year() == today.year() else "d MMM yyyy"
+        shown = f"{locale.toString(day, pattern)}, {time_text}"
+    return shown, locale.toString(when, QLocale.FormatType.LongFormat)
