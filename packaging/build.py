@@ -105,6 +105,12 @@ def smoke_test(bundle: Path, *, gui: bool = True) -> dict[str, object]:
         preflight = json.loads((home / "cache" / "preflight.json").read_text("utf-8"))
         if not any("SmolLM2" in key and ok for key, ok in preflight.items()):
             raise SmokeTestError(f"the preflight child left {preflight!r}")
+        # the compiled vocabulary pass travels with the bundle when this build has it
+        from tokenwise.core.engine_stages import scan_kind
+
+        if summary.get("vocabulary_pass") != scan_kind():
+            raise SmokeTestError(f"the bundle ran the {summary.get('vocabulary_pass')} "
+                                 f"vocabulary pass; this build has the {scan_kind()} one")
         report: dict[str, object] = {"version": version, "trace": summary}
 
         if gui:

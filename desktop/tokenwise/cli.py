@@ -71,6 +71,7 @@ def _settings(args: argparse.Namespace) -> Any:
 def cmd_trace(args: argparse.Namespace) -> int:
     from .core.engine import Engine
     from .core.engine_api import ChatMessage, GenerationRequest
+    from .core.engine_stages import scan_kind
     from .core.trace import STOP_REASON_TEXT, step_to_dict
 
     settings = _settings(args)
@@ -113,6 +114,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
             "first_token_s": round(result.first_token_s, 4),
             "seed": result.seed,
             "backend": engine.info.backend,
+            "vocabulary_pass": scan_kind(),
         }
         if args.json:
             print(json.dumps(final, ensure_ascii=False))

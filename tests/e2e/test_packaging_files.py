@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 import tokenwise
+from tokenwise.core import engine_stages
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -173,4 +174,6 @@ def test_frozen_bundle_builds_and_passes_its_smoke_test(tmp_path: Path) -> None:
     assert (bundle / "share" / "applications" / build.DESKTOP_FILE).is_file()
     internal = bundle / "_internal"
     assert list((internal / "llama_cpp" / "lib").glob("libllama*"))
+    if engine_stages.scan_kind() == "C":  # the compiled vocabulary pass went with it
+        assert list(internal.rglob("*_scan*"))
     assert (internal / "tokenwise" / "resources" / "icons" / "tokenwise.png").is_file()
