@@ -60,10 +60,10 @@ def test_compiled_pass_matches_plain_formulas(n: int) -> None:
         assert m == e_m
         assert m + math.log(z) == pytest.approx(e_log_z, abs=1e-5)
         assert (m + math.log(z)) - sum_ex / z == pytest.approx(e_entropy, abs=1e-4)
-        ids = buf.scan_ids[:count].tolist()
+        ids = buf.ids[:count].tolist()
         assert count >= need
         assert ids[:need] == best  # sorted best first, ties by id
-        vals = buf.scan_vals[:count]
+        vals = buf.logits[:count]
         assert np.all(vals[:-1] >= vals[1:])
         assert np.all(vals >= x[best[-1]])  # nothing below the need-th best
 

@@ -6,8 +6,8 @@
  *   pass 1: the largest logit and the need-th largest (a small min-heap);
  *   pass 2: sum(exp(x - max)) and sum(exp(x - max) * x) through ggml's own vectorised softmax
  *           kernel, chunk by chunk into a buffer that stays in L1, and every token at or above
- *           the need-th largest logit, which it returns sorted (best first, lower id first on
- *           equal logits, as llama.cpp sorts).
+ *           the need-th largest logit, which it writes sorted (best first, lower id first on
+ *           equal logits, as llama.cpp sorts) into the llama_token_data array the samplers read.
  * It is an optional extension: without it the engine computes the same numbers with numpy.
  */
 #define PY_SSIZE_T_CLEAN
@@ -24,6 +24,13 @@
 #else
 #define TW_EXPORT __attribute__((visibility("default")))
 #endif
+
+/* llama_token_data: the candidates go straight into the array llama.cpp's samplers read */
+typedef struct {
+    int32_t id;
+    float logit;
+    float p;
+} tw_token;
 
 /* ggml_vec_soft_max_f32: y = exp(x - max), returns the sum */
 typedef double (*tw_softmax_fn)(int n, float *y, const float *x, float max);
@@ -51,11 +58,11 @@ static float heap_take(float *heap, int size, float v) {
     return heap[0];
 }
 
-/* Returns how many candidates were written to ids/vals (sorted, best first); out receives
+/* Returns how many candidates were written to cands (sorted, best first); out receives
  * max, sum(exp(x - max)), sum(exp(x - max) * x). -1: more than `cap` tokens tie at the
  * threshold; -2: bad arguments. */
 TW_EXPORT int tw_scan(const float *x, int n, int need, tw_softmax_fn softmax,
-                      int32_t *ids, float *vals, int cap, double *out) {
+                      tw_token *cands, int cap, double *out) {
     float heap[TW_MAX_NEED];
     float chunk[TW_CHUNK];
     if (need < 1 || need > TW_MAX_NEED || need > n || cap < need || softmax == NULL) return -2;
@@ -111,8 +118,9 @@ TW_EXPORT int tw_scan(const float *x, int n, int need, tw_softmax_fn softmax,
             for (int q = j; q < j + 8; q++) {
                 if (xc[q] >= low) {
                     if (count < cap) {
-                        ids[count] = a + q;
-                        vals[count] = xc[q];
+                        cands[count].id = a + q;
+                        cands[count].logit = xc[q];
+                        cands[count].p = 0.0f;
                     }
                     count++;
                 }
@@ -126,8 +134,9 @@ TW_EXPORT int tw_scan(const float *x, int n, int need, tw_softmax_fn softmax,
             if (chunk[j] > 0.0f) dot += chunk[j] * xc[j];
             if (xc[j] >= low) {
                 if (count < cap) {
-                    ids[count] = a + j;
-                    vals[count] = xc[j];
+                    cands[count].id = a + j;
+                    cands[count].logit = xc[j];
+                    cands[count].p = 0.0f;
                 }
                 count++;
             }
@@ -141,16 +150,13 @@ TW_EXPORT int tw_scan(const float *x, int n, int need, tw_softmax_fn softmax,
 
     /* best first; the ids arrived ascending, and insertion sort is stable */
     for (int p = 1; p < count; p++) {
-        const float v = vals[p];
-        const int32_t id = ids[p];
+        const tw_token t = cands[p];
         int q = p - 1;
-        while (q >= 0 && vals[q] < v) {
-            vals[q + 1] = vals[q];
-            ids[q + 1] = ids[q];
+        while (q >= 0 && cands[q].logit < t.logit) {
+            cands[q + 1] = cands[q];
             q--;
         }
-        vals[q + 1] = v;
-        ids[q + 1] = id;
+        cands[q + 1] = t;
     }
     return count;
 }

@@ -94,7 +94,7 @@ def _compiled_scan() -> Callable[..., int] | None:
         return None
     fn.restype = ctypes.c_int
     fn.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_void_p,
-                   ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
+                   ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
     return fn  # type: ignore[no-any-return]
 
 
@@ -135,10 +135,9 @@ class CandidateBuffer:
         self.exp_ptr = self.exp_buf.ctypes.data
         self.prod_buf = np.empty(capacity, dtype=np.float32)
         self.mask = np.empty(capacity, dtype=np.bool_)
-        self.scan_ids = np.empty(_SCAN_CAP, dtype=np.int32)
-        self.scan_vals = np.empty(_SCAN_CAP, dtype=np.float32)
+        # the compiled pass writes its candidates straight into the token data array
         self.scan_out = np.empty(3, dtype=np.float64)
-        self.scan_args = (self.scan_ids.ctypes.data, self.scan_vals.ctypes.data, _SCAN_CAP,
+        self.scan_args = (ctypes.addressof(self._data), min(_SCAN_CAP, capacity),
                           self.scan_out.ctypes.data)
         self.all_ids = np.arange(capacity, dtype=np.intp)
 
@@ -287,10 +286,12 @@ class StepSampler:
                      - np.exp(old.astype(np.float64) - m).sum())
             log_z_pen = m + math.log(max(z + delta, 1e-300))
 
-        if scanned > 0:  # the best `need` (and any ties), sorted
-            ids, raw = self.buf.scan_ids[:scanned], self.buf.scan_vals[:scanned]
+        loaded = False
+        if scanned > 0:  # the best `need` (and any ties), sorted, already in the token data
+            ids, raw = self.buf.ids[:scanned], self.buf.logits[:scanned]
             if pen_ids is None:
                 ids, raw = ids[:need], raw[:need]
+                loaded = True
             else:
                 ids, raw = _sorted(np.union1d(ids, pen_ids), x)
         else:
@@ -324,7 +325,7 @@ class StepSampler:
             token = best if forced is None else forced
             final_prob = 1.0 if token == best else 0.0
         else:
-            token, final_prob = self._sample(ids, head, pen, log_z_pen, stages, forced)
+            token, final_prob = self._sample(ids, head, pen, log_z_pen, stages, forced, loaded)
 
         # raw probability and rank of the chosen token
         cand_list = cand_ids.tolist() if pen_ids is not None else head
@@ -450,20 +451,26 @@ class StepSampler:
 
     def _sample(
         self, ids: np.ndarray, head: list[int], pen: np.ndarray, log_z_pen: float,
-        stages: list[Stage], forced: int | None,
+        stages: list[Stage], forced: int | None, loaded: bool = False,
     ) -> tuple[int, float]:
         """Run llama.cpp's stages on the sorted candidates; record each stage's outcome.
 
         The candidates go in sorted, so every stage keeps a prefix of them: a stage's
-        distribution is the softmax over its first ``survivors`` entries.
+        distribution is the softmax over its first ``survivors`` entries. ``loaded``: they
+        are in the token data array already (``ids`` and ``pen`` are views of it, and the
+        samplers change it: read them first).
         """
         s = self.s
         buf = self.buf
         array = buf.array
         k = self.k_display
+        top = pen[: min(ids.size, self.n_vocab if self.top_k is None else s.top_k)].tolist()
         if self.top_k is not None:
             n_in = min(ids.size, s.top_k)
-            buf.load(ids[:n_in], pen[:n_in], is_sorted=True)
+            if loaded:
+                array.size, array.selected, array.sorted = n_in, -1, True
+            else:
+                buf.load(ids[:n_in], pen[:n_in], is_sorted=True)
             llama_cpp.llama_sampler_apply(self.top_k, buf.ref)
         elif s.top_p < 1.0:
             # top-k off: top-p over the whole vocabulary, whose normaliser is known exactly
@@ -486,7 +493,6 @@ class StepSampler:
 
         # stage distributions: softmax over each stage's prefix, from one cumulative sum
         # (a few dozen numbers: plain Python beats numpy's per-call cost here)
-        top = pen[: min(ids.size, after_k)].tolist()
         exp = math.exp
         first = top[0]
         weights = [exp(v - first) for v in top]
