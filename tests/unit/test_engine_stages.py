@@ -132,3 +132,28 @@ def test_both_paths_give_the_same_generation(engine, settings: SamplerSettings,
         for sa, sb in zip(a.stages, b.stages, strict=True):
             assert (sa.name, sa.survivors, sa.ids) == (sb.name, sb.survivors, sb.ids)
             assert sa.probs == pytest.approx(sb.probs, abs=1e-6)
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+@pytest.mark.parametrize("bad", ["nan", "all-masked", "inf"])
+def test_invalid_logits_give_a_clear_error(compiled: bool, bad: str,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from tokenwise.core.errors import InvalidLogitsError
+
+    if compiled and engine_stages.scan_kind() != "C":
+        pytest.skip("the compiled pass was not built here")
+    if not compiled:
+        monkeypatch.setattr(engine_stages, "_SCAN", None)
+    x = _logits(49152, 5)
+    if bad == "nan":
+        x[:: 7] = np.nan
+    elif bad == "all-masked":
+        x[:] = -np.inf
+    else:
+        x[123] = np.inf
+    sampler = _sampler(x.size, PRESETS["Balanced"])
+    try:
+        with pytest.raises(InvalidLogitsError, match="invalid numbers"):
+            sampler.step(x)
+    finally:
+        sampler.close()

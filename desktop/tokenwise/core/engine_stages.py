@@ -23,6 +23,7 @@ from typing import Any
 import llama_cpp
 import numpy as np
 
+from .errors import InvalidLogitsError
 from .sampling import (
     STAGE_GREEDY,
     STAGE_MIN_P,
@@ -265,6 +266,12 @@ class StepSampler:
             sum_ex = float(prod.sum())
             if math.isnan(sum_ex):  # exp(-inf) * -inf: masked tokens add nothing
                 sum_ex = float(prod[e > 0].sum())
+        if not (math.isfinite(m) and math.isfinite(z) and z > 0.0):
+            raise InvalidLogitsError(
+                "The model produced invalid numbers (NaN or infinite logits) for the next "
+                "token, so there is nothing to draw from. The model file may be damaged, or "
+                "the GPU build may be computing wrongly: try it with GPU layers set to 0."
+            )
         log_z = m + math.log(z)
         # H = log Z - sum(p * x), with p = exp(x - m) / z
         entropy = log_z - sum_ex / z

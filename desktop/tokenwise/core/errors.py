@@ -33,3 +33,7 @@ class DamagedModelError(ModelFileError):
 
 class ContextOverflowError(TokenwiseError):
     """The prompt alone does not fit into the context window."""
+
+
+class InvalidLogitsError(TokenwiseError):
+    """A decode step gave NaN or infinite logits: no distribution to draw from."""
