@@ -157,3 +157,18 @@ def test_invalid_logits_give_a_clear_error(compiled: bool, bad: str,
             sampler.step(x)
     finally:
         sampler.close()
+
+
+def test_stage_weights_agree_short_and_long() -> None:
+    """Short prefixes are weighed in plain Python, long ones (top-k off) in numpy."""
+    from tokenwise.core.engine_stages import _PYTHON_BELOW, _prefix_weights
+
+    top = np.sort(_logits(5000, 3)[:5000])[::-1]
+    top = top[np.isfinite(top)]
+    for n in (1, 40, _PYTHON_BELOW - 1, _PYTHON_BELOW, 4000):
+        weights, cum = _prefix_weights(top[:n], 32)
+        expected = np.exp(top[:n].astype(np.float64) - float(top[0]))
+        assert len(weights) >= min(n, 32)
+        assert weights[: min(n, 32)] == pytest.approx(expected[:32].tolist(), rel=1e-12)
+        assert len(cum) == n
+        assert float(cum[n - 1]) == pytest.approx(float(expected.sum()), rel=1e-9)

@@ -14,7 +14,7 @@ import ctypes
 import importlib
 import math
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 from pathlib import Path
@@ -115,6 +115,25 @@ def _sorted(ids: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     raw = x[ids]
     order = np.argsort(-raw, kind="stable")
     return ids[order], raw[order]
+
+
+_PYTHON_BELOW = 256  # shorter than this, plain Python beats numpy's per-call cost
+
+
+def _prefix_weights(
+    top: np.ndarray, shown: int,
+) -> tuple[list[float], Sequence[float] | np.ndarray]:
+    """exp(logit - best) of sorted logits (at least the first ``shown``), and running sums.
+
+    A long prefix (top-k off: up to the whole vocabulary) is done in numpy.
+    """
+    first = float(top[0])
+    if top.size < _PYTHON_BELOW:
+        exp = math.exp
+        weights = [exp(v - first) for v in top.tolist()]
+        return weights, list(accumulate(weights))
+    w = np.exp(top.astype(np.float64) - first)
+    return w[:shown].tolist(), np.cumsum(w)
 
 
 class CandidateBuffer:
@@ -471,7 +490,9 @@ class StepSampler:
         buf = self.buf
         array = buf.array
         k = self.k_display
-        top = pen[: min(ids.size, self.n_vocab if self.top_k is None else s.top_k)].tolist()
+        # read before the samplers run: with ``loaded`` they change what ``pen`` views
+        weights, cum = _prefix_weights(pen[: min(ids.size, s.top_k or ids.size)], k)
+        first = float(pen[0])
         if self.top_k is not None:
             n_in = min(ids.size, s.top_k)
             if loaded:
@@ -499,19 +520,14 @@ class StepSampler:
         selected = array.selected
 
         # stage distributions: softmax over each stage's prefix, from one cumulative sum
-        # (a few dozen numbers: plain Python beats numpy's per-call cost here)
-        exp = math.exp
-        first = top[0]
-        weights = [exp(v - first) for v in top]
-        cum = list(accumulate(weights))
         labels = self.labels
         for name, survivors in ((STAGE_TOP_K, after_k), (STAGE_TOP_P, after_p),
                                 (STAGE_MIN_P, after_m)):
-            shown = min(k, survivors, len(weights))
+            shown = min(k, survivors, len(cum))
             if survivors >= self.n_vocab:
                 total = math.exp(log_z_pen - first)  # the whole vocabulary
             else:
-                total = cum[min(survivors, len(cum)) - 1]
+                total = float(cum[min(survivors, len(cum)) - 1])
             inv = 1.0 / total
             stages.append(Stage(name, labels[name], survivors, tuple(head[:shown]),
                                 tuple([w * inv for w in weights[:shown]])))
