@@ -171,9 +171,9 @@ def test_messages_fit_a_narrow_chat_column(qtbot, window, send):
     view = window.chat_view
     user = view.bubble(window.controller.path[-2].id)
     reply = view.bubble(reply_id)
-    qtbot.wait(50)
     viewport = view._scroll.viewport()
-    assert view._canvas.width() <= viewport.width()
+    # the layout settles on the event loop: wait for it, not for a fixed time
+    qtbot.waitUntil(lambda: view._canvas.width() <= viewport.width(), timeout=2000)
     for bubble in (user, reply):
         right = bubble.mapTo(viewport, QPoint(bubble.width(), 0)).x()
         assert right <= viewport.width()
