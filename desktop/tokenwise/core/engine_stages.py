@@ -321,7 +321,7 @@ class StepSampler:
             else:
                 ids, raw = _sorted(np.union1d(ids, pen_ids), x)
         else:
-            ids, raw = self._subset(x, m, z, pen_ids, pen_new, log_z_pen)  # best first
+            ids, raw = self._subset(x, m, z, need, pen_ids, pen_new, log_z_pen)  # best first
         k = self.k_display
         cand_ids, cand_logits = ids[:k], raw[:k]
         head = cand_ids.tolist()
@@ -376,7 +376,7 @@ class StepSampler:
         )
 
     def _subset(
-        self, x: np.ndarray, m: float, z: float,
+        self, x: np.ndarray, m: float, z: float, need: int,
         pen_ids: np.ndarray | None, pen_new: np.ndarray | None, log_z_pen: float,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Candidate ids and raw logits, best first, holding every token a stage could keep.
@@ -388,7 +388,6 @@ class StepSampler:
         """
         s = self.s
         top = self._scope == _SCOPE_TOP
-        need = self.need + (pen_ids.size if pen_ids is not None else 0)
         found: np.ndarray | None = None
         mask = self._mask
         if top and self._x2 is not None and need <= _COLUMNS // 4:
