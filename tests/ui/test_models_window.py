@@ -32,11 +32,21 @@ def hub_server(starter_model_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
 
 
 @pytest.fixture
-def open_window(qtbot: Any) -> Any:
+def downloads(qtbot: Any) -> Iterator[Any]:
+    """The application's download queue, as the main window owns it."""
+    from tokenwise.ui.downloads import Downloads
+
+    queue = Downloads()
+    yield queue
+    queue.shutdown(resume_next_start=False)
+
+
+@pytest.fixture
+def open_window(qtbot: Any, downloads: Any) -> Any:
     from tokenwise.ui.models_window import ModelsWindow
 
     def make() -> Any:
-        window = ModelsWindow()
+        window = ModelsWindow(downloads)
         qtbot.addWidget(window)
         window.show()
         return window
@@ -56,16 +66,19 @@ def test_opens_fast_with_fifty_models_and_selects_the_starter(
         folder.mkdir(parents=True)
         write_tiny_model(folder / f"model{i}-Q8_0.gguf")
     Library().list_models()  # the first listing fills the metadata cache
+    from tokenwise.ui.downloads import Downloads
     from tokenwise.ui.models_window import ModelsWindow
 
+    downloads = Downloads()
     began = time.perf_counter()
-    window = ModelsWindow()
+    window = ModelsWindow(downloads)
     qtbot.addWidget(window)
     window.show()
     elapsed = time.perf_counter() - began
     assert elapsed < 0.3, f"the Models window took {elapsed * 1000:.0f} ms to open"
     assert len(_rows(window)) == 51
     assert _rows(window)[0].source == "bundled"
+    downloads.shutdown(resume_next_start=False)
 
 
 def test_first_launch_selects_the_starter_and_shows_its_details(open_window: Any) -> None:
@@ -195,6 +208,83 @@ def test_cancel_keeps_a_resumable_row_and_resume_finishes(
         row.resume_button.click()
     resumed = hub_server.gets(starter_model_path.name)[-1]
     assert resumed.range_start is not None and resumed.range_start > 0
+
+
+def test_downloads_go_on_when_the_window_closes_and_show_when_it_reopens(
+    qtbot: Any, open_window: Any, downloads: Any, hub_server: HubServer,
+    starter_model_path: Path,
+) -> None:
+    hub_server.faults.hold_after = 20_000_000
+    window = open_window()
+    first = window.start_download("HuggingFaceTB/SmolLM2-135M-Instruct-GGUF",
+                                  (starter_model_path.name,))
+    qtbot.waitUntil(lambda: any(j.progress is not None and j.progress.done > 5_000_000
+                                for j in downloads.jobs()), timeout=TIMEOUT_MS)
+    window.close()
+    assert [j.state for j in downloads.active()] == ["running"]  # closing cancels nothing
+    window.show()  # the main window shows the same Models window again
+    assert first.job_id in window._rows
+    assert "MB" in window._rows[first.job_id].detail.text()
+    second = window.start_download(CATALOGUE_REPO, (starter_model_path.name,))
+    assert second is not None and second.state == "queued"
+    done: set[int] = set()
+    downloads.job_changed.connect(lambda job: job.state == DONE and done.add(job.job_id))
+    hub_server.faults.hold_after = None
+    hub_server.faults.release.set()
+    qtbot.waitUntil(lambda: done == {first.job_id, second.job_id}, timeout=TIMEOUT_MS)
+    assert {m.repo_id for m in _rows(window) if m.source == "downloaded"} == {
+        "HuggingFaceTB/SmolLM2-135M-Instruct-GGUF", CATALOGUE_REPO}
+
+
+def test_quitting_mid_download_notes_it_and_the_next_start_resumes(
+    qtbot: Any, downloads: Any, hub_server: HubServer, starter_model_path: Path
+) -> None:
+    from tokenwise.ui.downloads import Downloads
+
+    hub_server.faults.hold_after = 5_000_000
+    job = downloads.enqueue(CATALOGUE_REPO, (starter_model_path.name,))
+    qtbot.waitUntil(lambda: downloads.active() and downloads.active()[0].state == "running",
+                    timeout=TIMEOUT_MS)
+    # what quitting does once the user agreed: the cancel is seen at the next block
+    downloads.shutdown(resume_next_start=True, timeout=0.1)
+    hub_server.faults.release.set()
+    downloads.queue.shutdown(timeout=30)
+    assert download.pending_downloads()  # the partial file stays
+    hub_server.faults.hold_after = None
+    later = Downloads()
+    try:
+        finished: list[Any] = []
+        later.job_changed.connect(lambda j: j.state == DONE and finished.append(j))
+        assert later.resume_from_last_session() == 1
+        qtbot.waitUntil(lambda: bool(finished), timeout=TIMEOUT_MS)
+        assert finished[0].filenames == job.filenames
+        resumed = hub_server.gets(starter_model_path.name)[-1]
+        assert resumed.range_start is not None and resumed.range_start > 0
+        assert later.resume_from_last_session() == 0  # read once
+    finally:
+        later.shutdown(resume_next_start=False)
+
+
+def test_the_main_window_shows_the_download_and_asks_before_quitting(
+    qtbot: Any, hub_server: HubServer, starter_model_path: Path, new_window: Any
+) -> None:
+    from tokenwise.core.download_queue import take_resume_list
+
+    hub_server.faults.hold_after = 5_000_000
+    window = new_window()
+    window.downloads.enqueue(CATALOGUE_REPO, (starter_model_path.name,))
+    qtbot.waitUntil(lambda: window.download_label.isVisible(), timeout=TIMEOUT_MS)
+    assert window.download_label.text().startswith(f"Downloading {starter_model_path.name}")
+    asked: list[int] = []
+    window.confirm_quit_during_downloads = lambda n: asked.append(n) or False
+    window.close()
+    assert asked == [1] and window.isVisible()  # the user said no: nothing stops
+    assert window.downloads.active()
+    window.confirm_quit_during_downloads = lambda n: True
+    hub_server.faults.release.set()
+    window.close()
+    assert not window.isVisible()
+    assert take_resume_list() == [(CATALOGUE_REPO, (starter_model_path.name,))]
 
 
 def test_interrupted_download_from_an_earlier_session_offers_resume(

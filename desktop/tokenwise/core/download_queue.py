@@ -9,6 +9,7 @@ file, so starting it again continues where it stopped.
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -92,6 +93,11 @@ class DownloadQueue:
         with self._lock:
             return list(self._jobs.values())
 
+    def active(self) -> list[DownloadJob]:
+        """The jobs still queued or running, in the order they were added."""
+        with self._lock:
+            return [j for j in self._jobs.values() if j.state in (QUEUED, RUNNING)]
+
     def is_idle(self) -> bool:
         with self._lock:
             return not self._pending and all(j.state != RUNNING for j in self._jobs.values())
@@ -151,3 +157,32 @@ class DownloadQueue:
             self._set(job, state=FAILED, message=str(exc))
         except Exception as exc:
             self._set(job, state=FAILED, message=f"The download failed unexpectedly: {exc!r}")
+
+
+def _resume_file() -> Path:
+    return download.partial_dir() / "resume-on-start.json"
+
+
+def remember_for_next_start(jobs: list[DownloadJob]) -> None:
+    """Note downloads stopped by quitting, so that the next start resumes them."""
+    entries = [{"repo_id": j.repo_id, "filenames": list(j.filenames)} for j in jobs]
+    if entries:
+        _resume_file().write_text(json.dumps(entries), encoding="utf-8")
+
+
+def take_resume_list() -> list[tuple[str, tuple[str, ...]]]:
+    """The downloads the last session asked to resume (read once, then forgotten)."""
+    path = _resume_file()
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    finally:
+        path.unlink(missing_ok=True)
+    found = []
+    for entry in entries if isinstance(entries, list) else []:
+        if isinstance(entry, dict) and isinstance(entry.get("repo_id"), str) and isinstance(
+            entry.get("filenames"), list
+        ) and all(isinstance(n, str) for n in entry["filenames"]):
+            found.append((entry["repo_id"], tuple(entry["filenames"])))
+    return found

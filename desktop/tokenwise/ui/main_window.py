@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
@@ -26,26 +26,25 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from tokenwise.core.download_queue import DONE, FAILED, RUNNING, DownloadJob
 from tokenwise.core.settings import AppSettings, save_settings
 from tokenwise.ui.chat_controller import ChatController
 from tokenwise.ui.chat_view import ChatView
 from tokenwise.ui.composer import Composer
 from tokenwise.ui.conversation_list import ConversationList
 from tokenwise.ui.db_worker import DbWorker, StoreFactory
+from tokenwise.ui.downloads import Downloads
 from tokenwise.ui.engine_worker import EngineFactory, EngineWorker
+
+if TYPE_CHECKING:
+    from tokenwise.ui.models_window import ModelsWindow
 
 GPU_README = "README.md, section “GPU builds”"
 
 
 def make_inspector() -> QWidget:
-    """The inspector panel, or a placeholder while that module is not available."""
-    try:
-        from tokenwise.ui.inspector import InspectorPanel  # type: ignore[attr-defined]
-    except ImportError:
-        placeholder = QLabel("The inspector is not available in this build.")
-        placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        placeholder.setWordWrap(True)
-        return placeholder
+    from tokenwise.ui.inspector import InspectorPanel
+
     panel: QWidget = InspectorPanel()
     return panel
 
@@ -82,6 +81,7 @@ class MainWindow(QMainWindow):
         self.resize(1360, 840)
         self._shown = False
         self._closed = False
+        self._models_window: ModelsWindow | None = None
 
         self.sidebar = ConversationList()
         self.chat_view = ChatView()
@@ -107,6 +107,8 @@ class MainWindow(QMainWindow):
         self.engine = EngineWorker(engine_factory, self)
         self.db = DbWorker(store_factory, self)
         self.controller = ChatController(self, self.engine, self.db)
+        self.downloads = Downloads(self)
+        self.downloads.job_changed.connect(self._on_download_changed)
 
         self._build_header()
         self._build_actions()
@@ -126,6 +128,7 @@ class MainWindow(QMainWindow):
         self._fill_model_picker(model_path)
         if autoload:
             QTimer.singleShot(0, self.load_selected_model)
+        QTimer.singleShot(0, self.downloads.resume_from_last_session)
 
     # ------------------------------------------------------------------ building
 
@@ -243,6 +246,16 @@ class MainWindow(QMainWindow):
         self.context_meter.setMaximumWidth(140)
         for w in (self.backend_label, self.speed_label, self.first_token_label):
             status.addWidget(w)
+        self.download_label = QLabel()
+        self.download_label.setToolTip("The running download; Models shows them all")
+        self.download_meter = QProgressBar()
+        self.download_meter.setRange(0, 1000)
+        self.download_meter.setTextVisible(False)
+        self.download_meter.setMaximumWidth(120)
+        self.download_meter.setToolTip(self.download_label.toolTip())
+        for widget in (self.download_label, self.download_meter):
+            widget.hide()
+            status.addPermanentWidget(widget)
         status.addPermanentWidget(self.context_label)
         status.addPermanentWidget(self.context_meter)
 
@@ -394,14 +407,11 @@ class MainWindow(QMainWindow):
             self.apply_theme()
 
     def open_models(self) -> None:
-        try:
-            from tokenwise.ui.models_window import ModelsWindow  # type: ignore[attr-defined]
-        except ImportError:
-            QMessageBox.information(self, "Models", "The models window is not available.")
-            return
-        window = getattr(self, "_models_window", None)
+        from tokenwise.ui.models_window import ModelsWindow
+
+        window = self._models_window
         if window is None:
-            window = ModelsWindow(parent=self)
+            window = ModelsWindow(self.downloads, parent=self)
             window.model_chosen.connect(self._use_model)
             window.models_changed.connect(
                 lambda: self._fill_model_picker(self.model_picker.currentData()))
@@ -409,6 +419,35 @@ class MainWindow(QMainWindow):
         window.show()
         window.raise_()
         window.activateWindow()
+
+    def _on_download_changed(self, job: DownloadJob) -> None:
+        """The status bar follows the running download, whether Models is open or not."""
+        running = [j for j in self.downloads.active() if j.state == RUNNING]
+        shown = running[0] if running else None
+        for widget in (self.download_label, self.download_meter):
+            widget.setVisible(shown is not None)
+        if shown is None:
+            if job.state == DONE:
+                self.statusBar().showMessage(f"Downloaded {job.title}.", 8000)
+            elif job.state == FAILED:
+                self.statusBar().showMessage(f"Download failed: {job.message}", 15000)
+            return
+        progress = shown.progress
+        fraction = progress.done / progress.total if progress and progress.total else 0.0
+        self.download_meter.setValue(round(fraction * 1000))
+        queued = len(self.downloads.active()) - 1
+        more = f" (+{queued} queued)" if queued > 0 else ""
+        self.download_label.setText(f"Downloading {shown.title} {fraction:.0%}{more}")
+
+    def confirm_quit_during_downloads(self, count: int) -> bool:
+        """Ask before quitting mid-download; the tests replace this."""
+        answer = QMessageBox.question(
+            self, "Quit while downloading?",
+            f"{count} download{'s are' if count > 1 else ' is'} still running. Quit anyway? "
+            "What has arrived is kept, and the download carries on the next time "
+            "Tokenwise starts.",
+        )
+        return answer == QMessageBox.StandardButton.Yes
 
     def _use_model(self, path: str) -> None:
         """A model picked in the Models window: select it and load it."""
@@ -435,7 +474,12 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         """Stop the reply, close the engine on its thread, save what streamed, flush the DB."""
         if not self._closed:
+            active = self.downloads.active()
+            if active and not self.confirm_quit_during_downloads(len(active)):
+                event.ignore()
+                return
             self._closed = True
+            self.downloads.shutdown(resume_next_start=True)
             self.settings.window_geometry = base64.b64encode(
                 bytes(self.saveGeometry().data())).decode("ascii")
             self.settings.window_state = base64.b64encode(

@@ -42,11 +42,12 @@ from PySide6.QtWidgets import (
 )
 
 from tokenwise.core import download, hub
-from tokenwise.core.download_queue import DONE, DownloadJob, DownloadQueue
+from tokenwise.core.download_queue import DONE, DownloadJob
 from tokenwise.core.errors import TokenwiseError
 from tokenwise.core.fit import estimate_memory
 from tokenwise.core.gguf import format_size
 from tokenwise.core.library import InstalledModel, Library
+from tokenwise.ui.downloads import Downloads
 from tokenwise.ui.models_downloads import DownloadRow
 from tokenwise.ui.models_tables import (
     CATALOGUE_COLUMNS,
@@ -60,7 +61,6 @@ from tokenwise.ui.models_tables import (
 class _Bridge(QObject):
     """Carries results from worker threads to the GUI thread (queued connections)."""
 
-    job_changed = Signal(object)
     task_done = Signal(object, object)  # callback, result
     task_failed = Signal(object, str)  # callback, message
 
@@ -95,7 +95,8 @@ class ModelsWindow(QDialog):
     files_listed = Signal()
     download_updated = Signal(object)
 
-    def __init__(self, parent: QWidget | None = None, *, library: Library | None = None) -> None:
+    def __init__(self, downloads: Downloads, parent: QWidget | None = None, *,
+                 library: Library | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("modelsWindow")
         self.setWindowTitle("Models")
@@ -103,10 +104,10 @@ class ModelsWindow(QDialog):
         self.resize(1080, 680)
         self.library = library or Library()
         self._bridge = _Bridge(self)
-        self._bridge.job_changed.connect(self._on_job_changed)
         self._bridge.task_done.connect(lambda callback, result: callback(result))
         self._bridge.task_failed.connect(self._on_task_failed)
-        self.queue = DownloadQueue(self._bridge.job_changed.emit)
+        self.downloads = downloads  # the application's: it outlives this window
+        downloads.job_changed.connect(self._on_job_changed)
         self._rows: dict[int, DownloadRow] = {}
         self._error_targets: dict[object, QLabel] = {}
 
@@ -139,8 +140,12 @@ class ModelsWindow(QDialog):
         self.catalogue_model.set_records(hub.load_catalogue())
         for column in range(6):
             self.catalogue_view.resizeColumnToContents(column)
+        for job in downloads.jobs():
+            self._on_job_changed(job)
+        on_the_way = {(j.repo_id, j.filenames[0]) for j in downloads.active()}
         for note, have in download.pending_downloads():
-            self._add_resumable_row(note, have)
+            if (note.repo_id, note.filename) not in on_the_way:
+                self._add_resumable_row(note, have)
 
     # ----- Installed ---------------------------------------------------------------------
     def _build_installed(self) -> QWidget:
@@ -480,7 +485,7 @@ class ModelsWindow(QDialog):
     # ----- Downloads ---------------------------------------------------------------------
     def start_download(self, repo_id: str, filenames: tuple[str, ...]) -> DownloadJob | None:
         try:
-            return self.queue.enqueue(repo_id, filenames)
+            return self.downloads.enqueue(repo_id, filenames)
         except TokenwiseError as exc:
             QMessageBox.warning(self, "Cannot download", str(exc))
             return None
@@ -507,7 +512,8 @@ class ModelsWindow(QDialog):
         row = self._rows.get(job.job_id) or self._add_row(job.job_id, job.title)
         row.show_job(job)
         if not row.cancel_wired:
-            row.cancel_requested.connect(lambda job_id=job.job_id: self.queue.cancel(job_id))
+            row.cancel_requested.connect(
+                lambda job_id=job.job_id: self.downloads.cancel(job_id))
             row.resume_requested.connect(
                 lambda job_id=job.job_id, repo=job.repo_id, names=job.filenames:
                 self._restart(job_id, repo, names)
@@ -524,11 +530,3 @@ class ModelsWindow(QDialog):
             row.setParent(None)
             row.deleteLater()
         self.start_download(repo_id, filenames)
-
-    def closeEvent(self, event: Any) -> None:
-        self.queue.shutdown(timeout=5)
-        super().closeEvent(event)
-
-    def done(self, result: int) -> None:
-        self.queue.shutdown(timeout=5)
-        super().done(result)
