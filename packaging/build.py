@@ -25,8 +25,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "packaging" / "tokenwise.spec"
-LINUX = ROOT / "packaging" / "linux"
-ICONS = ROOT / "desktop" / "tokenwise" / "resources" / "icons"
+RESOURCES = ROOT / "resources"
+ICONS = RESOURCES / "icons"
 APP_ID = "io.github.tokenwise.Tokenwise"
 DESKTOP_FILE = "tokenwise.desktop"
 ICON_NAME = "tokenwise"
@@ -51,8 +51,8 @@ def linux_tree(prefix: Path) -> list[Path]:
     """Lay out the desktop integration under prefix/share as a package would install it."""
     share = prefix / "share"
     targets = {
-        LINUX / DESKTOP_FILE: share / "applications" / DESKTOP_FILE,
-        LINUX / f"{APP_ID}.metainfo.xml": share / "metainfo" / f"{APP_ID}.metainfo.xml",
+        RESOURCES / DESKTOP_FILE: share / "applications" / DESKTOP_FILE,
+        RESOURCES / f"{APP_ID}.metainfo.xml": share / "metainfo" / f"{APP_ID}.metainfo.xml",
         ICONS / f"{ICON_NAME}.svg": share / "icons/hicolor/scalable/apps" / f"{ICON_NAME}.svg",
         ICONS / f"{ICON_NAME}.png": share / "icons/hicolor/256x256/apps" / f"{ICON_NAME}.png",
     }
@@ -101,12 +101,12 @@ def smoke_test(bundle: Path, *, gui: bool = True) -> dict[str, object]:
         if summary.get("n_tokens") != len(steps) or "".join(
                 s["text"] for s in steps) != summary.get("text"):
             raise SmokeTestError(f"trace summary {summary!r} does not match its steps")
-        # a first load of a model runs `tokenwise -m tokenwise.core.preflight` as a child
+        # a first load of a model runs `tokenwise -m tokenwise.core.engine.preflight` as a child
         preflight = json.loads((home / "cache" / "preflight.json").read_text("utf-8"))
         if not any("SmolLM2" in key and ok for key, ok in preflight.items()):
             raise SmokeTestError(f"the preflight child left {preflight!r}")
         # the compiled vocabulary pass travels with the bundle when this build has it
-        from tokenwise.core.engine_stages import scan_kind
+        from tokenwise.core.engine.stages import scan_kind
 
         if summary.get("vocabulary_pass") != scan_kind():
             raise SmokeTestError(f"the bundle ran the {summary.get('vocabulary_pass')} "

@@ -1,7 +1,7 @@
 """Render the app icon's SVG to the PNG the window uses (Qt, offscreen: no display needed).
 
 Run: .venv/bin/python packaging/render_icon.py [SIZE]
-Writes desktop/tokenwise/resources/icons/tokenwise.png (256 px unless told).
+Writes resources/icons/tokenwise.png (256 px unless told).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import os
 import sys
 from pathlib import Path
 
-ICONS = Path(__file__).resolve().parents[1] / "desktop" / "tokenwise" / "resources" / "icons"
+ICONS = Path(__file__).resolve().parents[1] / "resources" / "icons"
 
 
 def render(svg: Path, png: Path, size: int = 256) -> None:

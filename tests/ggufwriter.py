@@ -1,6 +1,6 @@
 """Write small, valid GGUF files for tests, byte by byte from the format's specification.
 
-Kept independent of tokenwise.core.gguf on purpose: a reader tested only against files its
+Kept independent of tokenwise.core.models.gguf on purpose: a reader tested only against files its
 own code wrote would agree with itself even where both are wrong.
 """
 

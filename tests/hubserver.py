@@ -436,7 +436,7 @@ def main() -> None:
     parser.add_argument("--repo", default="HuggingFaceTB/SmolLM2-135M-Instruct-GGUF")
     args = parser.parse_args()
     if args.file is None:
-        from tokenwise.core.starter import starter_model_path
+        from tokenwise.core.models.starter import starter_model_path
 
         args.file = starter_model_path()
     server = HubServer()

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 import tokenwise
-from tokenwise.core import engine_stages
+from tokenwise.core.engine import stages as engine_stages
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,8 +35,8 @@ def load_script(name: str) -> ModuleType:
 
 build = load_script("build")
 
-DESKTOP = ROOT / "packaging" / "linux" / build.DESKTOP_FILE
-METAINFO = ROOT / "packaging" / "linux" / f"{build.APP_ID}.metainfo.xml"
+DESKTOP = ROOT / "resources" / build.DESKTOP_FILE
+METAINFO = ROOT / "resources" / f"{build.APP_ID}.metainfo.xml"
 SVG = build.ICONS / "tokenwise.svg"
 PNG = build.ICONS / "tokenwise.png"
 
@@ -147,7 +147,7 @@ def test_launcher_runs_the_cli_and_tokenwise_modules(starter_model_path: Path) -
     version = subprocess.run([*launcher, "--version"], capture_output=True, text=True,
                              check=True)
     assert version.stdout.strip() == f"tokenwise {tokenwise.__version__}"
-    child = subprocess.run([*launcher, "-m", "tokenwise.core.preflight",
+    child = subprocess.run([*launcher, "-m", "tokenwise.core.engine.preflight_child",
                             str(starter_model_path)], capture_output=True, text=True,
                            check=False)
     assert child.returncode == 0, child.stderr
@@ -177,3 +177,18 @@ def test_frozen_bundle_builds_and_passes_its_smoke_test(tmp_path: Path) -> None:
     if engine_stages.scan_kind() == "C":  # the compiled vocabulary pass went with it
         assert list(internal.rglob("*_scan*"))
     assert (internal / "tokenwise" / "resources" / "icons" / "tokenwise.png").is_file()
+
+
+def test_pyproject_lists_every_package_and_the_resources() -> None:
+    """The package list is written out (resources/ lives outside desktop/): keep it whole."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    listed = set(config["tool"]["setuptools"]["packages"])
+    found = {
+        ".".join(init.parent.relative_to(ROOT / "desktop").parts)
+        for init in (ROOT / "desktop" / "tokenwise").rglob("__init__.py")
+    }
+    assert listed == found | {"tokenwise.resources"}
+    assert config["tool"]["setuptools"]["package-dir"]["tokenwise.resources"] == "resources"
+    assert (ROOT / "resources" / "__init__.py").is_file()

@@ -13,7 +13,7 @@ REPLY_TIMEOUT_MS = 120_000
 
 def make_window(qtbot: Any, **settings_changes: Any) -> Any:
     """The real main window with the starter model loaded."""
-    from tokenwise.core.sampling import PRESETS
+    from tokenwise.core.sampling.settings import PRESETS
     from tokenwise.core.settings import load_settings, save_settings
     from tokenwise.ui.app import create_window
 
@@ -60,7 +60,7 @@ def send(qtbot: Any) -> Callable[[Any, str], int]:
 @pytest.fixture
 def store_reader(tokenwise_home: Path) -> Callable[[], Any]:
     """Opens the window's database from the test (after the window flushed its writes)."""
-    from tokenwise.core.store import ChatStore
+    from tokenwise.core.chat.store import ChatStore
 
     opened: list[Any] = []
 

@@ -90,7 +90,7 @@ def test_clicking_a_token_selects_its_step_in_the_inspector(qtbot, window, send)
 
 
 def test_heatmap_colours_tokens_and_hover_lists_alternatives(qtbot, window, send):
-    from tokenwise.ui.token_text import tooltip_html
+    from tokenwise.ui.chat.token_text import tooltip_html
 
     window.act_heatmap.setChecked(False)
     reply_id = send(window, "Name two planets.")
@@ -147,7 +147,7 @@ def test_a_model_chosen_in_the_models_window_is_loaded(qtbot, window, tmp_path,
                                                        starter_model_path):
     import shutil
 
-    from tokenwise.core.library import Library
+    from tokenwise.core.models.library import Library
 
     copy = tmp_path / "my-model.gguf"
     shutil.copyfile(starter_model_path, copy)
@@ -185,7 +185,7 @@ def test_messages_fit_a_narrow_chat_column(qtbot, window, send):
 def test_messages_say_when_they_were_written(qtbot, window, send) -> None:
     from PySide6.QtCore import QDate, QDateTime, QLocale, QTime
 
-    from tokenwise.ui.message_bubble import message_time
+    from tokenwise.ui.chat.bubble import message_time
 
     before = time.time()
     reply_id = send(window, "Hello!")

@@ -11,9 +11,11 @@ import pytest
 from PySide6.QtCore import QPoint, Qt, QTimer
 from PySide6.QtGui import QGuiApplication, QImage
 
-from tokenwise.core.engine_api import TOKEN_SPECIAL, ChatMessage, GenerationRequest
-from tokenwise.core.sampling import SamplerSettings, run_stages
-from tokenwise.core.trace import Step, trace_from_json
+from tokenwise.core.interface import TOKEN_SPECIAL, ChatMessage, GenerationRequest
+from tokenwise.core.sampling.pipeline import run_stages
+from tokenwise.core.sampling.settings import SamplerSettings
+from tokenwise.core.trace.json import trace_from_json
+from tokenwise.core.trace.records import Step
 from tokenwise.ui.inspector import InspectorPanel
 from tokenwise.ui.inspector.candidates_model import ProbRole
 from tokenwise.ui.inspector.stage_table import RAW, history_before, preview_stages
@@ -28,7 +30,7 @@ QUESTION = "Why does a language model write one token at a time? Say 工作 too.
 @pytest.fixture(scope="module")
 def engine(starter_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from tokenwise.core import paths
-    from tokenwise.core.engine import Engine
+    from tokenwise.core.engine.local import Engine
 
     paths.set_base(tmp_path_factory.mktemp("inspector-home"))
     eng = Engine(starter_model_path, n_ctx=1024)
@@ -316,11 +318,11 @@ def test_playground_tokenizes_live_and_drops_stale_answers(
 
 def test_export_json_csv_png(qtbot: Any, panel: InspectorPanel, reply: list[Step],
                              tmp_path: Path) -> None:
-    from tokenwise.core.export import write_trace_csv, write_trace_json
-    from tokenwise.ui.inspector.export import panel_trace, save_png
+    from tokenwise.core.trace.export import write_trace_csv, write_trace_json
+    from tokenwise.ui.inspector.export import save_png
 
     panel.set_model_name("SmolLM2-135M-Instruct")
-    trace = panel_trace(panel)
+    trace = panel.trace()
     back = trace_from_json(write_trace_json(trace, tmp_path / "r.json").read_text("utf-8"))
     assert [s.token_id for s in back.steps] == [s.token_id for s in reply]
     assert back.settings == SETTINGS.to_dict()
@@ -335,7 +337,7 @@ def test_export_json_csv_png(qtbot: Any, panel: InspectorPanel, reply: list[Step
 
 def test_panels_survive_a_restart(qtbot: Any, reply: list[Step], panel: InspectorPanel,
                                   tokenwise_home: Path) -> None:
-    from tokenwise.core.store import ChatStore
+    from tokenwise.core.chat.store import ChatStore
 
     store = ChatStore()
     conv = store.create_conversation(settings=SETTINGS.to_dict())
@@ -385,7 +387,7 @@ def test_context_menu_offers_to_continue_with_the_token(
 
 def test_bench_measurements_drive_the_real_panel(panel: InspectorPanel,
                                                  reply: list[Step]) -> None:
-    from tokenwise.ui.bench_panels import BENCH_K, measure_select_step, measure_whatif
+    from tokenwise.ui.bench.panels import BENCH_K, measure_select_step, measure_whatif
 
     whatif = measure_whatif(panel, reply, n=5, settings=SETTINGS)
     assert whatif["n"] == 5 and 0 < whatif["median_ms"] <= whatif["p99_ms"]

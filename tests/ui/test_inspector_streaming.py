@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from tokenwise.core.engine_api import ChatMessage, GenerationRequest
-from tokenwise.core.sampling import SamplerSettings
-from tokenwise.core.trace import Step
+from tokenwise.core.interface import ChatMessage, GenerationRequest
+from tokenwise.core.sampling.settings import SamplerSettings
+from tokenwise.core.trace.records import Step
 from tokenwise.ui.inspector import InspectorPanel
 
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
@@ -23,7 +23,7 @@ SETTINGS = SamplerSettings(temperature=0.7, top_k=40, top_p=0.95, min_p=0.05, se
 def reply(starter_model_path: Path,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Step]]:
     from tokenwise.core import paths
-    from tokenwise.core.engine import Engine
+    from tokenwise.core.engine.local import Engine
 
     paths.set_base(tmp_path_factory.mktemp("streaming-home"))
     engine = Engine(starter_model_path, n_ctx=1024)

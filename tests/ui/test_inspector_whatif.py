@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from tokenwise.core.engine_api import ChatMessage, GenerationRequest
-from tokenwise.core.sampling import SamplerSettings
-from tokenwise.core.trace import Stage, Step
+from tokenwise.core.interface import ChatMessage, GenerationRequest
+from tokenwise.core.sampling.settings import SamplerSettings
+from tokenwise.core.trace.records import Stage, Step
 from tokenwise.ui.inspector.stage_table import (
     build_table,
     first_changed_stage,
@@ -26,7 +26,7 @@ BASE = SamplerSettings(temperature=0.8, top_k=40, top_p=0.9, min_p=0.05, repeat_
 @pytest.fixture(scope="module")
 def engine(starter_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from tokenwise.core import paths
-    from tokenwise.core.engine import Engine
+    from tokenwise.core.engine.local import Engine
 
     paths.set_base(tmp_path_factory.mktemp("whatif-home"))
     eng = Engine(starter_model_path, n_ctx=1024)

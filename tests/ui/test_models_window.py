@@ -12,9 +12,10 @@ import pytest
 
 from ggufwriter import write_tiny_model
 from hubserver import HubServer, serving_starter
-from tokenwise.core import download, paths
-from tokenwise.core.download_queue import CANCELLED, DONE
-from tokenwise.core.library import Library
+from tokenwise.core import paths
+from tokenwise.core.models import download
+from tokenwise.core.models.library import Library
+from tokenwise.core.models.queue import CANCELLED, DONE
 
 # The offscreen platform plugin says this for every top-level window; it is not ours.
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
@@ -34,7 +35,7 @@ def hub_server(starter_model_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
 @pytest.fixture
 def downloads(qtbot: Any) -> Iterator[Any]:
     """The application's download queue, as the main window owns it."""
-    from tokenwise.ui.downloads import Downloads
+    from tokenwise.ui.models.downloads import Downloads
 
     queue = Downloads()
     yield queue
@@ -43,7 +44,7 @@ def downloads(qtbot: Any) -> Iterator[Any]:
 
 @pytest.fixture
 def open_window(qtbot: Any, downloads: Any) -> Any:
-    from tokenwise.ui.models_window import ModelsWindow
+    from tokenwise.ui.models.window import ModelsWindow
 
     def make() -> Any:
         window = ModelsWindow(downloads)
@@ -66,8 +67,8 @@ def test_opens_fast_with_fifty_models_and_selects_the_starter(
         folder.mkdir(parents=True)
         write_tiny_model(folder / f"model{i}-Q8_0.gguf")
     Library().list_models()  # the first listing fills the metadata cache
-    from tokenwise.ui.downloads import Downloads
-    from tokenwise.ui.models_window import ModelsWindow
+    from tokenwise.ui.models.downloads import Downloads
+    from tokenwise.ui.models.window import ModelsWindow
 
     downloads = Downloads()
     began = time.perf_counter()
@@ -239,7 +240,7 @@ def test_downloads_go_on_when_the_window_closes_and_show_when_it_reopens(
 def test_quitting_mid_download_notes_it_and_the_next_start_resumes(
     qtbot: Any, downloads: Any, hub_server: HubServer, starter_model_path: Path
 ) -> None:
-    from tokenwise.ui.downloads import Downloads
+    from tokenwise.ui.models.downloads import Downloads
 
     hub_server.faults.hold_after = 5_000_000
     job = downloads.enqueue(CATALOGUE_REPO, (starter_model_path.name,))
@@ -268,7 +269,7 @@ def test_quitting_mid_download_notes_it_and_the_next_start_resumes(
 def test_the_main_window_shows_the_download_and_asks_before_quitting(
     qtbot: Any, hub_server: HubServer, starter_model_path: Path, new_window: Any
 ) -> None:
-    from tokenwise.core.download_queue import take_resume_list
+    from tokenwise.core.models.queue import take_resume_list
 
     hub_server.faults.hold_after = 5_000_000
     window = new_window()

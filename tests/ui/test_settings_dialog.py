@@ -6,7 +6,7 @@ import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QDialogButtonBox
 
-from tokenwise.core.sampling import PRESETS, SamplerSettings
+from tokenwise.core.sampling.settings import PRESETS, SamplerSettings
 from tokenwise.core.settings import AppSettings, load_settings
 from tokenwise.ui.settings_dialog import SettingsDialog
 

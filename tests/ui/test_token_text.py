@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from tokenwise.core.trace import Step
+from tokenwise.core.trace.records import Step
 from tokenwise.ui.app import has_display
-from tokenwise.ui.token_text import TokenText, align, utf16_len
+from tokenwise.ui.chat.token_text import TokenText, align, utf16_len
 
 
 def _steps(texts: list[str]) -> list[Step]:

@@ -11,7 +11,7 @@ import pytest
 @pytest.fixture(scope="module")
 def engine(starter_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     from tokenwise.core import paths
-    from tokenwise.core.engine import Engine
+    from tokenwise.core.engine.local import Engine
 
     paths.set_base(tmp_path_factory.mktemp("engine-home"))
     eng = Engine(starter_model_path, n_ctx=2048)

@@ -19,7 +19,7 @@ from tokenwise.core.errors import (
 
 
 def _engine(path: Path):
-    from tokenwise.core.engine import Engine
+    from tokenwise.core.engine.local import Engine
 
     return Engine(path, n_ctx=256)
 
@@ -90,7 +90,7 @@ def test_a_file_that_crashes_llama_cpp_is_caught_in_the_child(
 
 
 def test_preflight_runs_once_per_file(tmp_path: Path, starter_model_path: Path) -> None:
-    from tokenwise.core import preflight
+    from tokenwise.core.engine import preflight
 
     copy = tmp_path / "copy.gguf"
     shutil.copyfile(starter_model_path, copy)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tokenwise.core.chat_template import CHATML_NOTE, ChatTemplateError, render
-from tokenwise.core.engine_api import ChatMessage
+from tokenwise.core.chat.template import CHATML_NOTE, ChatTemplateError, render
+from tokenwise.core.interface import ChatMessage
 
 MESSAGES = [ChatMessage("system", "Be kind."), ChatMessage("user", "你好")]
 

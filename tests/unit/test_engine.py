@@ -8,24 +8,24 @@ import threading
 import numpy as np
 import pytest
 
-from tokenwise.core.engine_api import (
+from tokenwise.core.errors import ContextOverflowError
+from tokenwise.core.interface import (
     TOKEN_BYTE,
     TOKEN_SPECIAL,
     ChatMessage,
     GenerationRequest,
 )
-from tokenwise.core.errors import ContextOverflowError
-from tokenwise.core.sampling import PRESETS, STAGE_ORDER, SamplerSettings, run_stages
-from tokenwise.core.trace import (
+from tokenwise.core.sampling.pipeline import run_stages
+from tokenwise.core.sampling.settings import PRESETS, SamplerSettings
+from tokenwise.core.sampling.stages import STAGE_ORDER
+from tokenwise.core.trace.json import trace_from_json, trace_to_json
+from tokenwise.core.trace.packed import pack_steps, unpack_steps
+from tokenwise.core.trace.records import (
     STOP_CANCELLED,
     STOP_EOG,
     STOP_MAX_TOKENS,
     STOP_STRING,
     Trace,
-    pack_steps,
-    trace_from_json,
-    trace_to_json,
-    unpack_steps,
 )
 
 
@@ -115,7 +115,7 @@ def test_same_seed_same_tokens(engine) -> None:
 
 def test_draws_follow_the_recorded_final_distribution(engine) -> None:
     """Thousands of draws from one step's distribution: a chi-square goodness-of-fit test."""
-    from tokenwise.core.engine_stages import StepSampler
+    from tokenwise.core.engine.stages import StepSampler
 
     ids = _prompt(engine, "Pick a random animal.")
     engine._prepare(ids)
@@ -211,7 +211,7 @@ def test_cancel_during_long_prompt_evaluation(engine) -> None:
 
 
 def test_follow_up_reuses_the_kv_cache(engine, starter_model_path) -> None:
-    from tokenwise.core.engine import Engine
+    from tokenwise.core.engine.local import Engine
 
     first = _prompt(engine, "Name a fruit.")
     steps, _ = _run(engine, first, PRESETS["Greedy"].with_(max_tokens=10))
@@ -239,8 +239,8 @@ def test_branch_forces_the_first_token(engine) -> None:
 
 
 def test_context_full(starter_model_path) -> None:
-    from tokenwise.core.engine import Engine
-    from tokenwise.core.trace import STOP_CONTEXT_FULL
+    from tokenwise.core.engine.local import Engine
+    from tokenwise.core.trace.records import STOP_CONTEXT_FULL
 
     with Engine(starter_model_path, n_ctx=64, preflight=False) as small:
         ids = small.token_ids("Count: 1 2 3 4 5 6 7 8 9 10", add_special=True)
@@ -253,7 +253,7 @@ def test_context_full(starter_model_path) -> None:
 
 
 def test_long_chat_drops_oldest_turns(starter_model_path) -> None:
-    from tokenwise.core.engine import Engine
+    from tokenwise.core.engine.local import Engine
 
     with Engine(starter_model_path, n_ctx=256, preflight=False) as small:
         messages = [ChatMessage("system", "You are terse.")]
@@ -326,7 +326,7 @@ def test_trace_round_trips(engine) -> None:
 def test_automatic_threads_give_one_up_when_decodes_stall(starter_model_path) -> None:
     import llama_cpp
 
-    from tokenwise.core.engine import RETRY_AFTER, Engine
+    from tokenwise.core.engine.local import RETRY_AFTER, Engine
 
     with Engine(starter_model_path, n_ctx=256, n_threads=None, preflight=False) as eng:
         if eng.n_threads < 2:

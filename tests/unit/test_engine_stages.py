@@ -12,10 +12,10 @@ import math
 import numpy as np
 import pytest
 
-from tokenwise.core import engine_stages
-from tokenwise.core.engine_api import ChatMessage, GenerationRequest
-from tokenwise.core.engine_stages import CandidateBuffer, StepSampler
-from tokenwise.core.sampling import PRESETS, SamplerSettings
+from tokenwise.core.engine import stages as engine_stages
+from tokenwise.core.engine.stages import CandidateBuffer, StepSampler
+from tokenwise.core.interface import ChatMessage, GenerationRequest
+from tokenwise.core.sampling.settings import PRESETS, SamplerSettings
 
 SIZES = [49152, 4 * 4096 + 1237, 262144]
 needs_c = pytest.mark.skipif(engine_stages.scan_kind() != "C",
@@ -161,7 +161,7 @@ def test_invalid_logits_give_a_clear_error(compiled: bool, bad: str,
 
 def test_stage_weights_agree_short_and_long() -> None:
     """Short prefixes are weighed in plain Python, long ones (top-k off) in numpy."""
-    from tokenwise.core.engine_stages import _PYTHON_BELOW, _prefix_weights
+    from tokenwise.core.engine.stages import _PYTHON_BELOW, _prefix_weights
 
     top = np.sort(_logits(5000, 3)[:5000])[::-1]
     top = top[np.isfinite(top)]

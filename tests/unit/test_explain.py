@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tokenwise.core.explain import explain_step, percent
-from tokenwise.core.sampling import SamplerSettings
-from tokenwise.core.trace import STOP_EOG, Candidate, Stage, Step
+from tokenwise.core.sampling.settings import SamplerSettings
+from tokenwise.core.trace.explain import explain_step, percent
+from tokenwise.core.trace.records import STOP_EOG, Candidate, Stage, Step
 
 
 def make_step(*, token_id: int = 1, rank: int = 1, forced: bool = False,

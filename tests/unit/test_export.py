@@ -6,15 +6,16 @@ import csv
 import io
 from pathlib import Path
 
-from tokenwise.core.export import (
+from tokenwise.core.sampling.settings import SamplerSettings
+from tokenwise.core.trace.export import (
     csv_columns,
     make_trace,
     trace_to_csv,
     write_trace_csv,
     write_trace_json,
 )
-from tokenwise.core.sampling import SamplerSettings
-from tokenwise.core.trace import STOP_MAX_TOKENS, Candidate, Stage, Step, trace_from_json
+from tokenwise.core.trace.json import trace_from_json
+from tokenwise.core.trace.records import STOP_MAX_TOKENS, Candidate, Stage, Step
 
 
 def steps() -> list[Step]:

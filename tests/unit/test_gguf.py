@@ -19,7 +19,7 @@ from tokenwise.core.errors import (
     TruncatedModelError,
     UnsupportedGGUFVersionError,
 )
-from tokenwise.core.gguf import ArrayInfo, format_size, inspect_gguf
+from tokenwise.core.models.gguf import ArrayInfo, format_size, inspect_gguf
 
 
 def _header_of(model: Path, n_bytes: int) -> bytes:

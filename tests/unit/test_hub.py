@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from hubserver import STARTER_REPO, HubServer, serving_starter
-from tokenwise.core import hub
+from tokenwise.core.models import hub
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from hubserver import STARTER_REPO, HubServer, serving_starter
-from tokenwise.core.library import Library
+from tokenwise.core.models.library import Library
 
 
 @pytest.fixture
@@ -66,9 +66,9 @@ def test_killed_download_resumes_in_a_new_process_and_the_model_runs(
     model = next(m for m in Library().list_models() if m.source == "downloaded")
     assert model.path.read_bytes() == starter_model_path.read_bytes()
 
-    from tokenwise.core.engine import Engine
-    from tokenwise.core.engine_api import GenerationRequest
-    from tokenwise.core.sampling import SamplerSettings
+    from tokenwise.core.engine.local import Engine
+    from tokenwise.core.interface import GenerationRequest
+    from tokenwise.core.sampling.settings import SamplerSettings
 
     engine = Engine(model.path, n_ctx=256, n_gpu_layers=0)
     try:

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from hubserver import STARTER_REPO, HubServer, serving_starter
-from tokenwise.core import download, hub, paths
+from tokenwise.core import paths
 from tokenwise.core.errors import ModelFileError, NotGGUFError
-from tokenwise.core.library import Library
+from tokenwise.core.models import download, hub
+from tokenwise.core.models.library import Library
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from huggingface_hub import close_session
 from huggingface_hub.errors import HfHubHTTPError
 
 from hubserver import STARTER_REPO, HubServer, serving_starter
-from tokenwise.core import download, download_http, hub
+from tokenwise.core.models import download, download_http, hub
 
 
 @pytest.fixture

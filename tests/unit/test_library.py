@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from ggufwriter import write_tiny_model
-from tokenwise.core import library as library_mod
 from tokenwise.core import paths
 from tokenwise.core.errors import NotGGUFError, TruncatedModelError
-from tokenwise.core.fit import estimate_memory, kv_cache_bytes
-from tokenwise.core.gguf import inspect_gguf
-from tokenwise.core.library import Library, LibraryError
+from tokenwise.core.models import library as library_mod
+from tokenwise.core.models.fit import estimate_memory, kv_cache_bytes
+from tokenwise.core.models.gguf import inspect_gguf
+from tokenwise.core.models.library import Library, LibraryError
 
 
 def test_starter_is_listed_as_bundled_and_default(starter_model_path: Path) -> None:

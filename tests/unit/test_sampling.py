@@ -7,15 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from tokenwise.core.sampling import (
-    PRESETS,
-    STAGE_GREEDY,
-    STAGE_ORDER,
-    SamplerSettings,
-    approximation_note,
-    penalize,
-    run_stages,
-)
+from tokenwise.core.sampling.pipeline import approximation_note, penalize, run_stages
+from tokenwise.core.sampling.settings import PRESETS, SamplerSettings
+from tokenwise.core.sampling.stages import STAGE_GREEDY, STAGE_ORDER
 
 
 def _softmax(values: list[float]) -> list[float]:

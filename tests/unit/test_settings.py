@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tokenwise.core import paths
-from tokenwise.core.sampling import DEFAULT_PRESET, PRESETS, SamplerSettings
+from tokenwise.core.sampling.settings import DEFAULT_PRESET, PRESETS, SamplerSettings
 from tokenwise.core.settings import (
     SCHEMA_VERSION,
     AppSettings,

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from tokenwise.core import paths, store_schema
-from tokenwise.core import store as store_module
-from tokenwise.core.store import ChatStore, RecordNotFoundError, StoreError
-from tokenwise.core.store_schema import SCHEMA_VERSION
-from tokenwise.core.trace import STOP_EOG, Candidate, Stage, Step
+from tokenwise.core import paths
+from tokenwise.core.chat import schema as store_schema
+from tokenwise.core.chat import store as store_module
+from tokenwise.core.chat.schema import SCHEMA_VERSION
+from tokenwise.core.chat.store import ChatStore, RecordNotFoundError, StoreError
+from tokenwise.core.trace.records import STOP_EOG, Candidate, Stage, Step
 
 DESKTOP = Path(__file__).resolve().parents[2] / "desktop"
 
@@ -339,7 +340,7 @@ def test_a_reply_cut_off_by_a_crash_loads_as_incomplete(db_path: Path) -> None:
         sys.path.insert(0, {str(DESKTOP)!r})
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         from pathlib import Path
-        from tokenwise.core.store import ChatStore
+        from tokenwise.core.chat.store import ChatStore
         from test_store import make_steps
         store = ChatStore(Path({str(db_path)!r}))
         conv = store.create_conversation("crash")

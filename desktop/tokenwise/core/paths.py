@@ -6,6 +6,7 @@ folder, which is how tests and ``tokenwise screenshot`` keep away from the user'
 
 from __future__ import annotations
 
+import importlib.resources
 import os
 from pathlib import Path
 
@@ -65,4 +66,5 @@ def preflight_cache_path() -> Path:
 
 
 def resources_dir() -> Path:
-    return Path(__file__).resolve().parent.parent / "resources"
+    """The package ``tokenwise.resources`` (top-level resources/ in a checkout)."""
+    return Path(str(importlib.resources.files("tokenwise.resources")))

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, get_args, get_type_hints
 
-from . import paths
-from .sampling import DEFAULT_PRESET, PRESETS, SamplerSettings
+from tokenwise.core import paths
+from tokenwise.core.sampling.settings import DEFAULT_PRESET, PRESETS, SamplerSettings
 
 log = logging.getLogger(__name__)
 

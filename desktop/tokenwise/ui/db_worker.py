@@ -18,7 +18,7 @@ StoreFactory = Callable[[], Any]
 
 
 def default_store_factory() -> Any:
-    from tokenwise.core.store import ChatStore
+    from tokenwise.core.chat.store import ChatStore
 
     return ChatStore()
 

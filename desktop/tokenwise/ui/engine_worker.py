@@ -23,8 +23,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from tokenwise.core.engine_api import ChatMessage, GenerationRequest, RenderedPrompt
-from tokenwise.core.trace import STOP_CANCELLED, Step
+from tokenwise.core.interface import ChatMessage, GenerationRequest, RenderedPrompt
+from tokenwise.core.trace.records import STOP_CANCELLED, Step
 
 EMIT_INTERVAL_S = 0.016  # one batch of steps per frame at most
 GIL_SWITCH_INTERVAL_S = 0.0005
@@ -33,7 +33,7 @@ EngineFactory = Callable[..., Any]
 
 def default_engine_factory(path: str, **kwargs: Any) -> Any:
     """Import the engine (and llama_cpp) lazily, on the worker thread: keeps start-up fast."""
-    from tokenwise.core.engine import Engine
+    from tokenwise.core.engine.local import Engine
 
     return Engine(path, **kwargs)
 

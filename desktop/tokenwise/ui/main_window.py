@@ -1,6 +1,6 @@
 """The main window: layout, menus, shortcuts and the status bar.
 
-The conversation and generation flows live in :mod:`tokenwise.ui.chat_controller`; this
+The conversation and generation flows live in :mod:`tokenwise.ui.chat.controller`; this
 module builds the widgets and wires the actions to it.
 """
 
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QComboBox,
     QInputDialog,
     QLabel,
@@ -26,27 +27,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tokenwise.core.download_queue import DONE, FAILED, RUNNING, DownloadJob
+from tokenwise.core.models.queue import DONE, FAILED, RUNNING, DownloadJob
 from tokenwise.core.settings import AppSettings, save_settings
-from tokenwise.ui.chat_controller import ChatController
-from tokenwise.ui.chat_view import ChatView
-from tokenwise.ui.composer import Composer
-from tokenwise.ui.conversation_list import ConversationList
+from tokenwise.ui.chat.composer import Composer
+from tokenwise.ui.chat.controller import ChatController
+from tokenwise.ui.chat.conversations import ConversationList
+from tokenwise.ui.chat.view import ChatView
 from tokenwise.ui.db_worker import DbWorker, StoreFactory
-from tokenwise.ui.downloads import Downloads
 from tokenwise.ui.engine_worker import EngineFactory, EngineWorker
+from tokenwise.ui.inspector import InspectorPanel
+from tokenwise.ui.models.downloads import Downloads
 
 if TYPE_CHECKING:
-    from tokenwise.ui.models_window import ModelsWindow
+    from tokenwise.ui.models.window import ModelsWindow
 
 GPU_README = "README.md, section “GPU builds”"
-
-
-def make_inspector() -> QWidget:
-    from tokenwise.ui.inspector import InspectorPanel
-
-    panel: QWidget = InspectorPanel()
-    return panel
 
 
 def backend_text(info: Any) -> str:
@@ -92,7 +87,7 @@ class MainWindow(QMainWindow):
         column.setSpacing(0)
         column.addWidget(self.chat_view, 1)
         column.addWidget(self.composer)
-        self.inspector = make_inspector()
+        self.inspector = InspectorPanel()
         self.inspector.setMinimumWidth(320)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.sidebar)
@@ -106,7 +101,10 @@ class MainWindow(QMainWindow):
 
         self.engine = EngineWorker(engine_factory, self)
         self.db = DbWorker(store_factory, self)
-        self.controller = ChatController(self, self.engine, self.db)
+        self.controller = ChatController(
+            view=self.chat_view, sidebar=self.sidebar, composer=self.composer,
+            inspector=self.inspector, settings=settings, engine=self.engine, db=self.db,
+            parent=self)
         self.downloads = Downloads(self)
         self.downloads.job_changed.connect(self._on_download_changed)
 
@@ -264,7 +262,7 @@ class MainWindow(QMainWindow):
     def _fill_model_picker(self, preferred: str | None) -> None:
         entries: list[tuple[str, str]] = []
         try:
-            from tokenwise.core.library import Library
+            from tokenwise.core.models.library import Library
 
             library = Library()
             for model in library.list_models():
@@ -273,7 +271,7 @@ class MainWindow(QMainWindow):
             default = library.default_model()
             default_path = str(default.path) if default is not None else ""
         except Exception:  # the library is optional at start: fall back to the starter
-            from tokenwise.core.starter import STARTER_NAME, starter_model_path
+            from tokenwise.core.models.starter import STARTER_NAME, starter_model_path
 
             try:
                 default_path = str(starter_model_path())
@@ -397,9 +395,9 @@ class MainWindow(QMainWindow):
     def apply_theme(self) -> None:
         """Theme the application from the settings; repaint what holds colours of its own."""
         from tokenwise.ui import theme
-        from tokenwise.ui.app import application
-
-        theme.apply(application(), self.settings.theme, self.settings.font_size)
+        app = QApplication.instance()
+        assert isinstance(app, QApplication)
+        theme.apply(app, self.settings.theme, self.settings.font_size)
         self.chat_view.restyle()
 
     def _on_system_scheme(self, _scheme: Qt.ColorScheme) -> None:
@@ -407,7 +405,7 @@ class MainWindow(QMainWindow):
             self.apply_theme()
 
     def open_models(self) -> None:
-        from tokenwise.ui.models_window import ModelsWindow
+        from tokenwise.ui.models.window import ModelsWindow
 
         window = self._models_window
         if window is None:

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tokenwise.core.sampling import PRESETS
+from tokenwise.core.sampling.settings import PRESETS
 from tokenwise.core.settings import THEMES, AppSettings
 
 GPU_HINT = (

@@ -1,5 +1,5 @@
 """The inspector panel: tokens, candidates stage by stage, timeline, sampling what-if."""
 
-from .panel import InspectorPanel
+from tokenwise.ui.inspector.panel import InspectorPanel
 
 __all__ = ["InspectorPanel"]

@@ -16,8 +16,8 @@ from PySide6.QtCore import (
     Qt,
 )
 
-from .stage_table import EMPTY_TABLE, StageTable
-from .style import percent
+from tokenwise.ui.inspector.stage_table import EMPTY_TABLE, StageTable
+from tokenwise.ui.inspector.style import percent
 
 ProbRole = Qt.ItemDataRole.UserRole + 1  # the float probability of a cell (None where cut)
 TokenIdRole = Qt.ItemDataRole.UserRole + 2

@@ -24,9 +24,8 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
-from tokenwise.core.engine_api import TOKEN_BYTE, TOKEN_NORMAL, TOKEN_SPECIAL, Token
-
-from .style import Ink, mix, mono, smaller
+from tokenwise.core.interface import TOKEN_BYTE, TOKEN_NORMAL, TOKEN_SPECIAL, Token
+from tokenwise.ui.inspector.style import Ink, mix, mono, smaller
 
 GAP = 3.0
 PAD_X = 5.0

@@ -1,26 +1,18 @@
 """Export buttons: the reply's trace as JSON or CSV, the candidates view as PNG.
 
-The writing itself lives in tokenwise.core.export (tested without Qt); this module adds
+The writing itself lives in tokenwise.core.trace.export (tested without Qt); this module adds
 the file dialogs and the PNG grab.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-from tokenwise.core.export import make_trace, write_trace_csv, write_trace_json
-from tokenwise.core.trace import Trace
-
-if TYPE_CHECKING:
-    from .panel import InspectorPanel
-
-
-def panel_trace(panel: InspectorPanel) -> Trace:
-    return make_trace(panel.steps(), panel.trace_settings(), model=panel.model_name(),
-                      prompt_tokens=panel.prompt_token_count())
+from tokenwise.core.trace.export import write_trace_csv, write_trace_json
+from tokenwise.core.trace.records import Trace
 
 
 def save_png(widget: QWidget, path: str | Path) -> Path:
@@ -40,28 +32,28 @@ def _report(panel: QWidget, error: OSError) -> None:
     QMessageBox.warning(panel, "Export failed", f"The file could not be written: {error}")
 
 
-def export_json_dialog(panel: InspectorPanel) -> None:
-    path = _ask(panel, "Export the reply's trace", "reply-trace.json", "JSON (*.json)")
+def export_json_dialog(parent: QWidget, trace: Callable[[], Trace]) -> None:
+    path = _ask(parent, "Export the reply's trace", "reply-trace.json", "JSON (*.json)")
     if path is not None:
         try:
-            write_trace_json(panel_trace(panel), path)
+            write_trace_json(trace(), path)
         except OSError as error:
-            _report(panel, error)
+            _report(parent, error)
 
 
-def export_csv_dialog(panel: InspectorPanel) -> None:
-    path = _ask(panel, "Export the reply's trace", "reply-trace.csv", "CSV (*.csv)")
+def export_csv_dialog(parent: QWidget, trace: Callable[[], Trace]) -> None:
+    path = _ask(parent, "Export the reply's trace", "reply-trace.csv", "CSV (*.csv)")
     if path is not None:
         try:
-            write_trace_csv(panel_trace(panel), path)
+            write_trace_csv(trace(), path)
         except OSError as error:
-            _report(panel, error)
+            _report(parent, error)
 
 
-def export_png_dialog(panel: InspectorPanel) -> None:
-    path = _ask(panel, "Save the candidates view", "candidates.png", "PNG image (*.png)")
+def export_png_dialog(parent: QWidget, view: QWidget) -> None:
+    path = _ask(parent, "Save the candidates view", "candidates.png", "PNG image (*.png)")
     if path is not None:
         try:
-            save_png(panel.step_view.stage_view, path)
+            save_png(view, path)
         except OSError as error:
-            _report(panel, error)
+            _report(parent, error)

@@ -12,13 +12,12 @@ from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFontMetricsF, QLinearGradient, QPainter, QPaintEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from tokenwise.core.engine_api import TOKEN_BYTE, TOKEN_NORMAL
-from tokenwise.core.explain import percent as short_percent
-from tokenwise.core.trace import Step
-
-from .. import theme
-from .chips import ChipItem
-from .style import Ink, smaller
+from tokenwise.core.interface import TOKEN_BYTE, TOKEN_NORMAL
+from tokenwise.core.trace.explain import percent as short_percent
+from tokenwise.core.trace.records import Step
+from tokenwise.ui import theme
+from tokenwise.ui.inspector.chips import ChipItem
+from tokenwise.ui.inspector.style import Ink, smaller
 
 
 def heat_color(prob: float, dark: bool) -> QColor:

@@ -17,18 +17,24 @@ from PySide6.QtCore import QEvent, QObject, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QMenu, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
-from tokenwise.core.engine_api import Token
-from tokenwise.core.explain import explain_step
-from tokenwise.core.sampling import SamplerSettings
-from tokenwise.core.trace import Step
-
-from . import export as export_ui
-from .candidates_model import CandidatesModel, table_text
-from .sampling_panel import SamplingPanel
-from .stage_table import EMPTY_TABLE, StageTable, build_table, history_before, preview_stages
-from .step_view import K_MAX, K_MIN, StepView
-from .style import percent
-from .tokens_panel import TokenizeFunction, TokensPanel
+from tokenwise.core.interface import Token
+from tokenwise.core.sampling.settings import SamplerSettings
+from tokenwise.core.trace.explain import explain_step
+from tokenwise.core.trace.export import make_trace
+from tokenwise.core.trace.records import Step, Trace
+from tokenwise.ui.inspector import export as export_ui
+from tokenwise.ui.inspector.candidates_model import CandidatesModel, table_text
+from tokenwise.ui.inspector.sampling_panel import SamplingPanel
+from tokenwise.ui.inspector.stage_table import (
+    EMPTY_TABLE,
+    StageTable,
+    build_table,
+    history_before,
+    preview_stages,
+)
+from tokenwise.ui.inspector.step_view import K_MAX, K_MIN, StepView
+from tokenwise.ui.inspector.style import percent
+from tokenwise.ui.inspector.tokens_panel import TokenizeFunction, TokensPanel
 
 STREAM_REFRESH_MS = 250  # while streaming, redraw the views at most this often
 
@@ -88,9 +94,12 @@ class InspectorPanel(QWidget):
         sv.step_mode_button.toggled.connect(self._step_mode_changed)
         sv.next_button.clicked.connect(self.step_once_requested)
         sv.run_button.clicked.connect(self._run_to_end)
-        sv.export_json_action.triggered.connect(lambda: export_ui.export_json_dialog(self))
-        sv.export_csv_action.triggered.connect(lambda: export_ui.export_csv_dialog(self))
-        sv.export_png_action.triggered.connect(lambda: export_ui.export_png_dialog(self))
+        sv.export_json_action.triggered.connect(
+            lambda: export_ui.export_json_dialog(self, self.trace))
+        sv.export_csv_action.triggered.connect(
+            lambda: export_ui.export_csv_dialog(self, self.trace))
+        sv.export_png_action.triggered.connect(
+            lambda: export_ui.export_png_dialog(self, self.step_view.stage_view))
         self.sampling.settings_changed.connect(self._sliders_moved)
         self.tokens.reply_token_clicked.connect(self._user_selected)
 
@@ -185,6 +194,11 @@ class InspectorPanel(QWidget):
 
     def model_name(self) -> str:
         return self._model_name
+
+    def trace(self) -> Trace:
+        """The shown reply as a trace, for export."""
+        return make_trace(self.steps(), self.trace_settings(), model=self.model_name(),
+                          prompt_tokens=self.prompt_token_count())
 
     def prompt_token_count(self) -> int:
         return len(self._prompt_ids)

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tokenwise.core.sampling import PRESETS, SamplerSettings
+from tokenwise.core.sampling.settings import PRESETS, SamplerSettings
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,18 +15,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tokenwise.core.sampling import (
+from tokenwise.core.sampling.pipeline import approximation_note, run_stages
+from tokenwise.core.sampling.settings import SamplerSettings
+from tokenwise.core.sampling.stages import (
     STAGE_MIN_P,
     STAGE_PENALTIES,
     STAGE_TEMPERATURE,
     STAGE_TITLES,
     STAGE_TOP_K,
     STAGE_TOP_P,
-    SamplerSettings,
-    approximation_note,
-    run_stages,
 )
-from tokenwise.core.trace import Stage, Step, piece_label
+from tokenwise.core.trace.records import Stage, Step, piece_label
 
 RAW = "raw"
 UNKNOWN = math.nan  # a cell whose token was not among the stage's stored candidates

@@ -25,10 +25,9 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
-from tokenwise.core.sampling import STAGE_TOP_P
-
-from .stage_table import EMPTY_TABLE, RAW, Row, StageTable
-from .style import Ink, bold, percent, percent_compact, smaller, tabular
+from tokenwise.core.sampling.stages import STAGE_TOP_P
+from tokenwise.ui.inspector.stage_table import EMPTY_TABLE, RAW, Row, StageTable
+from tokenwise.ui.inspector.style import Ink, bold, percent, percent_compact, smaller, tabular
 
 PAD = 8
 RANK_W = 30.0

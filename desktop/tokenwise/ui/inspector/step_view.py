@@ -20,10 +20,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .stage_view import StageView
-from .style import smaller, tabular
-from .text_block import TextBlock
-from .timeline import TimelineChart
+from tokenwise.ui.inspector.stage_view import StageView
+from tokenwise.ui.inspector.style import smaller, tabular
+from tokenwise.ui.inspector.text_block import TextBlock
+from tokenwise.ui.inspector.timeline import TimelineChart
 
 K_MIN, K_MAX = 5, 50
 

@@ -22,9 +22,8 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
-from tokenwise.core.trace import Step
-
-from .style import Ink, percent, smaller, tabular
+from tokenwise.core.trace.records import Step
+from tokenwise.ui.inspector.style import Ink, percent, smaller, tabular
 
 TOP = 20.0
 BOTTOM = 14.0

@@ -23,12 +23,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tokenwise.core.engine_api import TOKEN_SPECIAL, Token
-from tokenwise.core.trace import Step
-
-from .chips import TokenChipsView, token_chip
-from .heatmap import HeatLegend, alternatives_text, step_chips
-from .style import Ink, bold
+from tokenwise.core.interface import TOKEN_SPECIAL, Token
+from tokenwise.core.trace.records import Step
+from tokenwise.ui.inspector.chips import TokenChipsView, token_chip
+from tokenwise.ui.inspector.heatmap import HeatLegend, alternatives_text, step_chips
+from tokenwise.ui.inspector.style import Ink, bold
 
 TokenizeFunction = Callable[[str, Callable[[list[Token]], None]], None]
 DEBOUNCE_MS = 150

@@ -1,0 +1,1 @@
+"""Conversations: the chat template renderer, the SQLite store and its schema."""

@@ -1,0 +1,642 @@
+"""The engine: the only owner of llama.cpp objects.
+
+Load a GGUF (checked first, preflighted in a child process the first time), tokenize,
+render the chat template, and run the decode loop that yields one Step per token. An
+Engine is not thread-safe: create it, use it and close it on one thread.
+"""
+
+from __future__ import annotations
+
+import codecs
+import ctypes
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable, Generator, Iterator, Sequence
+from dataclasses import dataclass
+from itertools import repeat
+from pathlib import Path
+from typing import Any, TypeVar
+
+import llama_cpp
+import numpy as np
+
+from tokenwise.core.chat import template as chat_template
+from tokenwise.core.engine import native as engine_native
+from tokenwise.core.engine.stages import CandidateBuffer, StepSampler
+from tokenwise.core.errors import ContextOverflowError, DamagedModelError, TokenwiseError
+from tokenwise.core.interface import (
+    TOKEN_BYTE,
+    TOKEN_NORMAL,
+    TOKEN_SPECIAL,
+    ChatMessage,
+    GenerationRequest,
+    ModelInfo,
+    RenderedPrompt,
+    Token,
+)
+from tokenwise.core.sampling.settings import SamplerSettings
+from tokenwise.core.trace.records import (
+    STOP_CANCELLED,
+    STOP_CONTEXT_FULL,
+    STOP_EOG,
+    STOP_MAX_TOKENS,
+    STOP_STRING,
+    Candidate,
+    Step,
+    piece_label,
+)
+
+_new_tuple = tuple.__new__
+_SPECIAL, _EOG = 1, 2  # token flags
+_V = TypeVar("_V")
+PROMPT_CHUNK_GPU = 64  # prompt tokens per decode when offloaded: cancel is checked between
+# llama.cpp's CPU threads spin at every layer waiting for each other; when another busy
+# thread or process takes a core, one descheduled thread stalls them all and a token can take
+# 100x longer (measured on two cores: 137 tok/s falling to 0.5). With automatic threads the
+# engine watches single-token decodes and gives up a thread when they stall.
+STALL_FACTOR = 4.0  # a decode this many times slower than the recent best is a stall
+STALL_MIN_S = 0.02
+STALLS_TO_DROP = 1.5  # recent stalls (decaying): two close together give up a thread
+RETRY_AFTER = 512  # decodes on fewer threads before trying one more again
+
+
+@dataclass(slots=True)
+class GenerationResult:
+    """How a generation ended."""
+
+    stop_reason: str
+    text: str
+    n_tokens: int
+    prompt_tokens: int
+    reused_tokens: int  # prompt tokens whose KV cache was kept from the previous call
+    first_token_s: float
+    tokens_per_second: float
+    seed: int
+
+
+class GenerationStream:
+    """Iterate for Steps; after the last one, ``result`` says how it ended."""
+
+    def __init__(self, steps: Generator[Step, None, GenerationResult]) -> None:
+        self._steps = steps
+        self.result: GenerationResult | None = None
+
+    def __iter__(self) -> Iterator[Step]:
+        return self
+
+    def __next__(self) -> Step:
+        try:
+            return next(self._steps)
+        except StopIteration as stop:
+            self.result = stop.value
+            raise StopIteration from None
+
+    def close(self) -> None:
+        """Stop early (the generator's clean-up runs: samplers freed, cache state kept)."""
+        close = getattr(self._steps, "close", None)
+        if close is not None:
+            close()
+
+
+def default_threads() -> int:
+    count = os.cpu_count() or 2
+    return count if count <= 4 else max(4, count // 2)
+
+
+class Engine:
+    """A loaded model and its context."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        n_ctx: int = 4096,
+        n_gpu_layers: int = -1,
+        n_threads: int | None = None,
+        progress: Callable[[float], bool] | None = None,
+        preflight: bool = True,
+    ) -> None:
+        from tokenwise.core.engine import preflight as preflight_mod
+        from tokenwise.core.models import gguf
+
+        self.path = Path(path)
+        header = gguf.inspect_gguf(self.path)  # raises a specific ModelFileError
+        if preflight:
+            preflight_mod.ensure_preflight(self.path)
+        engine_native.ensure_backend()
+        self._closed = False
+        self._progress = progress
+        self._cancel_load = False
+
+        mparams = llama_cpp.llama_model_default_params()
+        offload = engine_native.supports_gpu_offload()
+        mparams.n_gpu_layers = (
+            (header.layers + 1 if n_gpu_layers < 0 else n_gpu_layers) if offload else 0
+        )
+        mparams.use_mmap = True
+        if progress is not None:
+            self._progress_cb = llama_cpp.llama_progress_callback(self._on_progress)
+            mparams.progress_callback = self._progress_cb
+        self.model = llama_cpp.llama_model_load_from_file(str(self.path).encode(), mparams)
+        if not self.model:
+            if self._cancel_load:
+                raise TokenwiseError("Loading the model was cancelled.")
+            detail = engine_native.last_error_line()
+            raise DamagedModelError(
+                f"llama.cpp could not load {self.path.name}"
+                + (f": {detail}" if detail else ".")
+                + " The file may be damaged or use a format this version does not support."
+            )
+        self.vocab = llama_cpp.llama_model_get_vocab(self.model)
+        self.n_vocab = int(llama_cpp.llama_vocab_n_tokens(self.vocab))
+        trained = int(llama_cpp.llama_model_n_ctx_train(self.model))
+        n_ctx = max(64, min(n_ctx, trained) if trained > 0 else n_ctx)
+        self.n_threads = n_threads or default_threads()
+        self.adaptive_threads = n_threads is None
+        self.threads_now = self.n_threads
+        self._best_decode_s = 0.0
+        self._stalls = 0.0
+        self._since_change = 0
+
+        cparams = llama_cpp.llama_context_default_params()
+        cparams.n_ctx = n_ctx
+        cparams.n_batch = min(512, n_ctx)
+        cparams.n_ubatch = min(512, n_ctx)
+        cparams.n_threads = self.n_threads
+        cparams.n_threads_batch = self.n_threads
+        cparams.no_perf = True
+        self.ctx = llama_cpp.llama_init_from_model(self.model, cparams)
+        if not self.ctx:
+            llama_cpp.llama_model_free(self.model)
+            raise TokenwiseError(
+                f"Not enough memory for a context of {n_ctx} tokens with this model; "
+                "choose a smaller context length in Settings."
+            )
+        self.n_ctx = int(llama_cpp.llama_n_ctx(self.ctx))
+        self.n_batch = int(cparams.n_batch)
+        self.memory = llama_cpp.llama_get_memory(self.ctx)
+        # consulted by llama.cpp between graph nodes, so only set during prompt evaluation
+        self._cancel: threading.Event | None = None
+        self._abort_cb = llama_cpp.ggml_abort_callback(self._should_abort)
+        self._abort_set = False
+
+        self._logits_address: int | None = None
+        self._logits_view = np.empty(0, dtype=np.float32)
+        self._cached: list[int] = []  # tokens whose KV entries are in the context
+        self._pieces = _LazyTable(self._read_piece)
+        self._piece_buf = ctypes.create_string_buffer(64)
+        self._flags = _LazyTable(self._read_flags)  # token id -> _SPECIAL | _EOG bits
+        self._buffer = CandidateBuffer(self.n_vocab)
+        self._batch_tokens = (llama_cpp.llama_token * self.n_batch)()
+        self._one_token = (llama_cpp.llama_token * 1)()
+        self._one_batch = llama_cpp.llama_batch_get_one(self._one_token, 1)
+        backends = engine_native.compute_backends()
+        gpu_layers = int(mparams.n_gpu_layers) if backends else 0
+        self.chat_template = header.chat_template or ""
+        self.bos_id = int(llama_cpp.llama_vocab_bos(self.vocab))
+        self.eos_id = int(llama_cpp.llama_vocab_eos(self.vocab))
+        self.info = ModelInfo(
+            path=str(self.path),
+            name=_display_name(self.path, header.name),
+            architecture=header.architecture,
+            parameters=int(llama_cpp.llama_model_n_params(self.model)) or header.parameters,
+            quantization=header.quantization,
+            file_size=header.file_size,
+            context_length=trained or header.context_length,
+            n_ctx=self.n_ctx,
+            vocab_size=self.n_vocab,
+            layers=int(llama_cpp.llama_model_n_layer(self.model)),
+            has_chat_template=bool(self.chat_template),
+            backend=(backends[0] if backends and gpu_layers > 0 else "CPU"),
+            gpu_layers=min(gpu_layers, header.layers + 1) if backends else 0,
+            gpu_offload_supported=offload,
+            license=header.license,
+        )
+        self.offloaded = self.info.gpu_layers > 0
+        self._watch_decodes = self.adaptive_threads and self.n_threads > 1 and not self.offloaded
+
+    def _on_progress(self, fraction: float, _data: ctypes.c_void_p) -> bool:
+        assert self._progress is not None
+        keep_going = bool(self._progress(float(fraction)))
+        self._cancel_load = not keep_going
+        return keep_going
+
+    # ------------------------------------------------------------------ lifetime
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Free the context and the model (on the thread that owns the engine)."""
+        if self._closed:
+            return
+        self._closed = True
+        llama_cpp.llama_free(self.ctx)
+        llama_cpp.llama_model_free(self.model)
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ tokens
+
+    def token_ids(self, text: str, *, add_special: bool = False,
+                  parse_special: bool = True) -> list[int]:
+        data = text.encode("utf-8")
+        n_max = len(data) + 16
+        buf = (llama_cpp.llama_token * n_max)()
+        n = llama_cpp.llama_tokenize(self.vocab, data, len(data), buf, n_max,
+                                     add_special, parse_special)
+        if n < 0:
+            n_max = -n
+            buf = (llama_cpp.llama_token * n_max)()
+            n = llama_cpp.llama_tokenize(self.vocab, data, len(data), buf, n_max,
+                                         add_special, parse_special)
+        return list(buf[:n])
+
+    def piece(self, token_id: int) -> bytes:
+        """The token's bytes, special tokens rendered (no 32-byte limit)."""
+        return self._pieces[token_id]
+
+    def _read_piece(self, token_id: int) -> bytes:
+        buf, size = self._piece_buf, len(self._piece_buf)
+        n = llama_cpp.llama_token_to_piece(self.vocab, token_id, buf, size, 0, True)
+        if n < 0:  # longer than the buffer: ask again with the size it needs
+            buf = ctypes.create_string_buffer(-n)
+            n = llama_cpp.llama_token_to_piece(self.vocab, token_id, buf, -n, 0, True)
+        return ctypes.string_at(buf, n)
+
+    def is_special(self, token_id: int) -> bool:
+        return bool(self._flags[token_id] & _SPECIAL)
+
+    def is_eog(self, token_id: int) -> bool:
+        return bool(self._flags[token_id] & _EOG)
+
+    def _read_flags(self, token_id: int) -> int:
+        attr = int(llama_cpp.llama_vocab_get_attr(self.vocab, token_id))
+        special = attr & (llama_cpp.LLAMA_TOKEN_ATTR_CONTROL
+                          | llama_cpp.LLAMA_TOKEN_ATTR_USER_DEFINED
+                          | llama_cpp.LLAMA_TOKEN_ATTR_UNKNOWN)
+        eog = llama_cpp.llama_vocab_is_eog(self.vocab, token_id)
+        return (_SPECIAL if special else 0) | (_EOG if eog else 0)
+
+    def tokenize(self, text: str, *, add_special: bool = False,
+                 parse_special: bool = True) -> list[Token]:
+        return self.describe(self.token_ids(text, add_special=add_special,
+                                            parse_special=parse_special))
+
+    def describe(self, ids: Sequence[int]) -> list[Token]:
+        """Tokens with their kind; byte fragments carry the character their run builds."""
+        tokens: list[Token] = []
+        run: list[int] = []  # indices of consecutive fragments
+
+        def close_run() -> None:
+            if not run:
+                return
+            joined = b"".join(tokens[i].piece for i in run).decode("utf-8", "replace")
+            for i in run:
+                t = tokens[i]
+                tokens[i] = Token(t.token_id, t.piece, t.display, t.kind, joined)
+            run.clear()
+
+        for tid in ids:
+            piece = self.piece(tid)
+            if self.is_special(tid):
+                close_run()
+                tokens.append(Token(tid, piece, piece.decode("utf-8", "replace"), TOKEN_SPECIAL))
+                continue
+            try:
+                text = piece.decode("utf-8")
+            except UnicodeDecodeError:
+                # a part of one UTF-8 character: shown by its bytes
+                if run and _starts_character(piece):
+                    close_run()
+                run.append(len(tokens))
+                tokens.append(Token(tid, piece, piece_label(piece), TOKEN_BYTE))
+                continue
+            close_run()
+            tokens.append(Token(tid, piece, text, TOKEN_NORMAL))
+        close_run()
+        return tokens
+
+    def detokenize(self, ids: Sequence[int], *, special: bool = False) -> str:
+        """Text of token ids; special tokens kept only if ``special``."""
+        data = b"".join(self.piece(t) for t in ids if special or not self.is_special(t))
+        return data.decode("utf-8", "replace")
+
+    # ------------------------------------------------------------------ chat
+
+    def render_chat(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        add_generation_prompt: bool = True,
+        reserve: int = 256,
+    ) -> RenderedPrompt:
+        """The prompt for ``messages``; the oldest turns are left out to fit the context."""
+        budget = max(16, self.n_ctx - reserve)
+        system = [m for m in messages if m.role == "system"][:1]
+        turns = [m for m in messages if m.role != "system"]
+        dropped = 0
+        while True:
+            text, note = chat_template.render(
+                self.chat_template, system + turns,
+                bos_token=self.piece(self.bos_id).decode("utf-8", "replace")
+                if self.bos_id >= 0 else "",
+                eos_token=self.piece(self.eos_id).decode("utf-8", "replace")
+                if self.eos_id >= 0 else "",
+                add_generation_prompt=add_generation_prompt,
+            )
+            ids = self._prompt_ids(text)
+            if len(ids) <= budget or len(turns) <= 1:
+                break
+            # drop the oldest turn, and the reply that answered it
+            cut = 2 if len(turns) > 2 and turns[0].role == "user" else 1
+            turns = turns[cut:]
+            dropped += cut
+        if len(ids) > self.n_ctx - 1:
+            raise ContextOverflowError(
+                f"This message needs {len(ids):,} tokens but the context holds {self.n_ctx:,}. "
+                "Shorten it, or choose a longer context length in Settings."
+            )
+        if dropped:
+            extra = (f"{dropped} earlier message{'s' if dropped != 1 else ''} left out to fit "
+                     f"the {self.n_ctx:,}-token context.")
+            note = f"{note} {extra}".strip()
+        return RenderedPrompt(text=text, token_ids=ids, note=note, dropped_messages=dropped)
+
+    def _prompt_ids(self, text: str) -> list[int]:
+        ids = self.token_ids(text, add_special=True, parse_special=True)
+        if len(ids) >= 2 and ids[0] == ids[1] == self.bos_id:
+            ids = ids[1:]  # the template wrote its own BOS
+        return ids
+
+    # ------------------------------------------------------------------ decoding
+
+    def _decode(self, tokens: Sequence[int], start: int, cancel: threading.Event | None) -> bool:
+        """Evaluate tokens at positions start.. ; False if cancelled (cache trimmed back)."""
+        chunk = PROMPT_CHUNK_GPU if self.offloaded else self.n_batch
+        pos = 0
+        while pos < len(tokens):
+            if cancel is not None and cancel.is_set():
+                self._trim(start + pos)
+                return False
+            part = tokens[pos:pos + chunk]
+            n = len(part)
+            if n == 1:
+                if not self._decode_one(part[0], cancel):
+                    return False
+                pos += 1
+                continue
+            self._batch_tokens[:n] = list(part)
+            batch = llama_cpp.llama_batch_get_one(self._batch_tokens, n)
+            self._set_abort(cancel if not self.offloaded else None)
+            rc = llama_cpp.llama_decode(self.ctx, batch)
+            if rc != 0:
+                return self._decode_failed(rc, start + pos, cancel)
+            self._cached.extend(part)
+            pos += n
+        return True
+
+    def _decode_one(self, token: int, cancel: threading.Event | None) -> bool:
+        """Evaluate one token after the cached ones (the generation loop's path)."""
+        if self._abort_set:
+            self._set_abort(None)
+        self._one_token[0] = token
+        if self._watch_decodes:
+            t0 = time.perf_counter()
+            rc = llama_cpp.llama_decode(self.ctx, self._one_batch)
+            self.watch_decode(time.perf_counter() - t0)
+        else:
+            rc = llama_cpp.llama_decode(self.ctx, self._one_batch)
+        if rc != 0:
+            return self._decode_failed(rc, len(self._cached), cancel)
+        self._cached.append(token)
+        return True
+
+    def _decode_failed(self, rc: int, keep: int, cancel: threading.Event | None) -> bool:
+        self._trim(keep)
+        if rc == 2 or (cancel is not None and cancel.is_set()):
+            return False
+        if rc == 1:
+            raise ContextOverflowError("The context is full: no room for more tokens.")
+        raise TokenwiseError(f"llama.cpp failed to evaluate the prompt (code {rc}).")
+
+    def watch_decode(self, seconds: float) -> None:
+        """Give up a thread when single-token decodes stall; try it again much later."""
+        self._since_change += 1
+        best = self._best_decode_s
+        if best == 0.0 or seconds < best:
+            self._best_decode_s = seconds
+        else:
+            self._best_decode_s = best * 1.002  # the context grows: let the floor rise slowly
+        self._stalls *= 0.97
+        if best and seconds > max(STALL_MIN_S, STALL_FACTOR * best):
+            self._stalls += 1.0
+            if self._stalls >= STALLS_TO_DROP and self.threads_now > 1:
+                self._use_threads(self.threads_now - 1)
+        elif self.threads_now < self.n_threads and self._since_change >= RETRY_AFTER:
+            self._use_threads(self.threads_now + 1)
+
+    def _use_threads(self, n: int) -> None:
+        llama_cpp.llama_set_n_threads(self.ctx, n, max(n, self.n_threads))
+        self.threads_now = n
+        self._best_decode_s = 0.0
+        self._stalls = 0.0
+        self._since_change = 0
+
+    def _logits(self) -> np.ndarray:
+        """The last token's logits, as a view (valid until the next decode)."""
+        address = _LOGITS_ADDRESS(self.ctx, -1)
+        if address != self._logits_address:
+            ptr = ctypes.cast(address, ctypes.POINTER(ctypes.c_float))
+            self._logits_view = np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
+            self._logits_address = address
+        return self._logits_view
+
+    def _should_abort(self, _data: ctypes.c_void_p) -> bool:
+        return self._cancel is not None and self._cancel.is_set()
+
+    def _set_abort(self, cancel: threading.Event | None) -> None:
+        self._cancel = cancel
+        wanted = cancel is not None
+        if wanted != self._abort_set:
+            llama_cpp.llama_set_abort_callback(
+                self.ctx, self._abort_cb if wanted else llama_cpp.ggml_abort_callback(), None
+            )
+            self._abort_set = wanted
+
+    def _trim(self, keep: int) -> None:
+        if not llama_cpp.llama_memory_seq_rm(self.memory, 0, keep, -1):
+            llama_cpp.llama_memory_clear(self.memory, True)
+            keep = 0
+        del self._cached[keep:]
+
+    def _prepare(self, prompt: list[int]) -> int:
+        """Keep the cached common prefix; return how many prompt tokens were reused."""
+        common = 0
+        for a, b in zip(self._cached, prompt, strict=False):
+            if a != b:
+                break
+            common += 1
+        common = min(common, len(prompt) - 1)  # the last token is evaluated for its logits
+        if common < len(self._cached):
+            self._trim(common)
+        return len(self._cached)
+
+    def generate(self, request: GenerationRequest,
+                 cancel: threading.Event | None = None) -> GenerationStream:
+        settings = request.settings
+        if not isinstance(settings, SamplerSettings):
+            raise TypeError("request.settings must be a SamplerSettings")
+        settings.validate()
+        if not request.prompt_ids:
+            raise ValueError("the prompt is empty")
+        if len(request.prompt_ids) >= self.n_ctx:
+            raise ContextOverflowError(
+                f"The prompt has {len(request.prompt_ids):,} tokens; the context holds "
+                f"{self.n_ctx:,}. Choose a longer context length in Settings."
+            )
+        return GenerationStream(self._generate(request, settings, cancel))
+
+    def _generate(
+        self, request: GenerationRequest, settings: SamplerSettings,
+        cancel: threading.Event | None,
+    ) -> Generator[Step, None, GenerationResult]:
+        t0 = time.perf_counter()
+        prompt = list(request.prompt_ids)
+        seed = settings.seed if settings.seed is not None else secrets.randbits(32)
+        reused = self._prepare(prompt)
+        text_parts: list[str] = []
+        n_tokens = 0
+        first_token_s = 0.0
+        stop = STOP_CANCELLED
+
+        def result() -> GenerationResult:
+            elapsed = time.perf_counter() - t0 - first_token_s
+            tps = (n_tokens - 1) / elapsed if n_tokens > 1 and elapsed > 0 else 0.0
+            return GenerationResult(stop, "".join(text_parts), n_tokens, len(prompt), reused,
+                                    first_token_s, tps, seed)
+
+        if not self._decode(prompt[len(self._cached):], len(self._cached), cancel):
+            return result()
+        sampler = StepSampler(self._buffer, self.n_vocab, settings, seed, prompt,
+                              request.top_k_display)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        stops = tuple(s for s in request.stop_strings if s)
+        tail = ""
+        ignore_eog = bool(request.extra.get("ignore_eog"))  # benchmarks only
+        pieces = self._pieces
+        token_flags = self._flags
+        pending = False  # the decoder holds part of a character
+        try:
+            forced = request.forced_first_token
+            while True:
+                t_step = time.perf_counter()
+                logits = self._logits()
+                nums = sampler.step(logits, forced, self._logits_address or 0)
+                forced = None
+                token = nums.token_id
+                piece = pieces[token]
+                flags = token_flags[token]
+                eog = flags & _EOG
+                if flags:
+                    text = ""
+                elif not pending:
+                    try:
+                        text = piece.decode()  # whole characters: the common case
+                    except UnicodeDecodeError:
+                        text = decoder.decode(piece)
+                        pending = bool(decoder.getstate()[0])
+                else:
+                    text = decoder.decode(piece)
+                    pending = bool(decoder.getstate()[0])
+                n_tokens += 1
+                reason: str | None = None
+                if eog and not ignore_eog:
+                    reason = STOP_EOG
+                    text += decoder.decode(b"", final=True)
+                elif stops:
+                    tail = (tail + text)[-(max(map(len, stops)) + len(text)):]
+                    hit = next((s for s in stops if s in tail), None)
+                    if hit is not None:
+                        reason = STOP_STRING
+                        text = text[: max(0, len(text) - (len(tail) - tail.index(hit)))]
+                if reason is None and n_tokens >= settings.max_tokens:
+                    reason = STOP_MAX_TOKENS
+                if reason is None and len(self._cached) + 1 >= self.n_ctx:
+                    reason = STOP_CONTEXT_FULL
+                if reason is not None and reason != STOP_EOG:
+                    text += decoder.decode(b"", final=True)
+                text_parts.append(text)
+                if n_tokens == 1:
+                    first_token_s = time.perf_counter() - t0
+                # tuple.__new__ straight from C: the same Candidates, without a Python call each
+                cands = tuple(map(_new_tuple, repeat(Candidate), zip(
+                    nums.cand_ids, map(pieces.__getitem__, nums.cand_ids),
+                    nums.cand_logits, nums.cand_probs, strict=True)))
+                step = Step(
+                    index=n_tokens - 1, token_id=token, piece=piece, text=text,
+                    prob=nums.prob, rank=nums.rank, logit=nums.logit, log_z=nums.log_z,
+                    entropy=nums.entropy, candidates=cands, stages=nums.stages,
+                    final_prob=nums.final_prob, forced=request.forced_first_token is not None
+                    and n_tokens == 1, stop_reason=reason,
+                    elapsed_ms=(time.perf_counter() - t_step) * 1000.0,
+                )
+                if reason is not None:
+                    stop = reason
+                    yield step
+                    return result()
+                yield step
+                # the token is fed back only when the next step is asked for (step mode)
+                if cancel is not None and cancel.is_set():
+                    stop = STOP_CANCELLED
+                    return result()
+                sampler.accept(token)
+                if not self._decode_one(token, cancel):
+                    stop = STOP_CANCELLED
+                    return result()
+        finally:
+            sampler.close()
+
+
+class _LazyTable(dict[int, _V]):
+    """Per-token facts read from llama.cpp the first time each token is asked for."""
+
+    def __init__(self, read: Callable[[int], _V]) -> None:
+        super().__init__()
+        self._read = read
+
+    def __missing__(self, token_id: int) -> _V:
+        value = self[token_id] = self._read(token_id)
+        return value
+
+
+def _address_function(name: str, argtypes: list[Any]) -> Any:
+    """A private binding of a libllama function that returns a plain address (an int)."""
+    fn = llama_cpp.llama_cpp._lib[name]  # item access: a new function object, not the shared one
+    fn.argtypes = argtypes
+    fn.restype = ctypes.c_void_p
+    return fn
+
+
+_LOGITS_ADDRESS = _address_function("llama_get_logits_ith",
+                                    [llama_cpp.llama_context_p_ctypes, ctypes.c_int32])
+
+
+def _display_name(path: Path, metadata_name: str) -> str:
+    from tokenwise.core.models.starter import STARTER_FILE, STARTER_NAME
+
+    if path.name == STARTER_FILE:
+        return STARTER_NAME
+    return metadata_name or path.stem
+
+
+def _starts_character(piece: bytes) -> bool:
+    """True if the piece begins with a UTF-8 lead byte (not a continuation byte)."""
+    return bool(piece) and (piece[0] & 0xC0) != 0x80

@@ -1,0 +1,100 @@
+"""First load of a model file, in a child process.
+
+llama.cpp aborts the whole process on some corrupt files (a failed GGML_ASSERT cannot be
+caught in Python). So a file not seen before (path, size, mtime) is loaded once in a child
+process that decodes one token; only a file that passed is loaded in the app's process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from tokenwise.core import paths
+from tokenwise.core.errors import DamagedModelError
+
+TIMEOUT_S = 180.0
+_lock = threading.Lock()
+
+
+def _key(path: Path) -> str:
+    st = path.stat()
+    return f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+
+
+def _load_cache() -> dict[str, bool]:
+    try:
+        data = json.loads(paths.preflight_cache_path().read_text("utf-8"))
+        return {str(k): bool(v) for k, v in data.items()} if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def passed_before(path: Path) -> bool:
+    return _load_cache().get(_key(path), False)
+
+
+def _remember(path: Path) -> None:
+    with _lock:
+        cache = _load_cache()
+        cache[_key(path)] = True
+        target = paths.preflight_cache_path()
+        tmp = target.with_suffix(".tmp")
+        tmp.write_text(json.dumps(cache), "utf-8")
+        os.replace(tmp, target)
+
+
+def ensure_preflight(path: Path) -> None:
+    """Raise DamagedModelError unless the file loads and decodes in a child process."""
+    path = Path(path)
+    if passed_before(path):
+        return
+    cmd = [sys.executable, "-m", "tokenwise.core.engine.preflight_child", str(path)]
+    env = dict(os.environ)
+    env.setdefault("PYTHONPATH", "")
+    src = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env["PYTHONPATH"]) if p)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S, env=env,
+                              check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise DamagedModelError(
+            f"Checking {path.name} took longer than {TIMEOUT_S:.0f} s; the file may be damaged."
+        ) from exc
+    if proc.returncode == 0:
+        _remember(path)
+        return
+    detail = _detail(proc.stdout, proc.stderr)
+    if proc.returncode < 0:
+        try:
+            name = signal.Signals(-proc.returncode).name
+        except ValueError:
+            name = f"signal {-proc.returncode}"
+        raise DamagedModelError(
+            f"This model file is damaged: llama.cpp crashed ({name}) while reading "
+            f"{path.name}" + (f" ({detail})" if detail else "") +
+            ". Download it again or choose another file."
+        )
+    raise DamagedModelError(
+        f"This model file is damaged: {detail or 'llama.cpp could not load it'}. "
+        "Download it again or choose another file."
+    )
+
+
+def _detail(stdout: str, stderr: str) -> str:
+    for line in reversed(stdout.strip().splitlines()):
+        try:
+            data = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(data, dict) and data.get("error"):
+            return str(data["error"]).rstrip(".")
+    for line in reversed(stderr.strip().splitlines()):
+        if "GGML_ASSERT" in line or "error" in line.lower():
+            return line.strip()[:300]
+    return ""

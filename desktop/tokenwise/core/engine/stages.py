@@ -1,0 +1,540 @@
+"""One step of inspection and sampling: the raw distribution, then llama.cpp's own stages.
+
+Only the engine uses this module. The raw distribution's normaliser and entropy need one
+pass over the whole vocabulary (numpy, in place into a preallocated buffer); everything
+that decides the token runs on a small candidate subset that provably contains every
+survivor: all tokens within D nats of the best logit, widened when a stage could reach
+beyond it. llama.cpp's samplers (top-k, top-p, min-p, temperature, dist) then run on that
+subset exactly as they would on the full array.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib
+import math
+from collections import Counter, deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from itertools import accumulate
+from pathlib import Path
+from typing import Any
+
+import llama_cpp
+import numpy as np
+
+from tokenwise.core.errors import InvalidLogitsError
+from tokenwise.core.sampling.settings import SamplerSettings
+from tokenwise.core.sampling.stages import (
+    STAGE_GREEDY,
+    STAGE_MIN_P,
+    STAGE_PENALTIES,
+    STAGE_TEMPERATURE,
+    STAGE_TOP_K,
+    STAGE_TOP_P,
+)
+from tokenwise.core.trace.records import Stage
+
+_TOKEN_DTYPE = np.dtype([("id", "<i4"), ("logit", "<f4"), ("p", "<f4")])
+_WINDOWS = (8.0, 12.0, 20.0, 32.0)  # nats below the best logit; narrow first: fewer hits
+# which tokens a generation's stages can keep
+_SCOPE_TOP = 0  # greedy or top-k: the best `need` tokens
+_SCOPE_TOP_P = 1  # top-p without top-k: the nucleus, whatever its size
+_SCOPE_MIN_P = 2  # min-p alone: every token within -log(min_p) of the best
+_SCOPE_ALL = 3  # no truncating stage: the whole vocabulary
+_COLUMNS = 4096  # a large vocabulary is read as rows of this many logits
+_PARTITION_ABOVE = 512  # more candidates than this: partition before sorting
+_MAX = np.maximum.reduce  # x.max() without numpy's Python-level wrapper
+
+
+@dataclass(slots=True)
+class StepNumbers:
+    """What one step computed, before pieces and text are attached."""
+
+    token_id: int
+    prob: float
+    rank: int
+    logit: float
+    log_z: float
+    entropy: float
+    cand_ids: list[int]
+    cand_logits: list[float]
+    cand_probs: list[float]
+    stages: tuple[Stage, ...]
+    final_prob: float
+
+
+def _fused_softmax() -> Any:
+    """ggml's vectorised y = exp(x - max), returning the sum: one pass instead of three."""
+    folder = Path(llama_cpp.__file__).resolve().parent / "lib"
+    for name in ("libggml-cpu.so", "libggml-cpu.dylib", "ggml-cpu.dll"):
+        try:
+            fn = ctypes.CDLL(str(folder / name)).ggml_vec_soft_max_f32
+        except (OSError, AttributeError):
+            continue
+        fn.restype = ctypes.c_double
+        fn.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_float]
+        return fn  # type: ignore[no-any-return]
+    return None
+
+
+_SOFTMAX = _fused_softmax()
+
+
+def _compiled_scan() -> Callable[..., int] | None:
+    """The C pass over the logits (``_scan.c``), if it was built; None: numpy does the work."""
+    if _SOFTMAX is None:
+        return None
+    try:
+        module = importlib.import_module(f"{__package__}._scan")
+    except ImportError:
+        return None
+    try:
+        fn = ctypes.CDLL(module.__file__).tw_scan
+    except (OSError, AttributeError):
+        return None
+    fn.restype = ctypes.c_int
+    fn.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_void_p,
+                   ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
+    return fn  # type: ignore[no-any-return]
+
+
+_SCAN = _compiled_scan()
+_SCAN_MAX_NEED = 1024  # as TW_MAX_NEED in _scan.c
+_SCAN_CAP = 4096  # candidates it may return (ties at the threshold included)
+_SOFTMAX_ADDRESS = ctypes.cast(_SOFTMAX, ctypes.c_void_p).value if _SOFTMAX is not None else None
+
+
+def scan_kind() -> str:
+    """Which code reads the whole vocabulary each step: "C" or "numpy"."""
+    return "C" if _SCAN is not None else "numpy"
+
+
+def _sorted(ids: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Ascending ids and their logits, best first; equal logits keep the lower id first."""
+    raw = x[ids]
+    order = np.argsort(-raw, kind="stable")
+    return ids[order], raw[order]
+
+
+_PYTHON_BELOW = 256  # shorter than this, plain Python beats numpy's per-call cost
+
+
+def _prefix_weights(
+    top: np.ndarray, shown: int,
+) -> tuple[list[float], Sequence[float] | np.ndarray]:
+    """exp(logit - best) of sorted logits (at least the first ``shown``), and running sums.
+
+    A long prefix (top-k off: up to the whole vocabulary) is done in numpy.
+    """
+    first = float(top[0])
+    if top.size < _PYTHON_BELOW:
+        exp = math.exp
+        weights = [exp(v - first) for v in top.tolist()]
+        return weights, list(accumulate(weights))
+    w = np.exp(top.astype(np.float64) - first)
+    return w[:shown].tolist(), np.cumsum(w)
+
+
+class CandidateBuffer:
+    """A llama_token_data_array over preallocated memory, shared by every generation."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._data = (llama_cpp.llama_token_data * capacity)()
+        raw = memoryview(self._data).cast("B")
+        self.view = np.frombuffer(raw, dtype=_TOKEN_DTYPE)
+        self.ids = self.view["id"]  # field views, made once: each lookup costs a new view
+        self.logits = self.view["logit"]
+        self.probs = self.view["p"]
+        self.array = llama_cpp.llama_token_data_array(
+            data=self._data, size=0, selected=-1, sorted=False
+        )
+        self.ref = ctypes.byref(self.array)
+        self.exp_buf = np.empty(capacity, dtype=np.float32)
+        self.exp_ptr = self.exp_buf.ctypes.data
+        self.prod_buf = np.empty(capacity, dtype=np.float32)
+        self.mask = np.empty(capacity, dtype=np.bool_)
+        # the compiled pass writes its candidates straight into the token data array
+        self.scan_out = np.empty(3, dtype=np.float64)
+        self.scan_args = (ctypes.addressof(self._data), min(_SCAN_CAP, capacity),
+                          self.scan_out.ctypes.data)
+        self.all_ids = np.arange(capacity, dtype=np.intp)
+
+    def load(self, ids: np.ndarray, logits: np.ndarray, *, is_sorted: bool = False) -> None:
+        n = ids.size
+        self.ids[:n] = ids
+        self.logits[:n] = logits
+        self.array.size = n
+        self.array.selected = -1
+        self.array.sorted = is_sorted
+
+
+
+class StepSampler:
+    """Runs the stages of one generation's settings, step after step.
+
+    Owns its llama.cpp sampler objects; call :meth:`close` when the generation ends.
+    """
+
+    def __init__(
+        self,
+        buffer: CandidateBuffer,
+        n_vocab: int,
+        settings: SamplerSettings,
+        seed: int,
+        history: list[int],
+        top_k_display: int,
+    ) -> None:
+        self.buf = buffer
+        self.n_vocab = n_vocab
+        self.s = settings
+        self.k_display = max(1, top_k_display)
+        self.labels = settings.stage_labels()
+        self._samplers: list[object] = []
+        self._window: deque[int] = deque()
+        self._counts: Counter[int] = Counter()
+        window_len = settings.repeat_last_n if settings.repeat_last_n >= 0 else 1 << 30
+        self._window_len = window_len if settings.penalties_active else 0
+        for token in history:
+            self.accept(token)
+        s = settings
+        self.top_k = (
+            self._make(llama_cpp.llama_sampler_init_top_k(s.top_k)) if s.top_k > 0 else None
+        )
+        self.top_p = (
+            self._make(llama_cpp.llama_sampler_init_top_p(s.top_p, 1))
+            if s.top_p < 1.0 and s.top_k > 0 else None
+        )
+        self.min_p = (
+            self._make(llama_cpp.llama_sampler_init_min_p(s.min_p, 1)) if s.min_p > 0 else None
+        )
+        self.temp = self._make(llama_cpp.llama_sampler_init_temp(s.temperature))
+        self.dist = self._make(llama_cpp.llama_sampler_init_dist(seed & 0xFFFFFFFF))
+        self.need = max(self.k_display, s.top_k if s.top_k > 0 else 0)
+        if s.greedy or s.top_k > 0:
+            self._scope = _SCOPE_TOP
+        elif s.top_p < 1.0:
+            self._scope = _SCOPE_TOP_P
+        elif s.min_p > 0.0:
+            self._scope = _SCOPE_MIN_P
+        else:
+            self._scope = _SCOPE_ALL
+        self._min_p_window = -math.log(s.min_p) + 1.0 if s.min_p > 0.0 else 0.0
+        self._columns_of: np.ndarray | None = None
+        self._x2: np.ndarray | None = None
+        self._tail = np.empty(0, dtype=np.float32)
+        self._colmax = np.empty(_COLUMNS, dtype=np.float32)
+        self._e = buffer.exp_buf[:n_vocab]
+        self._e_address = buffer.exp_ptr
+        self._mask = buffer.mask[:n_vocab]
+        # the C pass finds the best `need` tokens: enough for greedy and top-k, not for the
+        # nucleus or min-p without top-k, which the numpy path widens to fit
+        self._scan = _SCAN if self._scope == _SCOPE_TOP else None
+
+    def _make(self, sampler: object) -> object:
+        self._samplers.append(sampler)
+        return sampler
+
+    def close(self) -> None:
+        for sampler in self._samplers:
+            llama_cpp.llama_sampler_free(sampler)
+        self._samplers.clear()
+
+    def accept(self, token: int) -> None:
+        """Record a token in the penalty window (prompt tokens and generated ones)."""
+        if not self._window_len:
+            return
+        self._window.append(token)
+        self._counts[token] += 1
+        if len(self._window) > self._window_len:
+            old = self._window.popleft()
+            self._counts[old] -= 1
+            if not self._counts[old]:
+                del self._counts[old]
+
+    # ------------------------------------------------------------------ one step
+
+    def step(self, x: np.ndarray, forced: int | None = None, x_address: int = 0) -> StepNumbers:
+        """Inspect the logits ``x`` (the live llama.cpp buffer, read only) and draw a token.
+
+        ``x_address`` is the buffer's address when the caller knows it (saves a lookup).
+        """
+        s = self.s
+        counts = self._counts
+        need = self.need + len(counts)  # penalised tokens may drop out of the best
+        scanned = 0
+        if self._scan is not None and need <= _SCAN_MAX_NEED:
+            buf = self.buf
+            scanned = self._scan(x_address or x.ctypes.data, self.n_vocab, need,
+                                 _SOFTMAX_ADDRESS, *buf.scan_args)
+        if scanned > 0:
+            m, z, sum_ex = self.buf.scan_out.tolist()
+        else:
+            e = self._e
+            m = self._best_logit(x)
+            if _SOFTMAX is not None:
+                z = _SOFTMAX(self.n_vocab, self._e_address, x_address or x.ctypes.data, m)
+            else:
+                np.subtract(x, np.float32(m), out=e)
+                np.exp(e, out=e)
+                z = float(e.sum())
+            # numpy's pairwise sum: a float32 dot over the whole vocabulary drifts by 1e-4 nats
+            with np.errstate(invalid="ignore"):
+                prod = np.multiply(e, x, out=self.buf.prod_buf[: x.size])
+            sum_ex = float(prod.sum())
+            if math.isnan(sum_ex):  # exp(-inf) * -inf: masked tokens add nothing
+                sum_ex = float(prod[e > 0].sum())
+        if not (math.isfinite(m) and math.isfinite(z) and z > 0.0):
+            raise InvalidLogitsError(
+                "The model produced invalid numbers (NaN or infinite logits) for the next "
+                "token, so there is nothing to draw from. The model file may be damaged, or "
+                "the GPU build may be computing wrongly: try it with GPU layers set to 0."
+            )
+        log_z = m + math.log(z)
+        # H = log Z - sum(p * x), with p = exp(x - m) / z
+        entropy = log_z - sum_ex / z
+        if entropy < 0.0:
+            entropy = 0.0
+
+        # penalties touch only the tokens in the window
+        pen_ids = pen_new = None
+        log_z_pen = log_z
+        if counts:
+            pen_ids = np.fromiter(counts.keys(), dtype=np.int32, count=len(counts))
+            times = np.fromiter(counts.values(), dtype=np.float32, count=pen_ids.size)
+            old = x[pen_ids]
+            rp = np.float32(s.repeat_penalty)
+            pen_new = np.where(old <= 0, old * rp, old / rp)
+            pen_new = (pen_new - times * np.float32(s.frequency_penalty)
+                       - np.float32(s.presence_penalty)).astype(np.float32)
+            delta = (np.exp(pen_new.astype(np.float64) - m).sum()
+                     - np.exp(old.astype(np.float64) - m).sum())
+            log_z_pen = m + math.log(max(z + delta, 1e-300))
+
+        loaded = False
+        if scanned > 0:  # the best `need` (and any ties), sorted, already in the token data
+            ids, raw = self.buf.ids[:scanned], self.buf.logits[:scanned]
+            if pen_ids is None:
+                ids, raw = ids[:need], raw[:need]
+                loaded = True
+            else:
+                ids, raw = _sorted(np.union1d(ids, pen_ids), x)
+        else:
+            ids, raw = self._subset(x, m, z, need, pen_ids, pen_new, log_z_pen)  # best first
+        k = self.k_display
+        cand_ids, cand_logits = ids[:k], raw[:k]
+        head = cand_ids.tolist()
+        logits_list = cand_logits.tolist()
+        exp = math.exp
+        probs = [exp(v - log_z) for v in logits_list]  # a few dozen: cheaper than numpy here
+
+        pen = raw
+        if pen_ids is None:
+            pen_probs = probs
+        else:
+            pen = raw.copy()
+            hit = np.isin(ids, pen_ids)
+            if hit.any() and pen_new is not None:
+                lookup = dict(zip(pen_ids.tolist(), pen_new.tolist(), strict=True))
+                pen[hit] = [lookup[t] for t in ids[hit].tolist()]
+            order = np.argsort(-pen, kind="stable")
+            ids, pen = ids[order], pen[order]
+            head = ids[:k].tolist()
+            pen_probs = np.exp(pen[:k].astype(np.float64) - log_z_pen).tolist()
+        stages: list[Stage] = [Stage(STAGE_PENALTIES, self.labels[STAGE_PENALTIES], self.n_vocab,
+                                     tuple(head), tuple(pen_probs))]
+
+        if s.greedy:
+            best = head[0]
+            stages.append(Stage(STAGE_GREEDY, self.labels[STAGE_GREEDY], 1, (best,), (1.0,)))
+            token = best if forced is None else forced
+            final_prob = 1.0 if token == best else 0.0
+        else:
+            token, final_prob = self._sample(ids, head, pen, log_z_pen, stages, forced, loaded)
+
+        # raw probability and rank of the chosen token
+        cand_list = cand_ids.tolist() if pen_ids is not None else head
+        try:
+            rank = cand_list.index(token) + 1
+            logit = logits_list[rank - 1]
+        except ValueError:
+            logit = float(x[token])
+            rank = int(np.count_nonzero(x > x[token])) + 1
+        return StepNumbers(
+            token_id=token,
+            prob=math.exp(logit - log_z),
+            rank=rank,
+            logit=logit,
+            log_z=log_z,
+            entropy=entropy,
+            cand_ids=cand_list,
+            cand_logits=logits_list,
+            cand_probs=probs,
+            stages=tuple(stages),
+            final_prob=final_prob,
+        )
+
+    def _subset(
+        self, x: np.ndarray, m: float, z: float, need: int,
+        pen_ids: np.ndarray | None, pen_new: np.ndarray | None, log_z_pen: float,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Candidate ids and raw logits, best first, holding every token a stage could keep.
+
+        The ids are every token within a window below the best logit: every one of them
+        outranks every token left out, so the sorted subset is a prefix of the sorted
+        vocabulary. The window widens until the prefix is long enough for every stage.
+        Equal logits keep the lower id first, as llama.cpp's own sort does.
+        """
+        s = self.s
+        top = self._scope == _SCOPE_TOP
+        found: np.ndarray | None = None
+        mask = self._mask
+        if top and self._x2 is not None and need <= _COLUMNS // 4:
+            found = self._best_columns(need)
+        elif self._scope != _SCOPE_ALL:
+            for window in _WINDOWS:
+                if self._scope == _SCOPE_MIN_P:
+                    # min-p alone keeps logits >= max_pen + log(min_p): make sure it's inside
+                    window = max(window, self._min_p_window + self._max_drop(m, pen_new))
+                np.greater_equal(x, m - window, out=mask)
+                hits = mask.nonzero()[0]
+                if hits.size < need:
+                    continue
+                if self._scope == _SCOPE_TOP_P:
+                    # the nucleus must lie inside: the subset's mass must reach top-p
+                    if pen_ids is not None and pen_new is not None:
+                        mass = self._penalised_mass(hits, x, pen_ids, pen_new, log_z_pen)
+                    else:
+                        mass = float(self._e[hits].sum()) / z
+                    if mass < s.top_p + 1e-4:
+                        continue
+                found = hits
+                break
+        if found is None:
+            found = self.buf.all_ids
+        raw = x[found]
+        if top and found.size > _PARTITION_ABOVE:
+            # only the best `need` can be kept or shown: sort just those
+            best = np.argpartition(raw, raw.size - need)[raw.size - need:]
+            best.sort()  # ascending ids again, so ties keep their order
+            found, raw = found[best], raw[best]
+        if pen_ids is not None:
+            return _sorted(np.union1d(found, pen_ids), x)
+        order = np.argsort(-raw, kind="stable")
+        if top:
+            order = order[:need]
+        return found[order], raw[order]
+
+    def _best_logit(self, x: np.ndarray) -> float:
+        """The largest logit; on a large vocabulary, each column's maximum on the way."""
+        if self._columns_of is not x:  # the engine hands the same view until its buffer moves
+            self._columns_of = x
+            body = x.size - x.size % _COLUMNS
+            self._x2 = x[:body].reshape(-1, _COLUMNS) if x.size >= 4 * _COLUMNS else None
+            self._tail = x[body:]
+        if self._x2 is None:
+            return float(_MAX(x))
+        _MAX(self._x2, axis=0, out=self._colmax)
+        m = float(_MAX(self._colmax))
+        if self._tail.size:
+            m = max(m, float(_MAX(self._tail)))
+        return m
+
+    def _best_columns(self, need: int) -> np.ndarray:
+        """Ids of a few more than the best `need` logits, ascending, without a full pass.
+
+        The need-th largest column maximum is a threshold that at least `need` tokens (those
+        maxima) reach, and every token above it lies in a column whose maximum reaches it.
+        """
+        x2, colmax, tail = self._x2, self._colmax, self._tail
+        assert x2 is not None
+        threshold = np.partition(colmax, _COLUMNS - need)[_COLUMNS - need]
+        cols = (colmax >= threshold).nonzero()[0]
+        rows, at = (x2[:, cols] >= threshold).nonzero()
+        ids: np.ndarray = rows * _COLUMNS + cols[at]
+        if tail.size:
+            extra = (tail >= threshold).nonzero()[0]
+            if extra.size:
+                ids = np.concatenate((ids, extra + (x2.size)))
+        return ids
+
+    @staticmethod
+    def _max_drop(m: float, pen_new: np.ndarray | None) -> float:
+        return 0.0 if pen_new is None else max(0.0, m - float(pen_new.max(initial=m)))
+
+    @staticmethod
+    def _penalised_mass(
+        ids: np.ndarray, x: np.ndarray, pen_ids: np.ndarray, pen_new: np.ndarray, log_z_pen: float
+    ) -> float:
+        vals = x[ids].astype(np.float64)
+        lookup = dict(zip(pen_ids.tolist(), pen_new.tolist(), strict=True))
+        for i, t in enumerate(ids.tolist()):
+            if t in lookup:
+                vals[i] = lookup[t]
+        return float(np.exp(vals - log_z_pen).sum())
+
+    def _sample(
+        self, ids: np.ndarray, head: list[int], pen: np.ndarray, log_z_pen: float,
+        stages: list[Stage], forced: int | None, loaded: bool = False,
+    ) -> tuple[int, float]:
+        """Run llama.cpp's stages on the sorted candidates; record each stage's outcome.
+
+        The candidates go in sorted, so every stage keeps a prefix of them: a stage's
+        distribution is the softmax over its first ``survivors`` entries. ``loaded``: they
+        are in the token data array already (``ids`` and ``pen`` are views of it, and the
+        samplers change it: read them first).
+        """
+        s = self.s
+        buf = self.buf
+        array = buf.array
+        k = self.k_display
+        # read before the samplers run: with ``loaded`` they change what ``pen`` views
+        weights, cum = _prefix_weights(pen[: min(ids.size, s.top_k or ids.size)], k)
+        first = float(pen[0])
+        if self.top_k is not None:
+            n_in = min(ids.size, s.top_k)
+            if loaded:
+                array.size, array.selected, array.sorted = n_in, -1, True
+            else:
+                buf.load(ids[:n_in], pen[:n_in], is_sorted=True)
+            llama_cpp.llama_sampler_apply(self.top_k, buf.ref)
+        elif s.top_p < 1.0:
+            # top-k off: top-p over the whole vocabulary, whose normaliser is known exactly
+            mass = np.cumsum(np.exp(pen.astype(np.float64) - log_z_pen))
+            keep = min(int(np.searchsorted(mass, s.top_p, side="left")) + 1, ids.size)
+            buf.load(ids[:keep], pen[:keep], is_sorted=True)
+        else:
+            buf.load(ids, pen, is_sorted=True)
+        after_k = self.n_vocab if self.top_k is None else array.size
+        if self.top_p is not None:
+            llama_cpp.llama_sampler_apply(self.top_p, buf.ref)
+        after_p = array.size if s.top_p < 1.0 else after_k
+        if self.min_p is not None:
+            llama_cpp.llama_sampler_apply(self.min_p, buf.ref)
+        after_m = array.size if self.min_p is not None else after_p
+        llama_cpp.llama_sampler_apply(self.temp, buf.ref)
+        llama_cpp.llama_sampler_apply(self.dist, buf.ref)  # softmax, then one draw
+        n = array.size
+        selected = array.selected
+
+        # stage distributions: softmax over each stage's prefix, from one cumulative sum
+        labels = self.labels
+        for name, survivors in ((STAGE_TOP_K, after_k), (STAGE_TOP_P, after_p),
+                                (STAGE_MIN_P, after_m)):
+            shown = min(k, survivors, len(cum))
+            if survivors >= self.n_vocab:
+                total = math.exp(log_z_pen - first)  # the whole vocabulary
+            else:
+                total = float(cum[min(survivors, len(cum)) - 1])
+            inv = 1.0 / total
+            stages.append(Stage(name, labels[name], survivors, tuple(head[:shown]),
+                                tuple([w * inv for w in weights[:shown]])))
+        shown = min(k, n)
+        probs = buf.probs
+        stages.append(Stage(STAGE_TEMPERATURE, labels[STAGE_TEMPERATURE], n,
+                            tuple(head[:shown]), tuple(probs[:shown].tolist())))
+        if forced is not None:
+            pos = np.flatnonzero(buf.ids[:n] == forced)
+            return forced, float(probs[pos[0]]) if pos.size else 0.0
+        return int(buf.ids[selected]), float(probs[selected])

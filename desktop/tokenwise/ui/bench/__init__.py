@@ -1,0 +1,1 @@
+"""``tokenwise bench --ui``: how responsive the window stays while a reply streams."""

@@ -1,0 +1,106 @@
+"""One row of the download queue: name, progress bar, bytes / speed / time left, buttons.
+
+Signals:
+    cancel_requested(): the user pressed Cancel.
+    resume_requested(): the user pressed Resume (or Retry).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QProgressBar, QPushButton
+
+from tokenwise.core.models.gguf import format_size
+from tokenwise.core.models.queue import CANCELLED, DONE, FAILED, QUEUED, DownloadJob
+
+SCALE = 1000  # progress bar steps: 0.1 %
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+class DownloadRow(QFrame):
+    cancel_requested = Signal()
+    resume_requested = Signal()
+
+    def __init__(self, title: str) -> None:
+        super().__init__()
+        self.setObjectName("downloadRow")
+        self.cancel_wired = False
+        self.title = QLabel(title)
+        self.title.setToolTip(title)
+        self.bar = QProgressBar()
+        self.bar.setRange(0, SCALE)
+        self.bar.setTextVisible(False)
+        self.bar.setToolTip("How much of the file has arrived")
+        self.detail = QLabel("Waiting…")
+        self.detail.setWordWrap(True)
+        self.detail.setToolTip("Bytes received, speed and time left")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop this download; what arrived is kept for a resume")
+        self.cancel_button.clicked.connect(self.cancel_requested.emit)
+        self.resume_button = QPushButton("Resume")
+        self.resume_button.setToolTip("Continue the download where it stopped")
+        self.resume_button.clicked.connect(self.resume_requested.emit)
+        self.resume_button.hide()
+        grid = QGridLayout(self)
+        grid.setContentsMargins(8, 4, 8, 4)
+        grid.addWidget(self.title, 0, 0)
+        grid.addWidget(self.bar, 0, 1)
+        grid.addWidget(self.cancel_button, 0, 2)
+        grid.addWidget(self.resume_button, 0, 3)
+        grid.addWidget(self.detail, 1, 0, 1, 4)
+        grid.setColumnStretch(1, 1)
+
+    def show_paused(self, have: int, total: int | None) -> None:
+        self._set_fraction(have, total)
+        of = f" of {format_size(total)}" if total else ""
+        self.detail.setText(f"Interrupted at {format_size(have)}{of}. Resume continues there.")
+        self.cancel_button.hide()
+        self.resume_button.show()
+
+    def show_job(self, job: DownloadJob) -> None:
+        p = job.progress
+        parts = f" (part {job.part_index + 1} of {len(job.filenames)})" if len(
+            job.filenames) > 1 else ""
+        finished = job.state in (DONE, FAILED, CANCELLED)
+        self.cancel_button.setVisible(not finished)
+        self.resume_button.setVisible(job.state in (FAILED, CANCELLED))
+        self.resume_button.setText("Retry" if job.state == FAILED else "Resume")
+        if job.state == QUEUED:
+            self.detail.setText("Queued: starts when the download before it has finished.")
+        elif finished:
+            if job.state == DONE:
+                self.bar.setValue(SCALE)
+            self.detail.setText(job.message)
+            self.setProperty("state", job.state)
+        elif p is not None:
+            self._set_fraction(p.done, p.total)
+            if p.phase == "connecting":
+                self.detail.setText(f"Connecting{parts}…")
+            elif p.phase == "verifying":
+                self.detail.setText(f"Checking the sha256 and the GGUF header{parts}…")
+            else:
+                total = format_size(p.total) if p.total else "?"
+                eta = f", {_duration(p.eta_s)} left" if p.eta_s is not None else ""
+                resumed = (f", resumed at {format_size(p.resumed_from)}"
+                           if p.resumed_from else "")
+                self.detail.setText(
+                    f"{format_size(p.done)} of {total} at {format_size(p.speed)}/s"
+                    f"{eta}{resumed}{parts}"
+                )
+        self.style().unpolish(self)
+        self.style().polish(self)
+
+    def _set_fraction(self, done: int, total: int | None) -> None:
+        if total:
+            self.bar.setRange(0, SCALE)
+            self.bar.setValue(int(SCALE * min(done / total, 1.0)))
+        else:
+            self.bar.setRange(0, 0)  # busy indicator: size not known

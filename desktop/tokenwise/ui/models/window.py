@@ -1,0 +1,532 @@
+"""The Models window: installed models with their details, the catalogue, hub search,
+and the download queue.
+
+Signals:
+    model_chosen(str): the path of the model the user wants to use.
+    models_changed(): a model was downloaded, imported or removed.
+    search_finished(): hub results (or an error message) are shown.
+    files_listed(): a repository's GGUF files are shown.
+    download_updated(object): a DownloadJob changed (progress, done, failed, cancelled).
+
+Network work (search, listings, downloads) runs on worker threads; results come back by
+signal. The library index makes opening the window cheap even with many models.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QSplitter,
+    QTableView,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from tokenwise.core.errors import TokenwiseError
+from tokenwise.core.models import download, hub
+from tokenwise.core.models.fit import estimate_memory
+from tokenwise.core.models.gguf import format_size
+from tokenwise.core.models.library import InstalledModel, Library
+from tokenwise.core.models.queue import DONE, DownloadJob
+from tokenwise.ui.models.downloads import Downloads
+from tokenwise.ui.models.rows import DownloadRow
+from tokenwise.ui.models.tables import (
+    CATALOGUE_COLUMNS,
+    FILE_COLUMNS,
+    INSTALLED_COLUMNS,
+    REPO_COLUMNS,
+    RecordTable,
+)
+
+
+class _Bridge(QObject):
+    """Carries results from worker threads to the GUI thread (queued connections)."""
+
+    task_done = Signal(object, object)  # callback, result
+    task_failed = Signal(object, str)  # callback, message
+
+
+def _table(model: RecordTable[Any], tooltip: str) -> QTableView:
+    view = QTableView()
+    view.setModel(model)
+    view.setToolTip(tooltip)
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    view.verticalHeader().hide()
+    view.setShowGrid(False)
+    view.setAlternatingRowColors(True)
+    view.horizontalHeader().setStretchLastSection(True)
+    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    view.setWordWrap(False)
+    return view
+
+
+def _button(text: str, tooltip: str, slot: Callable[[], None]) -> QPushButton:
+    button = QPushButton(text)
+    button.setToolTip(tooltip)
+    button.clicked.connect(slot)
+    return button
+
+
+class ModelsWindow(QDialog):
+    model_chosen = Signal(str)
+    models_changed = Signal()
+    search_finished = Signal()
+    files_listed = Signal()
+    download_updated = Signal(object)
+
+    def __init__(self, downloads: Downloads, parent: QWidget | None = None, *,
+                 library: Library | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("modelsWindow")
+        self.setWindowTitle("Models")
+        self.setModal(False)
+        self.resize(1080, 680)
+        self.library = library or Library()
+        self._bridge = _Bridge(self)
+        self._bridge.task_done.connect(lambda callback, result: callback(result))
+        self._bridge.task_failed.connect(self._on_task_failed)
+        self.downloads = downloads  # the application's: it outlives this window
+        downloads.job_changed.connect(self._on_job_changed)
+        self._rows: dict[int, DownloadRow] = {}
+        self._error_targets: dict[object, QLabel] = {}
+
+        self.tabs = QTabWidget()
+        self.tabs.setToolTip("Installed models, curated models, or the whole hub")
+        self.tabs.addTab(self._build_installed(), "Installed")
+        self.tabs.addTab(self._build_catalogue(), "Catalogue")
+        self.tabs.addTab(self._build_search(), "Search the hub")
+
+        self.downloads_box = QWidget()
+        self.downloads_layout = QVBoxLayout(self.downloads_box)
+        self.downloads_layout.setContentsMargins(0, 0, 0, 0)
+        self.downloads_layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.downloads_box)
+        scroll.setToolTip("Downloads run one after another; an interrupted one can be resumed")
+        scroll.setMinimumHeight(90)
+        downloads_title = QLabel("Downloads")
+        downloads_title.setObjectName("sectionTitle")
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 16, 16, 16)
+        layout.setSpacing(8)
+        layout.addWidget(self.tabs, 4)
+        layout.addWidget(downloads_title)
+        layout.addWidget(scroll, 1)
+
+        self.refresh_installed()
+        self.catalogue_model.set_records(hub.load_catalogue())
+        for column in range(6):
+            self.catalogue_view.resizeColumnToContents(column)
+        for job in downloads.jobs():
+            self._on_job_changed(job)
+        on_the_way = {(j.repo_id, j.filenames[0]) for j in downloads.active()}
+        for note, have in download.pending_downloads():
+            if (note.repo_id, note.filename) not in on_the_way:
+                self._add_resumable_row(note, have)
+
+    # ----- Installed ---------------------------------------------------------------------
+    def _build_installed(self) -> QWidget:
+        self.installed_model: RecordTable[InstalledModel] = RecordTable(INSTALLED_COLUMNS)
+        self.installed_view = _table(
+            self.installed_model, "Your models; double-click one to use it"
+        )
+        self.installed_view.selectionModel().selectionChanged.connect(self._show_details)
+        self.installed_view.doubleClicked.connect(lambda _index: self.use_selected())
+
+        self.details = QLabel()
+        self.details.setObjectName("modelDetails")
+        self.details.setWordWrap(True)
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.details.setToolTip("Read from the model file's GGUF metadata")
+        self.ctx_spin = QSpinBox()
+        self.ctx_spin.setRange(256, 1_048_576)
+        self.ctx_spin.setSingleStep(1024)
+        self.ctx_spin.setValue(4096)
+        self.ctx_spin.setSuffix(" tokens")
+        self.ctx_spin.setToolTip("Context length to plan for: the KV cache grows with it")
+        self.ctx_spin.valueChanged.connect(lambda _v: self._update_fit())
+        self.fit_label = QLabel()
+        self.fit_label.setWordWrap(True)
+        self.fit_label.setToolTip("Weights plus KV cache against free memory (an estimate)")
+        self.template_button = _button(
+            "Chat template…", "Show the Jinja chat template stored in the model file",
+            self.show_template,
+        )
+        side = QWidget()
+        form = QFormLayout(side)
+        form.addRow(self.details)
+        form.addRow("Plan for", self.ctx_spin)
+        form.addRow(self.fit_label)
+        form.addRow(self.template_button)
+
+        split = QSplitter()
+        split.addWidget(self.installed_view)
+        split.addWidget(side)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+
+        self.use_button = _button("Use this model", "Load the selected model in the chat",
+                                  self.use_selected)
+        self.use_button.setDefault(True)
+        self.import_button = _button("Import…", "Add a .gguf file from this computer",
+                                     self.import_model)
+        self.remove_button = _button("Remove…", "Remove the selected model (asks first)",
+                                     self.remove_selected)
+        self.token_button = _button("Hub token…",
+                                    "Access token for gated or private models on the hub",
+                                    self.edit_token)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.import_button)
+        buttons.addWidget(self.remove_button)
+        buttons.addWidget(self.token_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.use_button)
+
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.addWidget(split, 1)
+        layout.addLayout(buttons)
+        return page
+
+    def refresh_installed(self) -> None:
+        selected = self.selected_model()
+        models = self.library.list_models()
+        self.installed_model.set_records(models)
+        for header_section in range(5):
+            self.installed_view.resizeColumnToContents(header_section)
+        names = [m.name for m in models]
+        wanted = selected.name if selected else None
+        if wanted not in names:
+            default = self.library.default_model() if self._first_refresh() else None
+            wanted = default.name if default else (names[0] if names else None)
+        if wanted is not None:
+            self.installed_view.selectRow(names.index(wanted))
+
+    def _first_refresh(self) -> bool:
+        first = not getattr(self, "_refreshed", False)
+        self._refreshed = True
+        return first
+
+    def selected_model(self) -> InstalledModel | None:
+        rows = self.installed_view.selectionModel().selectedRows()
+        return self.installed_model.record(rows[0].row()) if rows else None
+
+    def _show_details(self, *_args: object) -> None:
+        model = self.selected_model()
+        self.remove_button.setEnabled(model is not None and model.source != "bundled")
+        self.use_button.setEnabled(model is not None and model.usable)
+        if model is None:
+            self.details.setText("")
+            self.fit_label.setText("")
+            return
+        if model.info is None:
+            self.details.setText(f"<b>{model.name}</b><br>{model.problem}")
+            self.template_button.setEnabled(False)
+            self.fit_label.setText("")
+            return
+        info = model.info
+        rows = [
+            ("Architecture", info.architecture), ("Parameters", f"{info.parameters / 1e6:,.1f} M"),
+            ("Quantization", info.quantization), ("Layers", str(info.layers)),
+            ("Context length", f"{info.context_length:,}"),
+            ("Vocabulary", f"{info.vocab_size:,} tokens"), ("License", info.license or "-"),
+            ("Size", format_size(model.size)), ("Source", model.source),
+            ("Repository", model.repo_id or "-"),
+        ]
+        body = "".join(f"<tr><td>{k}</td><td>&nbsp;&nbsp;{v}</td></tr>" for k, v in rows)
+        subtitle = f"<br><small>{info.name}</small>" if info.name != model.name else ""
+        self.details.setText(f"<b>{model.name}</b>{subtitle}<table>{body}</table>")
+        self.template_button.setEnabled(info.chat_template is not None)
+        self.ctx_spin.setMaximum(max(info.context_length, 256))
+        self._update_fit()
+
+    def _update_fit(self) -> None:
+        model = self.selected_model()
+        if model is None or model.info is None:
+            return
+        estimate = estimate_memory(model.info, self.ctx_spin.value(), probe_gpu=False)
+        self.fit_label.setText(estimate.summary())
+
+    def show_template(self) -> None:
+        model = self.selected_model()
+        if model is None or model.info is None:
+            return
+        dialog = QDialog(self)
+        dialog.setWindowTitle(f"Chat template of {model.name}")
+        text = QPlainTextEdit(model.info.chat_template or "(no chat template)")
+        text.setReadOnly(True)
+        text.setToolTip("How the conversation is turned into one text before tokenization")
+        QVBoxLayout(dialog).addWidget(text)
+        dialog.resize(720, 520)
+        self.template_dialog = dialog
+        dialog.show()
+
+    def use_selected(self) -> None:
+        model = self.selected_model()
+        if model is not None and model.usable:
+            self.model_chosen.emit(str(model.path))
+
+    # Dialog hooks: tests replace these three; everything else runs as for a user.
+    def ask_import_path(self) -> str:
+        path, _ = QFileDialog.getOpenFileName(self, "Import a GGUF model", str(Path.home()),
+                                              "GGUF models (*.gguf);;All files (*)")
+        return path
+
+    def ask_copy(self, path: str) -> bool | None:
+        box = QMessageBox(self)
+        box.setWindowTitle("Import model")
+        box.setText(f"Use {Path(path).name} where it is, or copy it into Tokenwise's folder?")
+        link = box.addButton("Use in place", QMessageBox.ButtonRole.AcceptRole)
+        copy = box.addButton("Copy", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        clicked = box.clickedButton()
+        return True if clicked is copy else False if clicked is link else None
+
+    def confirm(self, title: str, text: str) -> bool:
+        answer = QMessageBox.question(self, title, text)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def import_model(self) -> None:
+        path = self.ask_import_path()
+        if not path:
+            return
+        copy = self.ask_copy(path)
+        if copy is None:
+            return
+        try:
+            model = self.library.import_model(path, copy=copy)
+        except TokenwiseError as exc:
+            QMessageBox.warning(self, "Cannot import", str(exc))
+            return
+        self.refresh_installed()
+        self.installed_view.selectRow(
+            [m.name for m in self.installed_model.records()].index(model.name)
+        )
+        self.models_changed.emit()
+
+    def remove_selected(self) -> None:
+        model = self.selected_model()
+        if model is None or model.source == "bundled":
+            return
+        owned = model.source == "downloaded" or model.copied
+        consequence = (f"Its file ({format_size(model.size)}) will be deleted." if owned else
+                       "Tokenwise will forget it; the file itself stays where it is.")
+        if not self.confirm("Remove model", f"Remove {model.name}? {consequence}"):
+            return
+        try:
+            self.library.remove(model.name)
+        except TokenwiseError as exc:
+            QMessageBox.warning(self, "Cannot remove", str(exc))
+            return
+        self.refresh_installed()
+        self.models_changed.emit()
+
+    def edit_token(self) -> None:
+        from PySide6.QtWidgets import QInputDialog
+
+        text, ok = QInputDialog.getText(
+            self, "Hub access token",
+            "Token for gated or private models (empty: use huggingface_hub's own login):",
+            QLineEdit.EchoMode.Password, hub.saved_token() or "",
+        )
+        if ok:
+            hub.save_token(text.strip() or None)
+
+    # ----- Catalogue ---------------------------------------------------------------------
+    def _build_catalogue(self) -> QWidget:
+        self.catalogue_model: RecordTable[hub.CatalogueEntry] = RecordTable(CATALOGUE_COLUMNS)
+        self.catalogue_view = _table(self.catalogue_model,
+                                     "Curated instruct models; double-click to download")
+        self.catalogue_view.doubleClicked.connect(lambda _i: self.download_catalogue_selected())
+        self.catalogue_download = _button("Download", "Download the selected model",
+                                          self.download_catalogue_selected)
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.addWidget(self.catalogue_view, 1)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.catalogue_download)
+        layout.addLayout(row)
+        return page
+
+    def download_catalogue_selected(self) -> None:
+        rows = self.catalogue_view.selectionModel().selectedRows()
+        entry = self.catalogue_model.record(rows[0].row()) if rows else None
+        if entry is not None:
+            self.start_download(entry.repo_id, entry.files)
+
+    # ----- Search ------------------------------------------------------------------------
+    def _build_search(self) -> QWidget:
+        self.search_edit = QLineEdit()
+        self.search_edit.setPlaceholderText("Search GGUF models, e.g. qwen 0.5b instruct")
+        self.search_edit.setToolTip("Words to look for in repository names")
+        self.search_edit.returnPressed.connect(self.search)
+        self.search_button = _button("Search", "Search the hub, most downloaded first",
+                                     self.search)
+        self.search_status = QLabel()
+        self.search_status.setObjectName("searchStatus")
+        self.search_status.setWordWrap(True)
+        self.search_status.setToolTip("What the hub answered")
+        self.repo_model: RecordTable[hub.HubRepo] = RecordTable(REPO_COLUMNS)
+        self.repo_view = _table(self.repo_model, "Repositories; select one to see its files")
+        self.repo_view.selectionModel().selectionChanged.connect(lambda *_: self.list_files())
+        self.file_model: RecordTable[hub.HubModelFile] = RecordTable(FILE_COLUMNS)
+        self.file_view = _table(self.file_model, "The repository's models; split files grouped")
+        self.file_view.doubleClicked.connect(lambda _i: self.download_file_selected())
+        self.file_download = _button("Download", "Download the selected file (all its parts)",
+                                     self.download_file_selected)
+        top = QHBoxLayout()
+        top.addWidget(self.search_edit, 1)
+        top.addWidget(self.search_button)
+        split = QSplitter()
+        split.addWidget(self.repo_view)
+        split.addWidget(self.file_view)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.search_status, 1)
+        bottom.addWidget(self.file_download)
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.addLayout(top)
+        layout.addWidget(split, 1)
+        layout.addLayout(bottom)
+        return page
+
+    def _run(self, work: Callable[[], object], done: Callable[[object], None],
+             status: QLabel) -> None:
+        """Run ``work`` on a daemon thread; ``done`` or an error message on the GUI thread."""
+        self._error_targets[done] = status
+
+        def target() -> None:
+            try:
+                result = work()
+            except TokenwiseError as exc:
+                self._bridge.task_failed.emit(done, str(exc))
+            except Exception as exc:
+                self._bridge.task_failed.emit(done, f"Unexpected error: {exc!r}")
+            else:
+                self._bridge.task_done.emit(done, result)
+
+        threading.Thread(target=target, name="models-task", daemon=True).start()
+
+    def _on_task_failed(self, callback: object, message: str) -> None:
+        label = self._error_targets.get(callback, self.search_status)
+        label.setText(message)
+        if callback == self._show_results:
+            self.repo_model.set_records([])
+            self.search_finished.emit()
+        elif callback == self._show_files:
+            self.file_model.set_records([])
+            self.files_listed.emit()
+
+    def search(self) -> None:
+        text = self.search_edit.text().strip()
+        self.search_status.setText("Searching…")
+        self.file_model.set_records([])
+        self._run(lambda: hub.search_models(text), self._show_results, self.search_status)
+
+    def _show_results(self, result: object) -> None:
+        repos = list(result)  # type: ignore[call-overload]
+        self.repo_model.set_records(repos)
+        self.repo_view.resizeColumnToContents(0)
+        self.search_status.setText(
+            f"{len(repos)} repositories, most downloaded first." if repos
+            else "No GGUF repositories match."
+        )
+        self.search_finished.emit()
+
+    def list_files(self) -> None:
+        rows = self.repo_view.selectionModel().selectedRows()
+        repo = self.repo_model.record(rows[0].row()) if rows else None
+        if repo is None:
+            return
+        self.search_status.setText(f"Listing {repo.repo_id}…")
+        self._run(lambda: hub.list_gguf_models(repo.repo_id), self._show_files,
+                  self.search_status)
+
+    def _show_files(self, result: object) -> None:
+        files = list(result)  # type: ignore[call-overload]
+        self.file_model.set_records(files)
+        self.file_view.resizeColumnToContents(0)
+        self.search_status.setText(f"{len(files)} GGUF models in this repository."
+                                   if files else "This repository has no GGUF files.")
+        self.files_listed.emit()
+
+    def download_file_selected(self) -> None:
+        rows = self.file_view.selectionModel().selectedRows()
+        model = self.file_model.record(rows[0].row()) if rows else None
+        if model is not None:
+            self.start_download(model.repo_id, tuple(p.filename for p in model.parts))
+
+    # ----- Downloads ---------------------------------------------------------------------
+    def start_download(self, repo_id: str, filenames: tuple[str, ...]) -> DownloadJob | None:
+        try:
+            return self.downloads.enqueue(repo_id, filenames)
+        except TokenwiseError as exc:
+            QMessageBox.warning(self, "Cannot download", str(exc))
+            return None
+
+    def _add_row(self, key: int, title: str) -> DownloadRow:
+        row = DownloadRow(title)
+        self._rows[key] = row
+        self.downloads_layout.insertWidget(self.downloads_layout.count() - 1, row)
+        return row
+
+    def _add_resumable_row(self, note: download.PartialNote, have: int) -> None:
+        key = -len(self._rows) - 1
+        row = self._add_row(key, note.filename)
+        row.show_paused(have, note.size)
+
+        def resume() -> None:
+            row.setParent(None)
+            self._rows.pop(key, None)
+            self.start_download(note.repo_id, (note.filename,))
+
+        row.resume_requested.connect(resume)
+
+    def _on_job_changed(self, job: DownloadJob) -> None:
+        row = self._rows.get(job.job_id) or self._add_row(job.job_id, job.title)
+        row.show_job(job)
+        if not row.cancel_wired:
+            row.cancel_requested.connect(
+                lambda job_id=job.job_id: self.downloads.cancel(job_id))
+            row.resume_requested.connect(
+                lambda job_id=job.job_id, repo=job.repo_id, names=job.filenames:
+                self._restart(job_id, repo, names)
+            )
+            row.cancel_wired = True
+        if job.state == DONE:
+            self.refresh_installed()
+            self.models_changed.emit()
+        self.download_updated.emit(job)
+
+    def _restart(self, job_id: int, repo_id: str, filenames: tuple[str, ...]) -> None:
+        row = self._rows.pop(job_id, None)
+        if row is not None:
+            row.setParent(None)
+            row.deleteLater()
+        self.start_download(repo_id, filenames)
