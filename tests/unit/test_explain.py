@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from tokenwise.core.formatting import percent
 from tokenwise.core.sampling.settings import SamplerSettings
-from tokenwise.core.trace.explain import explain_step, percent
+from tokenwise.core.trace.explain import explain_step
 from tokenwise.core.trace.records import STOP_EOG, Candidate, Stage, Step
 
 

@@ -98,7 +98,7 @@ def test_cli_search_files_list_info_remove(hub_server: HubServer, starter_model_
     assert info["vocab_size"] == 49152
     assert info["kv_cache_bytes"] > 0
     refused = _cli("remove", name)  # not a terminal: needs --yes
-    assert refused.returncode != 0
+    assert refused.returncode == 2  # as every error of the command line
     assert "--yes" in refused.stderr
     removed = _cli("remove", name, "--yes")
     assert removed.returncode == 0
@@ -120,7 +120,7 @@ def test_cli_errors_are_one_clear_line(
     hub_server: HubServer, args: tuple[str, ...], message: str
 ) -> None:
     result = _cli(*args)
-    assert result.returncode != 0
+    assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

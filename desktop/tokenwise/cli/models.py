@@ -1,7 +1,8 @@
 """`tokenwise models ...`: the model library on the command line.
 
 The same core as the Models window: list, search the hub, download (resumable, verified),
-import, remove, details. Errors end in one line on stderr and a non-zero exit status.
+import, remove, details. Errors end in one line on stderr and exit status 2, as everywhere
+in the command line.
 HF_ENDPOINT and HF_TOKEN are honoured, so a test server can drive it end to end.
 """
 
@@ -68,15 +69,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    command = args.models_command
-    try:
-        return int(_COMMANDS[command](args))
-    except TokenwiseError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("\nstopped.", file=sys.stderr)
-        return 130
+    """Errors raise TokenwiseError: the command line's one handler prints them (status 2)."""
+    return int(_COMMANDS[args.models_command](args))
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -157,9 +151,8 @@ def _download(args: argparse.Namespace) -> int:
         models = hub.list_gguf_models(repo_id, revision=args.revision)
         if len(models) != 1:
             names = ", ".join(m.first_filename for m in models) or "none"
-            print(f"error: {repo_id} has {len(models)} GGUF models; name one of: {names}",
-                  file=sys.stderr)
-            return 2
+            raise TokenwiseError(
+                f"{repo_id} has {len(models)} GGUF models; name one of: {names}")
         files = tuple(p.filename for p in models[0].parts)
     else:
         files = _with_split_parts(repo_id, filename, args.revision)
@@ -200,9 +193,7 @@ def _remove(args: argparse.Namespace) -> int:
         what = ("delete its file" if model.source == "downloaded" or model.copied
                 else "forget it (the file itself stays where it is)")
         if not sys.stdin.isatty():
-            print(f"error: removing {model.name} would {what}; add --yes to confirm.",
-                  file=sys.stderr)
-            return 2
+            raise TokenwiseError(f"removing {model.name} would {what}; add --yes to confirm.")
         answer = input(f"Remove {model.name} ({format_size(model.size)}) and {what}? [y/N] ")
         if answer.strip().lower() not in ("y", "yes"):
             print("kept.")
@@ -215,8 +206,7 @@ def _remove(args: argparse.Namespace) -> int:
 def _info(args: argparse.Namespace) -> int:
     model = Library().get(args.name)
     if model.info is None:
-        print(f"error: {model.problem}", file=sys.stderr)
-        return 1
+        raise TokenwiseError(model.problem)
     info = model.info
     estimate = estimate_memory(info, args.ctx)
     if args.json:
@@ -288,14 +278,3 @@ _COMMANDS = {
     "download": _download, "import": _import, "remove": _remove, "info": _info,
 }
 
-
-def main(argv: list[str] | None = None) -> int:
-    """Run `models ...` on its own (the app's cli.py wires the same parser)."""
-    parser = argparse.ArgumentParser(prog="tokenwise")
-    add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return run(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from tokenwise.core.formatting import percent
 from tokenwise.core.sampling.settings import SamplerSettings
 from tokenwise.core.sampling.stages import (
     STAGE_GREEDY,
@@ -21,19 +22,6 @@ from tokenwise.core.sampling.stages import (
 from tokenwise.core.trace.records import STOP_REASON_TEXT, Stage, Step
 
 _TRUNCATION = (STAGE_TOP_K, STAGE_TOP_P, STAGE_MIN_P)
-
-
-def percent(p: float) -> str:
-    """A probability as a short percentage: 41%, 4.1%, 0.31%, <0.01%."""
-    if p >= 0.995:
-        return "100%" if p >= 0.99995 else f"{p:.1%}"
-    if p >= 0.1:
-        return f"{p:.0%}"
-    if p >= 0.01:
-        return f"{p:.1%}"
-    if p >= 0.0001:
-        return f"{p:.2%}"
-    return "<0.01%" if p > 0 else "0%"
 
 
 def quoted(label: str) -> str:

@@ -13,11 +13,12 @@ from __future__ import annotations
 import contextlib
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+from tokenwise.core.formatting import percentile
 from tokenwise.core.sampling.settings import SamplerSettings
 from tokenwise.core.trace.records import Step
 
@@ -27,18 +28,10 @@ BENCH_SETTINGS = SamplerSettings(temperature=0.8, top_k=40, top_p=0.95, min_p=0.
 PROMPT = "Explain, step by step, why a language model writes one token at a time."
 
 
-def _percentile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    pos = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
-    return ordered[pos]
-
-
 def _summary(times_ms: list[float]) -> dict[str, float]:
     return {
         "median_ms": round(statistics.median(times_ms), 3),
-        "p99_ms": round(_percentile(times_ms, 0.99), 3),
+        "p99_ms": round(percentile(times_ms, 99), 3),
         "n": len(times_ms),
     }
 

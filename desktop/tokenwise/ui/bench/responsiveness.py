@@ -31,6 +31,8 @@ import time
 from dataclasses import replace
 from typing import Any
 
+from tokenwise.core.formatting import percentile
+
 PROBE_MS = 5
 LONG_REPLY = 2100
 STREAM_TOKENS = 300
@@ -192,7 +194,7 @@ def _in_process() -> dict[str, Any]:
     steps = controller.traces[reply_id]
     message = window.chat_view.bubble(reply_id).message
     out: dict[str, Any] = {
-        "event_loop_p99_ms": round(_percentile(lateness, 99), 2),
+        "event_loop_p99_ms": round(percentile(lateness, 99), 2),
         "streamed_tokens": len(steps),
         "tokens_per_second": round(float(message.tokens_per_second), 1),
         "gui_cpu_share_early": round(_cpu_share(cpu_track, 0, 400), 3),
@@ -293,13 +295,6 @@ def _stream_rates(window: Any) -> dict[str, Any]:
                               "window_engine": [round(x, 1) for x in bare],
                               "trace": [round(x, 1) for x in engine]},
     }
-
-
-def _percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def _append_cost_ratio(window: Any, message: Any, steps: list[Any]) -> float:

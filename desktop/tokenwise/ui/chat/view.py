@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QLinearGradient, QPainter, QPaintEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -21,31 +20,11 @@ from PySide6.QtWidgets import (
 )
 
 from tokenwise.core.trace.records import Step
-from tokenwise.ui import theme
 from tokenwise.ui.chat.bubble import MessageBubble
+from tokenwise.ui.heat_legend import HeatLegend
 
 WINDOW = 12
 SIDE_GAP = 64  # the empty side of a card: users on the right, the model on the left
-
-
-class HeatLegend(QWidget):
-    """A red-to-green strip: what the heatmap's colours mean."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("HeatLegend")
-        self.setFixedSize(120, 10)
-        self.setToolTip("Token colour = the probability the model gave the token it wrote")
-
-    def paintEvent(self, event: QPaintEvent) -> None:
-        painter = QPainter(self)
-        gradient = QLinearGradient(0, 0, self.width(), 0)
-        dark = theme.current().dark
-        for stop in (0.0, 0.25, 0.5, 0.75, 1.0):
-            gradient.setColorAt(stop, theme.heat_color(stop, dark))
-        painter.setPen(QColor(theme.current().border))
-        painter.setBrush(gradient)
-        painter.drawRoundedRect(self.rect().adjusted(0, 0, -1, -1), 4, 4)
 
 
 class ChatView(QWidget):
@@ -75,13 +54,9 @@ class ChatView(QWidget):
         legend = QHBoxLayout(self._legend_row)
         legend.setContentsMargins(16, 8, 16, 0)
         legend.addStretch(1)
-        low = QLabel("unlikely")
-        low.setObjectName("HeatLegend")
-        high = QLabel("likely")
-        high.setObjectName("HeatLegend")
-        legend.addWidget(low)
-        legend.addWidget(HeatLegend())
-        legend.addWidget(high)
+        legend.addWidget(HeatLegend(
+            "unlikely", "likely",
+            tooltip="Token colour = the probability the model gave the token it wrote"))
         self._legend_row.hide()
         layout.addWidget(self._legend_row)
 

@@ -16,8 +16,8 @@ from PySide6.QtCore import (
     Qt,
 )
 
+from tokenwise.core.formatting import percent_column
 from tokenwise.ui.inspector.stage_table import EMPTY_TABLE, StageTable
-from tokenwise.ui.inspector.style import percent
 
 ProbRole = Qt.ItemDataRole.UserRole + 1  # the float probability of a cell (None where cut)
 TokenIdRole = Qt.ItemDataRole.UserRole + 2
@@ -64,7 +64,7 @@ class CandidatesModel(QAbstractTableModel):
             return None
         prob = row.probs[col - 1]
         if role == Qt.ItemDataRole.DisplayRole:
-            return percent(prob)
+            return percent_column(prob)
         if role == ProbRole:
             return prob
         if role == Qt.ItemDataRole.TextAlignmentRole:

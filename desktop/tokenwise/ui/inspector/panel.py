@@ -17,6 +17,7 @@ from PySide6.QtCore import QEvent, QObject, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QMenu, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
+from tokenwise.core.formatting import percent_column
 from tokenwise.core.interface import Token
 from tokenwise.core.sampling.settings import SamplerSettings
 from tokenwise.core.trace.explain import explain_step
@@ -33,7 +34,6 @@ from tokenwise.ui.inspector.stage_table import (
     preview_stages,
 )
 from tokenwise.ui.inspector.step_view import K_MAX, K_MIN, StepView
-from tokenwise.ui.inspector.style import percent
 from tokenwise.ui.inspector.tokens_panel import TokenizeFunction, TokensPanel
 
 STREAM_REFRESH_MS = 250  # while streaming, redraw the views at most this often
@@ -264,9 +264,9 @@ class InspectorPanel(QWidget):
                          f"'{step.label}'{forced}")
         shown = f"top {min(limit, stored)} of {stored} stored"
         sv.stats.setText(
-            f"id {step.token_id} · raw {percent(step.prob)} (rank {step.rank}) · drawn at "
-            f"{percent(step.final_prob)} · entropy {step.entropy:.2f} nats · other tokens "
-            f"{percent(step.other_mass)} · {shown}")
+            f"id {step.token_id} · raw {percent_column(step.prob)} (rank {step.rank}) · drawn at "
+            f"{percent_column(step.final_prob)} · entropy {step.entropy:.2f} nats · other tokens "
+            f"{percent_column(step.other_mass)} · {shown}")
 
     def _preview_text(self, s: SamplerSettings, note: str | None) -> str:
         parts = [f"T {s.temperature:g}", f"top-k {s.top_k or 'off'}",

@@ -20,6 +20,7 @@ from tokenwise.core.sampling.settings import SamplerSettings
 from tokenwise.core.sampling.stages import (
     STAGE_MIN_P,
     STAGE_PENALTIES,
+    STAGE_RAW,
     STAGE_TEMPERATURE,
     STAGE_TITLES,
     STAGE_TOP_K,
@@ -27,7 +28,7 @@ from tokenwise.core.sampling.stages import (
 )
 from tokenwise.core.trace.records import Stage, Step, piece_label
 
-RAW = "raw"
+RAW = STAGE_RAW
 UNKNOWN = math.nan  # a cell whose token was not among the stage's stored candidates
 
 

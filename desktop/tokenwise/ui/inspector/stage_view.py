@@ -25,26 +25,15 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
-from tokenwise.core.sampling.stages import STAGE_TOP_P
+from tokenwise.core.formatting import percent_column, percent_compact
+from tokenwise.core.sampling.stages import STAGE_HELP, STAGE_SHORT_TITLES, STAGE_TOP_P
 from tokenwise.ui.inspector.stage_table import EMPTY_TABLE, RAW, Row, StageTable
-from tokenwise.ui.inspector.style import Ink, bold, percent, percent_compact, smaller, tabular
+from tokenwise.ui.inspector.style import Ink, bold, smaller, tabular
 
 PAD = 8
 RANK_W = 30.0
 MIN_LABEL_W = 84.0
 MIN_COL_W = 52.0
-STAGE_HELP = {
-    RAW: "the model's own distribution: a softmax over the whole vocabulary.",
-    "penalties": "tokens seen recently lose probability (repeat, presence, frequency).",
-    "top_k": "only the k most probable tokens stay; the rest are cut.",
-    "top_p": "the smallest set of top tokens whose probabilities reach p stays "
-             "(the dashed line marks where the cumulative mass crosses p).",
-    "min_p": "tokens below min-p times the top token's probability are cut.",
-    "temperature": "logits divided by T: below 1 sharpens, above 1 flattens. The token "
-                   "is drawn from this distribution.",
-    "greedy": "temperature 0: the most probable token is taken.",
-}
-_SHORT = {"penalties": "penalty", "temperature": "temp."}
 _LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 
@@ -195,7 +184,7 @@ class StageView(QWidget):
 
     def _tooltip(self, row: Row) -> str:
         cells = "  ·  ".join(
-            f"{c.title} {percent(p) if p == p else 'not stored'}" for c, p in
+            f"{c.title} {percent_column(p) if p == p else 'not stored'}" for c, p in
             zip(self._table.columns, row.probs, strict=False) if p is not None)
         where = f"raw rank {row.raw_rank}" if row.raw_rank else "below the stored top-K"
         action = "the token this step chose" if row.chosen else \
@@ -262,8 +251,8 @@ class StageView(QWidget):
             p.setPen(ink.accent if final else ink.text)
             title = "final" if final and col.name != "greedy" else col.title
             fm_head = QFontMetricsF(self._head_font)
-            if fm_head.horizontalAdvance(title) > col_w - 6:
-                title = _SHORT.get(title, title)
+            if fm_head.horizontalAdvance(title) > col_w - 6 and title == col.title:
+                title = STAGE_SHORT_TITLES.get(col.name, title)
             title = fm_head.elidedText(title, Qt.TextElideMode.ElideRight, col_w - 6)
             p.drawText(QRectF(x + 4, 4, col_w - 6, h_title), Qt.AlignmentFlag.AlignLeft, title)
             p.setFont(self._sub_font)
@@ -302,7 +291,7 @@ class StageView(QWidget):
         h = self._row_h
         bar_h = h - 10
         cw = col_w - 8
-        fmt = percent if cw >= self._wide_cell else percent_compact
+        fmt = percent_column if cw >= self._wide_cell else percent_compact
         n_cols = len(self._table.columns)
         bands: list[tuple[QRectF, QColor]] = []
         cum_bars: list[QRectF] = []
@@ -435,7 +424,7 @@ class StageView(QWidget):
         p.drawRoundedRect(QRectF(x0 + 3, y + 5, max(2.0, cw * min(1.0, mass)), h - 10), 3, 3)
         p.setFont(self._num_font)
         p.setPen(ink.text)
-        st, w = self._static((percent if cw >= self._wide_cell else percent_compact)(mass))
+        st, w = self._static((percent_column if cw >= self._wide_cell else percent_compact)(mass))
         p.drawStaticText(QPointF(x0 + cw - w, y + h / 2 + self._num_dy), st)
 
     def _paint_top_p_cut(self, p: QPainter, ink: Ink, x0: float, col_w: float,
@@ -464,7 +453,7 @@ class StageView(QWidget):
         p.setPen(pen2)
         p.drawLine(QPointF(cx, self._head_h), QPointF(cx, y))
         cum = table.rows[keep - 1].cumulative if keep else None
-        text = f"top-p {table.top_p:g} reached" + (f" · Σ {percent(cum)}" if cum else "")
+        text = f"top-p {table.top_p:g} reached" + (f" · Σ {percent_column(cum)}" if cum else "")
         p.setFont(self._sub_font)
         tw = self._fm_sub.horizontalAdvance(text) + 10
         r = QRectF(self.width() - PAD - tw, y - self._fm_sub.height() / 2 - 1, tw,

@@ -85,29 +85,3 @@ def mono(font: QFont) -> QFont:
     f.setStyleHint(QFont.StyleHint.Monospace)
     f.setPointSizeF(font.pointSizeF() if font.pointSizeF() > 0 else 9)
     return f
-
-
-def percent(p: float | None) -> str:
-    """Percent for a bar's label: fixed decimals so a column reads at a glance."""
-    if p is None:
-        return ""
-    if p >= 0.9995:
-        return "100%"
-    if p >= 0.1:
-        return f"{p * 100:.1f}%"
-    if p >= 0.0001:
-        return f"{p * 100:.2f}%"
-    return "<0.01%" if p > 0 else "0%"
-
-
-def percent_compact(p: float | None) -> str:
-    """Percent for narrow columns: at most four characters of figures."""
-    if p is None:
-        return ""
-    if p >= 0.995:
-        return "100%"
-    if p >= 0.1:
-        return f"{p * 100:.0f}%"
-    if p >= 0.001:
-        return f"{p * 100:.1f}%"
-    return "<0.1%" if p > 0 else "0%"

@@ -22,8 +22,9 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
+from tokenwise.core.formatting import percent_column
 from tokenwise.core.trace.records import Step
-from tokenwise.ui.inspector.style import Ink, percent, smaller, tabular
+from tokenwise.ui.inspector.style import Ink, smaller, tabular
 
 TOP = 20.0
 BOTTOM = 14.0
@@ -126,7 +127,7 @@ class TimelineChart(QWidget):
             if i >= 0:
                 QToolTip.showText(event.globalPos(), (
                     f"step {i + 1}: '{self._labels[i]}'\n"
-                    f"probability {percent(self._probs[i])} · entropy "
+                    f"probability {percent_column(self._probs[i])} · entropy "
                     f"{self._entropy[i]:.2f} nats"), self)
             return True
         return super().event(event)

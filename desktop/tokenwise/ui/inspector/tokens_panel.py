@@ -25,8 +25,9 @@ from PySide6.QtWidgets import (
 
 from tokenwise.core.interface import TOKEN_SPECIAL, Token
 from tokenwise.core.trace.records import Step
+from tokenwise.ui.heat_legend import HeatLegend
 from tokenwise.ui.inspector.chips import TokenChipsView, token_chip
-from tokenwise.ui.inspector.heatmap import HeatLegend, alternatives_text, step_chips
+from tokenwise.ui.inspector.heatmap import alternatives_text, step_chips
 from tokenwise.ui.inspector.style import Ink, bold
 
 TokenizeFunction = Callable[[str, Callable[[list[Token]], None]], None]

@@ -1,0 +1,58 @@
+"""One home for how numbers read: probabilities as percentages, sizes, durations.
+
+Three percentage forms, because each place has its own room: ``percent`` for sentences and
+tooltips (as few figures as say it), ``percent_column`` for a column of bars (fixed decimals
+so the column reads at a glance), ``percent_compact`` for narrow columns (at most four
+characters of figures).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def percent(p: float) -> str:
+    """A probability as a short percentage: 41%, 4.1%, 0.31%, <0.01%."""
+    if p >= 0.995:
+        return "100%" if p >= 0.99995 else f"{p:.1%}"
+    if p >= 0.1:
+        return f"{p:.0%}"
+    if p >= 0.01:
+        return f"{p:.1%}"
+    if p >= 0.0001:
+        return f"{p:.2%}"
+    return "<0.01%" if p > 0 else "0%"
+
+
+def percent_column(p: float | None) -> str:
+    """A percentage for a bar's label, with fixed decimals; "" for no value."""
+    if p is None:
+        return ""
+    if p >= 0.9995:
+        return "100%"
+    if p >= 0.1:
+        return f"{p * 100:.1f}%"
+    if p >= 0.0001:
+        return f"{p * 100:.2f}%"
+    return "<0.01%" if p > 0 else "0%"
+
+
+def percent_compact(p: float | None) -> str:
+    """A percentage for narrow columns: at most four characters of figures."""
+    if p is None:
+        return ""
+    if p >= 0.995:
+        return "100%"
+    if p >= 0.1:
+        return f"{p * 100:.0f}%"
+    if p >= 0.001:
+        return f"{p * 100:.1f}%"
+    return "<0.1%" if p > 0 else "0%"
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0..100) of ``values``, nearest rank; NaN for no values."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
