@@ -74,7 +74,7 @@ def _fused_softmax() -> Any:
             continue
         fn.restype = ctypes.c_double
         fn.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_float]
-        return fn  # type: ignore[no-any-return]
+        return fn
     return None
 
 
@@ -96,7 +96,7 @@ def _compiled_scan() -> Callable[..., int] | None:
     fn.restype = ctypes.c_int
     fn.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_void_p,
                    ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
-    return fn  # type: ignore[no-any-return]
+    return fn
 
 
 _SCAN = _compiled_scan()

@@ -295,12 +295,12 @@ class TokenText(QTextBrowser):
         cursor = QTextCursor(self.document())
         cursor.setPosition(start)
         cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
-        selection.cursor = cursor  # type: ignore[attr-defined]
+        selection.cursor = cursor
         fmt = QTextCharFormat()
         fmt.setBackground(QColor(theme.current().selection))
         fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.SingleUnderline)
         fmt.setUnderlineColor(QColor(theme.current().accent))
-        selection.format = fmt  # type: ignore[attr-defined]
+        selection.format = fmt
         self.setExtraSelections([selection])
 
     # ------------------------------------------------------------------ events

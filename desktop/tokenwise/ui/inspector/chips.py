@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QFontMetricsF,
@@ -21,6 +21,7 @@ from PySide6.QtGui import (
     QPainter,
     QPaintEvent,
     QPen,
+    QResizeEvent,
 )
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
@@ -77,7 +78,7 @@ class TokenChipsView(QWidget):
         self._widths = [self._width_of(it) for it in self._items]
         self._layout_width = -1
 
-    def changeEvent(self, event) -> None:
+    def changeEvent(self, event: QEvent) -> None:
         if event.type() == event.Type.FontChange:
             self._fonts()
             self.updateGeometry()
@@ -157,7 +158,7 @@ class TokenChipsView(QWidget):
     def sizeHint(self) -> QSize:
         return QSize(360, self.heightForWidth(max(self.width(), 360)))
 
-    def resizeEvent(self, event) -> None:
+    def resizeEvent(self, event: QResizeEvent) -> None:
         self._layout_width = -1
         super().resizeEvent(event)
 
@@ -178,7 +179,7 @@ class TokenChipsView(QWidget):
             self.set_selected(i)
             self.chip_clicked.emit(i)
 
-    def event(self, event) -> bool:
+    def event(self, event: QEvent) -> bool:
         if event.type() == event.Type.ToolTip and isinstance(event, QHelpEvent):
             i = self.index_at(QPointF(event.pos()))
             if i >= 0:

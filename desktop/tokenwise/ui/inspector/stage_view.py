@@ -10,7 +10,7 @@ Signals: candidate_clicked(int token_id), candidate_context_requested(int token_
 
 from __future__ import annotations
 
-from PySide6.QtCore import QLineF, QPoint, QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QLineF, QPoint, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QContextMenuEvent,
@@ -98,7 +98,7 @@ class StageView(QWidget):
         self._fm_sub = QFontMetricsF(self._sub_font)
         self._elided.clear()
 
-    def changeEvent(self, event) -> None:
+    def changeEvent(self, event: QEvent) -> None:
         if event.type() in (event.Type.FontChange, event.Type.PaletteChange):
             self._fonts_changed()
             self.updateGeometry()
@@ -139,7 +139,7 @@ class StageView(QWidget):
             self.setCursor(Qt.CursorShape.PointingHandCursor if row >= 0 and not
                            self._table.rows[row].chosen else Qt.CursorShape.ArrowCursor)
 
-    def leaveEvent(self, event) -> None:
+    def leaveEvent(self, event: QEvent) -> None:
         if self._hover >= 0:
             old, self._hover = self._hover, -1
             self.update(self.row_rect(old).toAlignedRect())
@@ -158,7 +158,7 @@ class StageView(QWidget):
             self.candidate_context_requested.emit(self._table.rows[row].token_id,
                                                   event.globalPos())
 
-    def event(self, event) -> bool:
+    def event(self, event: QEvent) -> bool:
         if event.type() == event.Type.ToolTip and isinstance(event, QHelpEvent):
             row = self.row_at(event.pos().y())
             column = self.column_at(event.pos().x())

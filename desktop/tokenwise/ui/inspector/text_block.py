@@ -7,12 +7,13 @@ it uses this instead and costs one small repaint.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QEvent, QSize, Qt
 from PySide6.QtGui import (
     QAbstractTextDocumentLayout,
     QPainter,
     QPaintEvent,
     QPalette,
+    QResizeEvent,
     QTextDocument,
 )
 from PySide6.QtWidgets import QSizePolicy, QWidget
@@ -52,7 +53,7 @@ class TextBlock(QWidget):
     def _apply_font(self) -> None:
         self._doc.setDefaultFont(self.font())
 
-    def changeEvent(self, event) -> None:
+    def changeEvent(self, event: QEvent) -> None:
         if event.type() == event.Type.FontChange:
             self._apply_font()
             self._refit()
@@ -76,7 +77,7 @@ class TextBlock(QWidget):
     def sizeHint(self) -> QSize:
         return QSize(200, self.heightForWidth(max(10, self.width() or 200)))
 
-    def resizeEvent(self, event) -> None:
+    def resizeEvent(self, event: QResizeEvent) -> None:
         self._doc.setTextWidth(max(10, self.width()))
         self._refit()
         super().resizeEvent(event)

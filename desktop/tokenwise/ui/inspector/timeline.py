@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QFontMetricsF,
     QHelpEvent,
@@ -53,7 +53,7 @@ class TimelineChart(QWidget):
         self._left = fm.horizontalAdvance("100%") + 8
         self._right = fm.horizontalAdvance("10.0") + 8
 
-    def changeEvent(self, event) -> None:
+    def changeEvent(self, event: QEvent) -> None:
         if event.type() == event.Type.FontChange:
             self._set_margins()
             self._paths = None
@@ -121,7 +121,7 @@ class TimelineChart(QWidget):
             self.set_selected(i)
             self.step_clicked.emit(i)
 
-    def event(self, event) -> bool:
+    def event(self, event: QEvent) -> bool:
         if event.type() == event.Type.ToolTip and isinstance(event, QHelpEvent):
             i = self.index_at(event.pos().x())
             if i >= 0:

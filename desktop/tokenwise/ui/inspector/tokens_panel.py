@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import QTimer, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QFrame,
@@ -157,7 +158,7 @@ class TokensPanel(QWidget):
             self._shown_steps = len(self._steps)
         self.reply_count.setText(f"{len(self._steps):,} tokens")
 
-    def showEvent(self, event) -> None:
+    def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         if self._reply_dirty:
             self._refresh_reply()
