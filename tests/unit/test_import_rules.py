@@ -42,9 +42,12 @@ def import_graph(files: dict[str, str]) -> dict[str, set[str]]:
                 targets = [f"{base}.{alias.name}" for alias in node.names] + [base]
             for target in targets:
                 found = resolve(target)
-                # a module importing its own package's __init__ is no edge worth a cycle
-                if found and found != name and not name.startswith(found + "."):
-                    graph[name].add(found)
+                # importing a.b.c runs a/__init__ and a/b/__init__ first: edges to them too,
+                # except to the packages the importing module is itself inside
+                while found:
+                    if found != name and not name.startswith(found + "."):
+                        graph[name].add(found)
+                    found = resolve(found.rpartition(".")[0]) if "." in found else None
     return graph
 
 
@@ -106,6 +109,17 @@ def test_no_module_imports_another_that_imports_it_back() -> None:
 def test_the_walk_finds_every_form_of_circle(a: str, b: str) -> None:
     graph = import_graph({"tokenwise.a": a, "tokenwise.b": b, "tokenwise.c": ""})
     assert cycles(graph) == [["tokenwise.a", "tokenwise.b"]]
+
+
+def test_a_circle_through_a_package_init_is_found() -> None:
+    """Importing a.pkg.style runs a/pkg/__init__ first, which may import back."""
+    graph = import_graph({
+        "tokenwise.legend": "from tokenwise.pkg.style import Ink\n",
+        "tokenwise.pkg": "#package\nfrom tokenwise.pkg.panel import Panel\n",
+        "tokenwise.pkg.style": "",
+        "tokenwise.pkg.panel": "from tokenwise.legend import Legend\n",
+    })
+    assert cycles(graph) == [["tokenwise.legend", "tokenwise.pkg", "tokenwise.pkg.panel"]]
 
 
 def test_a_longer_circle_is_found_too() -> None:

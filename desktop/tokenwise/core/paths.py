@@ -6,7 +6,7 @@ folder, which is how tests and ``tokenwise screenshot`` keep away from the user'
 
 from __future__ import annotations
 
-import importlib.resources
+import importlib.util
 import os
 from pathlib import Path
 
@@ -66,5 +66,9 @@ def preflight_cache_path() -> Path:
 
 
 def resources_dir() -> Path:
-    """The package ``tokenwise.resources`` (top-level resources/ in a checkout)."""
-    return Path(str(importlib.resources.files("tokenwise.resources")))
+    """The folder of the package ``tokenwise.resources``: resources/ in a checkout, inside
+    the installed package in a wheel, inside the bundle when frozen."""
+    spec = importlib.util.find_spec("tokenwise.resources")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("Tokenwise's resources are missing from this installation")
+    return Path(next(iter(spec.submodule_search_locations)))

@@ -7,7 +7,7 @@ from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QFontMetricsF, QLinearGradient, QPainter, QPaintEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from tokenwise.ui.inspector.style import Ink, smaller
+from tokenwise.ui.style import Ink, smaller
 from tokenwise.ui.theme import heat_color
 
 BAR_W = 96

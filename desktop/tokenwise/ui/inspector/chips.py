@@ -26,7 +26,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from tokenwise.core.interface import TOKEN_BYTE, TOKEN_NORMAL, TOKEN_SPECIAL, Token
-from tokenwise.ui.inspector.style import Ink, mix, mono, smaller
+from tokenwise.ui.style import Ink, mix, mono, smaller
 
 GAP = 3.0
 PAD_X = 5.0

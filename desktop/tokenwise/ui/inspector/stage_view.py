@@ -28,7 +28,7 @@ from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 from tokenwise.core.formatting import percent_column, percent_compact
 from tokenwise.core.sampling.stages import STAGE_HELP, STAGE_SHORT_TITLES, STAGE_TOP_P
 from tokenwise.ui.inspector.stage_table import EMPTY_TABLE, RAW, Row, StageTable
-from tokenwise.ui.inspector.style import Ink, bold, smaller, tabular
+from tokenwise.ui.style import Ink, bold, smaller, tabular
 
 PAD = 8
 RANK_W = 30.0

@@ -21,9 +21,9 @@ from PySide6.QtWidgets import (
 )
 
 from tokenwise.ui.inspector.stage_view import StageView
-from tokenwise.ui.inspector.style import smaller, tabular
 from tokenwise.ui.inspector.text_block import TextBlock
 from tokenwise.ui.inspector.timeline import TimelineChart
+from tokenwise.ui.style import smaller, tabular
 
 K_MIN, K_MAX = 5, 50
 

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from tokenwise.core.formatting import percent_column
 from tokenwise.core.trace.records import Step
-from tokenwise.ui.inspector.style import Ink, smaller, tabular
+from tokenwise.ui.style import Ink, smaller, tabular
 
 TOP = 20.0
 BOTTOM = 14.0

@@ -29,7 +29,7 @@ from tokenwise.core.trace.records import Step
 from tokenwise.ui.heat_legend import HeatLegend
 from tokenwise.ui.inspector.chips import TokenChipsView, token_chip
 from tokenwise.ui.inspector.heatmap import alternatives_text, step_chips
-from tokenwise.ui.inspector.style import Ink, bold
+from tokenwise.ui.style import Ink, bold
 
 TokenizeFunction = Callable[[str, Callable[[list[Token]], None]], None]
 DEBOUNCE_MS = 150

@@ -1,4 +1,4 @@
-"""Colours and fonts the painted inspector widgets share, read from the widget's palette.
+"""Colours and fonts the painted widgets share, read from the widget's palette.
 
 Every colour derives from the palette (Highlight is the app's accent), so the light and dark
 themes both work without a second set of constants.
