@@ -6,6 +6,9 @@ import os
 import random
 import shutil
 import struct
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -101,12 +104,35 @@ def test_empty_file(tmp_path: Path) -> None:
         inspect_gguf(path)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file")
 def test_unreadable_file(tmp_path: Path) -> None:
-    path = write_tiny_model(tmp_path / "locked.gguf")
-    path.chmod(0)
-    with pytest.raises(ModelFileError, match="not allowed"):
-        inspect_gguf(path)
+    if os.geteuid() != 0:
+        path = write_tiny_model(tmp_path / "locked.gguf")
+        path.chmod(0)
+        with pytest.raises(ModelFileError, match="not allowed"):
+            inspect_gguf(path)
+        return
+    # root reads every file: check as an unprivileged user instead
+    setpriv = shutil.which("setpriv")
+    assert setpriv is not None, "setpriv (util-linux) is needed to test as another user"
+    folder = Path(tempfile.mkdtemp(prefix="tokenwise-locked-"))
+    try:
+        folder.chmod(0o755)
+        path = write_tiny_model(folder / "locked.gguf")
+        path.chmod(0)
+        code = ("import sys\nfrom tokenwise.core.errors import ModelFileError\n"
+                "from tokenwise.core.models.gguf import inspect_gguf\n"
+                "try:\n    inspect_gguf(sys.argv[1])\nexcept ModelFileError as e:\n"
+                "    print(e)\n")
+        proc = subprocess.run(
+            [setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups", sys.executable,
+             "-c", code, str(path)],
+            capture_output=True, text=True, check=False, timeout=60,
+            env={**os.environ, "HOME": str(folder), "TOKENWISE_HOME": str(folder / "home")},
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert "not allowed" in proc.stdout
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.mark.parametrize(
