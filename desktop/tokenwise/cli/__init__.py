@@ -276,16 +276,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_bench)
 
-    try:
-        from tokenwise.cli import models as cli_models
+    from tokenwise.cli import models as cli_models
 
-        cli_models.add_parser(sub)
-    except ImportError:
-        pass
+    cli_models.add_parser(sub)
+
+    p = sub.add_parser("desktop", help="add Tokenwise to the desktop's menu (Linux), or remove "
+                                       "it")
+    p.add_argument("action", choices=["install", "uninstall"])
+    p.set_defaults(func=cmd_desktop)
 
     sub.add_parser("screenshot", help="save a PNG of the window after one reply",
                    add_help=False)
     return parser
+
+
+def cmd_desktop(args: argparse.Namespace) -> int:
+    from tokenwise.core import desktop_entry
+
+    if args.action == "install":
+        for path in desktop_entry.install():
+            print(f"wrote {path}")
+        print("Tokenwise is in your application menu; "
+              "`tokenwise desktop uninstall` takes it out.")
+    else:
+        removed = desktop_entry.uninstall()
+        for path in removed:
+            print(f"removed {path}")
+        if not removed:
+            print("nothing to remove: no desktop entry was installed for this user.")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
