@@ -62,6 +62,16 @@ def linux_tree(prefix: Path) -> list[Path]:
     return list(targets.values())
 
 
+def write_notices(bundle: Path) -> Path:
+    """The licences of Tokenwise and every part the bundle carries (PySide6: LGPL-3.0)."""
+    from tokenwise.core.notices import BUNDLED_NOTICES, notices_text, parts
+
+    target = bundle / BUNDLED_NOTICES
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(notices_text(parts()), encoding="utf-8")
+    return target
+
+
 def folder_size(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
 
@@ -135,6 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         start = time.perf_counter()
         bundle = build(args.dist, args.work)
         linux_tree(bundle)
+        write_notices(bundle)
         print(f"built {bundle} in {time.perf_counter() - start:.0f} s, "  # noqa: T201
               f"{folder_size(bundle) / 1e6:.0f} MB")
     start = time.perf_counter()

