@@ -1,0 +1,76 @@
+"""Help > About: the version, the llama.cpp build and backend, the licences of Tokenwise,
+of its parts and of the loaded model."""
+
+from __future__ import annotations
+
+import html
+import importlib.metadata as metadata
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QPlainTextEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from tokenwise import __version__
+from tokenwise.core.interface import ModelInfo
+from tokenwise.core.notices import installed_notices
+
+
+def _version(distribution: str) -> str:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def summary_html(model: ModelInfo | None) -> str:
+    """The dialog's head: what runs, and under which licences."""
+    if model is None:
+        backend = "no model loaded"
+        model_line = "No model is loaded."
+    else:
+        backend = (f"{model.backend}, {model.gpu_layers} of {model.layers} layers offloaded"
+                   if model.gpu_layers > 0 else "CPU")
+        licence = html.escape(model.license) or "not stated in the file; see its model card"
+        model_line = f"Model: {html.escape(model.name)}, licence: {licence}"
+    return (
+        f"<h2>Tokenwise {__version__}</h2>"
+        "<p>See how a local language model writes, one token at a time.</p>"
+        f"<p>llama.cpp through llama-cpp-python {_version('llama-cpp-python')} · backend: "
+        f"{backend}<br>Qt {_version('PySide6-Essentials')} (PySide6)</p>"
+        f"<p>{model_line}</p>"
+        "<p>Tokenwise is licensed under Apache-2.0. PySide6 and Qt are used under the "
+        "LGPL-3.0. The licences of every part follow.</p>"
+    )
+
+
+class AboutDialog(QDialog):
+    def __init__(self, model: ModelInfo | None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("About Tokenwise")
+        self.setObjectName("aboutDialog")
+        self.resize(640, 560)
+        self.summary = QLabel(summary_html(model))
+        self.summary.setTextFormat(Qt.TextFormat.RichText)
+        self.summary.setWordWrap(True)
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.summary.setAccessibleName("About Tokenwise")
+        self.licences = QPlainTextEdit(installed_notices())
+        self.licences.setReadOnly(True)
+        self.licences.setObjectName("licences")
+        self.licences.setToolTip("The licences of Tokenwise and of every part it runs with")
+        self.licences.setAccessibleName("Licences")
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        buttons.button(QDialogButtonBox.StandardButton.Close).setToolTip("Close (Esc)")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 16, 16, 16)
+        layout.setSpacing(12)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.licences, 1)
+        layout.addWidget(buttons)

@@ -1,0 +1,29 @@
+"""Help > About: version, backend, and the licences of Tokenwise, its parts and the model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tokenwise import __version__
+
+
+def test_about_names_the_version_backend_and_licences(qtbot: Any, window: Any) -> None:
+    from tokenwise.ui.about import AboutDialog
+
+    dialog = AboutDialog(window.controller.model_info, window)
+    qtbot.addWidget(dialog)
+    head = dialog.summary.text()
+    assert f"Tokenwise {__version__}" in head
+    assert "llama-cpp-python 0.3.36" in head and "backend: CPU" in head
+    assert "SmolLM2-135M-Instruct" in head and "apache-2.0" in head.lower()
+    licences = dialog.licences.toPlainText()
+    assert "GNU LESSER GENERAL PUBLIC LICENSE" in licences
+    assert "PySide6" in licences and "llama_cpp_python" in licences
+
+
+def test_about_without_a_model(qtbot: Any) -> None:
+    from tokenwise.ui.about import AboutDialog
+
+    dialog = AboutDialog(None)
+    qtbot.addWidget(dialog)
+    assert "No model is loaded" in dialog.summary.text()
