@@ -244,8 +244,8 @@ def test_quitting_mid_download_notes_it_and_the_next_start_resumes(
 
     hub_server.faults.hold_after = 5_000_000
     job = downloads.enqueue(CATALOGUE_REPO, (starter_model_path.name,))
-    qtbot.waitUntil(lambda: downloads.active() and downloads.active()[0].state == "running",
-                    timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: any(j.progress is not None and j.progress.done > 1_000_000
+                                for j in downloads.active()), timeout=TIMEOUT_MS)
     # what quitting does once the user agreed: the cancel is seen at the next block
     downloads.shutdown(resume_next_start=True, timeout=0.1)
     hub_server.faults.release.set()
