@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from hubserver import STARTER_REPO, HubServer, serving_starter
-from tokenwise.core.models import hub
+from tokenwise.core import paths
+from tokenwise.core.models import download, hub, library
+from tokenwise.core.models.queue import DownloadQueue
 
 
 @pytest.fixture
@@ -108,6 +110,40 @@ def test_safe_names_pass() -> None:
     assert hub.check_filename("sub/model-Q4_K_M.gguf") == "sub/model-Q4_K_M.gguf"
     with pytest.raises(hub.UnsafeFileNameError, match=r"not a \.gguf"):
         hub.check_filename("model.safetensors")
+
+
+@pytest.mark.parametrize("repo_id", [
+    "gpt2", "a/b/c", "../x", "owner/..", "owner/na..me", "owner/na--me", "-owner/name",
+    "owner/name.", "owner/na me", "owner\\name", "", "owner/" + "n" * 97,
+])
+def test_repository_ids_are_checked_in_one_place(repo_id: str) -> None:
+    with pytest.raises(hub.InvalidRepoIdError, match="owner/name"):
+        hub.check_repo_id(repo_id)
+    with pytest.raises(hub.InvalidRepoIdError):
+        hub.list_repo_files(repo_id)
+    with pytest.raises(hub.InvalidRepoIdError):
+        download.download_file(repo_id, "model.gguf")
+    queue = DownloadQueue(lambda job: None)
+    try:
+        with pytest.raises(hub.InvalidRepoIdError):
+            queue.enqueue(repo_id, ["model.gguf"])
+    finally:
+        queue.shutdown()
+
+
+@pytest.mark.parametrize("repo_id", [STARTER_REPO, "bartowski/Qwen2.5-0.5B-Instruct-GGUF",
+                                     "a/b", "Org_1/model.v2"])
+def test_ordinary_repository_ids_pass(repo_id: str) -> None:
+    assert hub.check_repo_id(repo_id) == repo_id
+    assert download.target_path(repo_id, "m.gguf") == paths.models_dir() / repo_id / "m.gguf"
+
+
+def test_split_file_names_have_one_pattern() -> None:
+    assert library.SPLIT_RE is hub.SPLIT_RE
+    found = hub.SPLIT_RE.match("sub/Big-Q4_K_M-00002-of-00003.gguf")
+    assert found is not None
+    assert (found["stem"], found["index"], found["count"]) == ("sub/Big-Q4_K_M", "00002", "00003")
+    assert hub.SPLIT_RE.match("Big-Q4_K_M.gguf") is None
 
 
 @pytest.mark.parametrize(

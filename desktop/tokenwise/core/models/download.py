@@ -116,23 +116,15 @@ def _ensure(path: Path) -> Path:
     return path
 
 
-def _safe_repo(repo_id: str) -> str:
-    if not re.fullmatch(r"[A-Za-z0-9][\w.\-]*/[\w.\-]+", repo_id) or ".." in repo_id:
-        raise hub.UnsafeFileNameError(
-            f"{repo_id!r} is not a hub repository id (it should look like owner/name)."
-        )
-    return repo_id
-
-
 def target_path(repo_id: str, filename: str) -> Path:
     """Where a finished download lives: <models>/<owner>/<repo>/<file>."""
     hub.check_filename(filename)
-    return paths.models_dir() / _safe_repo(repo_id) / filename
+    return paths.models_dir() / hub.check_repo_id(repo_id) / filename
 
 
 def partial_path(repo_id: str, filename: str) -> Path:
     hub.check_filename(filename)
-    flat = f"{_safe_repo(repo_id).replace('/', '__')}__{filename.replace('/', '__')}"
+    flat = f"{hub.check_repo_id(repo_id).replace('/', '__')}__{filename.replace('/', '__')}"
     return partial_dir() / f"{flat}.part"
 
 
