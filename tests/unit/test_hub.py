@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from hubserver import STARTER_REPO, HubServer, serving_starter
-from tokenwise.core import paths
+from tokenwise.core import paths, secrets
 from tokenwise.core.models import download, hub, library
 from tokenwise.core.models.queue import DownloadQueue
 
@@ -76,13 +76,28 @@ def test_gated_repository_says_to_accept_the_license(
     assert statuses == [401, 403, 200]
 
 
-def test_token_file_is_private(tokenwise_home: Path) -> None:
-    hub.save_token("hf_secret")
-    assert hub.saved_token() == "hf_secret"
-    token_file = next(tokenwise_home.rglob("hub-token"))
-    assert token_file.stat().st_mode & 0o077 == 0
+def test_the_token_is_kept_in_the_secrets_store(tokenwise_home: Path) -> None:
+    hub.save_token("  hf_secret\n")
+    assert hub.saved_token() == hub.token() == "hf_secret"
+    assert secrets.get_secret(hub.TOKEN_SECRET) == "hf_secret"
+    secrets_file = secrets.secrets_path()
+    assert secrets_file.stat().st_mode & 0o077 == 0
+    assert not list(tokenwise_home.rglob("hub-token"))
     hub.save_token(None)
     assert hub.saved_token() is None
+    assert secrets.get_secret(hub.TOKEN_SECRET) is None
+
+
+def test_a_token_file_of_an_earlier_version_is_moved_once(tokenwise_home: Path) -> None:
+    old = paths.config_dir() / "hub-token"
+    old.write_text("hf_from_0.1\n", encoding="utf-8")
+    assert hub.saved_token() == "hf_from_0.1"
+    assert not old.exists()
+    assert secrets.get_secret(hub.TOKEN_SECRET) == "hf_from_0.1"
+    hub.save_token("hf_newer")
+    old.write_text("hf_stale", encoding="utf-8")  # e.g. restored from a backup
+    assert hub.saved_token() == "hf_newer"  # the store wins; the stale file goes
+    assert not old.exists()
 
 
 def test_offline_is_reported_at_once(monkeypatch: pytest.MonkeyPatch) -> None:

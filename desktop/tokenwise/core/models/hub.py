@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from tokenwise.core import paths
+from tokenwise.core import paths, secrets
 from tokenwise.core.errors import TokenwiseError
 
 #: a part of a split model: "<stem>-00001-of-00003.gguf"
@@ -24,6 +24,7 @@ QUANT_RE = re.compile(
     re.I,
 )
 DEFAULT_TIMEOUT_S = 15.0
+TOKEN_SECRET = "huggingface-token"  # the name of the hub token in the secrets store
 
 
 class HubError(TokenwiseError):
@@ -104,26 +105,39 @@ def offline_mode_error() -> HubOfflineError:
     )
 
 
-def _token_path() -> Path:
+def _old_token_path() -> Path:
+    """Where Tokenwise 0.1 kept the token, in plain text."""
     return paths.config_dir() / "hub-token"
+
+
+def _move_old_token() -> None:
+    """Move a token from the plain-text file of earlier versions into the secrets store."""
+    path = _old_token_path()
+    try:
+        old = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return
+    except OSError:
+        return  # unreadable: left alone, and never sent
+    if old and secrets.get_secret(TOKEN_SECRET) is None:
+        secrets.set_secret(TOKEN_SECRET, old)
+    path.unlink(missing_ok=True)
 
 
 def saved_token() -> str | None:
     """A token entered in Tokenwise, which wins over huggingface_hub's own login."""
-    try:
-        token = _token_path().read_text(encoding="utf-8").strip()
-    except OSError:
-        return None
-    return token or None
+    _move_old_token()
+    return secrets.get_secret(TOKEN_SECRET)
 
 
 def save_token(token: str | None) -> None:
-    path = _token_path()
-    if not token:
-        path.unlink(missing_ok=True)
-        return
-    path.write_text(token.strip(), encoding="utf-8")
-    path.chmod(0o600)
+    """Keep ``token`` in the secrets store; empty or None forgets it."""
+    _move_old_token()
+    token = (token or "").strip()
+    if token:
+        secrets.set_secret(TOKEN_SECRET, token)
+    else:
+        secrets.delete_secret(TOKEN_SECRET)
 
 
 def token() -> str | None:
