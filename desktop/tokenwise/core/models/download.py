@@ -203,7 +203,8 @@ def _check_space(folder: Path, needed: int, filename: str) -> None:
 
 
 class _Progress:
-    """Throttles progress callbacks to a few per second."""
+    """Throttles progress callbacks to a few per second; a new phase is always reported
+    (the first bytes received among them)."""
 
     def __init__(self, callback: ProgressCallback | None, repo_id: str, filename: str) -> None:
         self.callback = callback
@@ -211,6 +212,7 @@ class _Progress:
         self.filename = filename
         self.started = time.monotonic()
         self.last = 0.0
+        self.phase = ""
         self.resumed_from = 0
         self.session_bytes = 0
 
@@ -218,9 +220,10 @@ class _Progress:
         if self.callback is None:
             return
         now = time.monotonic()
-        if not force and now - self.last < PROGRESS_INTERVAL_S:
+        if not force and phase == self.phase and now - self.last < PROGRESS_INTERVAL_S:
             return
         self.last = now
+        self.phase = phase
         elapsed = max(now - self.started, 1e-6)
         speed = self.session_bytes / elapsed
         self.callback(
