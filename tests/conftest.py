@@ -10,6 +10,9 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+# Secrets go to a file under the test's own config folder, never to the user's keyring
+# (inherited by the app processes the end-to-end tests start).
+os.environ["TOKENWISE_SECRETS_BACKEND"] = "file"
 
 
 @pytest.fixture(autouse=True)

@@ -3,7 +3,9 @@ huggingface_hub client: resolve HEAD/GET with Range, the model info API with LFS
 and model search, over HTTP or HTTPS. It logs every request (its headers, the Range start,
 the bytes actually sent) so tests can assert what was transferred, and it can misbehave on
 request: drop or reset the connection mid-file, send wrong bytes, hold mid-file, demand a
-token, answer gated, refuse only the GET, redirect downloads to a CDN-like path.
+token, answer gated, refuse only the GET, redirect downloads to a CDN-like path. It also
+answers as a plain HTTP forward proxy would (requests in absolute form, for any host name),
+so a client's proxy settings can be tested against it.
 
 Run it alone to serve the starter model:  python tests/hubserver.py [--port 8765]
 """
@@ -67,6 +69,7 @@ class LogEntry:
     status: int = 0
     range_start: int | None = None
     headers: dict[str, str] = field(default_factory=dict)  # as received, names lowercased
+    proxied: bool = False  # asked in absolute form ("GET http://host/..."), as of a proxy
     bytes_sent: int = 0
     finished: bool = False
     started: float = field(default_factory=time.perf_counter)
@@ -234,6 +237,7 @@ class _Handler(BaseHTTPRequestHandler):
         path = unquote(parts.path)
         entry = LogEntry("HEAD" if head else "GET", path)
         entry.headers = {k.lower(): v for k, v in self.headers.items()}
+        entry.proxied = bool(parts.scheme)
         with self.server_hub.lock:
             self.server_hub.log.append(entry)
         try:

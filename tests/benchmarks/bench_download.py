@@ -1,18 +1,25 @@
-"""Download throughput from the loopback hub server: Tokenwise's downloader against curl.
+"""Download throughput from the loopback hub server: Tokenwise's downloader against curl
+and against huggingface_hub's own ``hf_hub_download``.
 
-The server (tests/hubserver.py) runs in its own process; curl and Tokenwise fetch the same
+The server (tests/hubserver.py) runs in its own process; every client fetches the same
 file from it in one run, taking turns, several rounds, and the medians are printed as one
 JSON object (MB = 10^6 bytes):
 
 - ``curl_mb_s``: ``curl -o FILE URL``, the process started and finished each round.
 - ``tokenwise_mb_s`` and ``ratio``: ``download.download_file``, from its "connecting" to
-  its "verifying" progress event: the HEAD and model-info requests, then the GET with the
-  sha256 computed and the file written on the fly (the hash is then already known).
+  its "verifying" progress event: the HEAD and model-info requests, then the GET through
+  huggingface_hub's session with the sha256 computed and the file written on the fly (the
+  hash is then already known).
 - ``end_to_end_mb_s`` / ``end_to_end_ratio``: the same call from start to return, adding
   the GGUF check of the finished file, the move into place and the library record.
-- ``clients``: bare reads of the body, discarded, for reference: huggingface_hub's httpx
-  session (``iter_raw``) and the standard library's ``http.client`` (``readinto`` into a
-  preallocated buffer, what the downloader uses).
+- ``hf_hub_download_mb_s`` and ``ratio_vs_hf_hub_download``: huggingface_hub's own
+  download of the same file into a fresh cache folder (HEAD, GET through the same
+  session, size check, no sha256), start to return, against Tokenwise's end to end.
+- ``clients``: a bare read of the body through the session (``iter_raw``), discarded,
+  for reference: what the transfer could reach without writing or hashing.
+
+The downloads used to read the body with ``http.client`` beside the session; that column
+went with that client (the downloads now go through the session alone).
 
     .venv/bin/python tests/benchmarks/bench_download.py [--rounds 9] [--file some.gguf]
 
@@ -25,7 +32,6 @@ BENCH_RAW=1 also prints every round's times.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import shutil
@@ -36,9 +42,9 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the checkout: tests/benchmarks/ is two down
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # read when the hub client loads
 sys.path.insert(0, str(ROOT / "desktop"))
 
 from tokenwise.core import paths  # noqa: E402
@@ -70,19 +76,11 @@ def _httpx_session(url: str) -> int:
     return received
 
 
-def _http_client(url: str) -> int:
-    parts = urlsplit(url)
-    connection = http.client.HTTPConnection(parts.hostname or "", parts.port)
-    try:
-        connection.request("GET", parts.path, headers={"Accept-Encoding": "identity"})
-        response = connection.getresponse()
-        view = memoryview(bytearray(download.BUFFER_BYTES))
-        received = 0
-        while got := response.readinto(view):
-            received += got
-        return received
-    finally:
-        connection.close()
+def _hf_hub_download(endpoint: str, filename: str, cache: Path) -> Path:
+    from huggingface_hub import hf_hub_download
+
+    shutil.rmtree(cache, ignore_errors=True)
+    return Path(hf_hub_download(REPO, filename, cache_dir=cache, endpoint=endpoint))
 
 
 def main() -> None:
@@ -122,8 +120,11 @@ def main() -> None:
     cases: dict[str, Callable[[], object]] = {
         "curl": run_curl,
         "tokenwise": run_download,
+        "hf_hub_download": lambda: (
+            _hf_hub_download(endpoint, source.name, work / "hf-cache").stat().st_size == size
+            or sys.exit("short read")
+        ),
         "httpx_session_discard": lambda: _httpx_session(url) == size or sys.exit("short read"),
-        "http_client_discard": lambda: _http_client(url) == size or sys.exit("short read"),
     }
     times: dict[str, list[float]] = {name: [] for name in cases}
     times.update(download=[], end_to_end=[])
@@ -159,7 +160,9 @@ def main() -> None:
         "ratio_per_round_median": per_round("download"),
         "end_to_end_mb_s": mb_s("end_to_end"),
         "end_to_end_ratio": round(mb_s("end_to_end") / mb_s("curl"), 3),
-        "clients": {name: mb_s(name) for name in ("httpx_session_discard", "http_client_discard")},
+        "hf_hub_download_mb_s": mb_s("hf_hub_download"),
+        "ratio_vs_hf_hub_download": round(mb_s("end_to_end") / mb_s("hf_hub_download"), 3),
+        "clients": {"httpx_session_discard": mb_s("httpx_session_discard")},
         "load_average": {"before": [round(x, 2) for x in load_before],
                          "after": [round(x, 2) for x in os.getloadavg()]},
         "cpus": os.cpu_count(),

@@ -4,7 +4,7 @@ loopback server."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -185,6 +185,18 @@ def test_search_offline_says_so(
     assert _rows(window)[0].usable  # installed models still work
 
 
+def _wait_until_held(
+    qtbot: Any, hub_server: HubServer, filename: str, jobs: Callable[[], list[Any]]
+) -> None:
+    """Until the server holds the file at ``hold_after`` and the download has reported
+    bytes (the first ones always are; later ones are throttled, so a count may never show)."""
+    held = hub_server.faults.hold_after
+    assert held is not None
+    qtbot.waitUntil(lambda: hub_server.bytes_served(filename) >= held and any(
+        j.progress is not None and j.progress.phase == "downloading" for j in jobs()),
+        timeout=TIMEOUT_MS)
+
+
 def test_cancel_keeps_a_resumable_row_and_resume_finishes(
     qtbot: Any, open_window: Any, hub_server: HubServer, starter_model_path: Path
 ) -> None:
@@ -194,8 +206,7 @@ def test_cancel_keeps_a_resumable_row_and_resume_finishes(
     window.download_updated.connect(jobs.append)
     window.start_download("HuggingFaceTB/SmolLM2-135M-Instruct-GGUF",
                           (starter_model_path.name,))
-    qtbot.waitUntil(lambda: any(j.progress is not None and j.progress.done > 5_000_000
-                                for j in jobs), timeout=TIMEOUT_MS)
+    _wait_until_held(qtbot, hub_server, starter_model_path.name, lambda: jobs)
     row = next(iter(window._rows.values()))
     with qtbot.waitSignal(window.download_updated, timeout=TIMEOUT_MS,
                           check_params_cb=lambda job: job.state == CANCELLED):
@@ -219,8 +230,7 @@ def test_downloads_go_on_when_the_window_closes_and_show_when_it_reopens(
     window = open_window()
     first = window.start_download("HuggingFaceTB/SmolLM2-135M-Instruct-GGUF",
                                   (starter_model_path.name,))
-    qtbot.waitUntil(lambda: any(j.progress is not None and j.progress.done > 5_000_000
-                                for j in downloads.jobs()), timeout=TIMEOUT_MS)
+    _wait_until_held(qtbot, hub_server, starter_model_path.name, downloads.jobs)
     window.close()
     assert [j.state for j in downloads.active()] == ["running"]  # closing cancels nothing
     window.show()  # the main window shows the same Models window again
@@ -244,8 +254,7 @@ def test_quitting_mid_download_notes_it_and_the_next_start_resumes(
 
     hub_server.faults.hold_after = 5_000_000
     job = downloads.enqueue(CATALOGUE_REPO, (starter_model_path.name,))
-    qtbot.waitUntil(lambda: any(j.progress is not None and j.progress.done > 1_000_000
-                                for j in downloads.active()), timeout=TIMEOUT_MS)
+    _wait_until_held(qtbot, hub_server, starter_model_path.name, downloads.jobs)
     # what quitting does once the user agreed: the cancel is seen at the next block
     downloads.shutdown(resume_next_start=True, timeout=0.1)
     hub_server.faults.release.set()

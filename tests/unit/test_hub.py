@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from hubserver import STARTER_REPO, HubServer, serving_starter
-from tokenwise.core.models import hub
+from tokenwise.core import paths, secrets
+from tokenwise.core.models import download, hub, library
+from tokenwise.core.models.queue import DownloadQueue
 
 
 @pytest.fixture
@@ -74,13 +76,28 @@ def test_gated_repository_says_to_accept_the_license(
     assert statuses == [401, 403, 200]
 
 
-def test_token_file_is_private(tokenwise_home: Path) -> None:
-    hub.save_token("hf_secret")
-    assert hub.saved_token() == "hf_secret"
-    token_file = next(tokenwise_home.rglob("hub-token"))
-    assert token_file.stat().st_mode & 0o077 == 0
+def test_the_token_is_kept_in_the_secrets_store(tokenwise_home: Path) -> None:
+    hub.save_token("  hf_secret\n")
+    assert hub.saved_token() == hub.token() == "hf_secret"
+    assert secrets.get_secret(hub.TOKEN_SECRET) == "hf_secret"
+    secrets_file = secrets.secrets_path()
+    assert secrets_file.stat().st_mode & 0o077 == 0
+    assert not list(tokenwise_home.rglob("hub-token"))
     hub.save_token(None)
     assert hub.saved_token() is None
+    assert secrets.get_secret(hub.TOKEN_SECRET) is None
+
+
+def test_a_token_file_of_an_earlier_version_is_moved_once(tokenwise_home: Path) -> None:
+    old = paths.config_dir() / "hub-token"
+    old.write_text("hf_from_0.1\n", encoding="utf-8")
+    assert hub.saved_token() == "hf_from_0.1"
+    assert not old.exists()
+    assert secrets.get_secret(hub.TOKEN_SECRET) == "hf_from_0.1"
+    hub.save_token("hf_newer")
+    old.write_text("hf_stale", encoding="utf-8")  # e.g. restored from a backup
+    assert hub.saved_token() == "hf_newer"  # the store wins; the stale file goes
+    assert not old.exists()
 
 
 def test_offline_is_reported_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -108,6 +125,40 @@ def test_safe_names_pass() -> None:
     assert hub.check_filename("sub/model-Q4_K_M.gguf") == "sub/model-Q4_K_M.gguf"
     with pytest.raises(hub.UnsafeFileNameError, match=r"not a \.gguf"):
         hub.check_filename("model.safetensors")
+
+
+@pytest.mark.parametrize("repo_id", [
+    "gpt2", "a/b/c", "../x", "owner/..", "owner/na..me", "owner/na--me", "-owner/name",
+    "owner/name.", "owner/na me", "owner\\name", "", "owner/" + "n" * 97,
+])
+def test_repository_ids_are_checked_in_one_place(repo_id: str) -> None:
+    with pytest.raises(hub.InvalidRepoIdError, match="owner/name"):
+        hub.check_repo_id(repo_id)
+    with pytest.raises(hub.InvalidRepoIdError):
+        hub.list_repo_files(repo_id)
+    with pytest.raises(hub.InvalidRepoIdError):
+        download.download_file(repo_id, "model.gguf")
+    queue = DownloadQueue(lambda job: None)
+    try:
+        with pytest.raises(hub.InvalidRepoIdError):
+            queue.enqueue(repo_id, ["model.gguf"])
+    finally:
+        queue.shutdown()
+
+
+@pytest.mark.parametrize("repo_id", [STARTER_REPO, "bartowski/Qwen2.5-0.5B-Instruct-GGUF",
+                                     "a/b", "Org_1/model.v2"])
+def test_ordinary_repository_ids_pass(repo_id: str) -> None:
+    assert hub.check_repo_id(repo_id) == repo_id
+    assert download.target_path(repo_id, "m.gguf") == paths.models_dir() / repo_id / "m.gguf"
+
+
+def test_split_file_names_have_one_pattern() -> None:
+    assert library.SPLIT_RE is hub.SPLIT_RE
+    found = hub.SPLIT_RE.match("sub/Big-Q4_K_M-00002-of-00003.gguf")
+    assert found is not None
+    assert (found["stem"], found["index"], found["count"]) == ("sub/Big-Q4_K_M", "00002", "00003")
+    assert hub.SPLIT_RE.match("Big-Q4_K_M.gguf") is None
 
 
 @pytest.mark.parametrize(

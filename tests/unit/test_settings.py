@@ -24,8 +24,9 @@ def test_defaults_when_there_is_no_file() -> None:
     assert problems == []
     assert not paths.settings_path().exists()
     assert (settings.schema_version, settings.n_ctx, settings.n_gpu_layers, settings.n_threads,
-            settings.font_size, settings.top_k_display, settings.theme, settings.last_model,
-            settings.hf_token) == (SCHEMA_VERSION, 4096, -1, None, 11, 20, "system", "", "")
+            settings.font_size, settings.top_k_display, settings.theme, settings.last_model) == (
+        SCHEMA_VERSION, 4096, -1, None, 11, 20, "system", "")
+    assert not hasattr(settings, "hf_token")  # secrets live in tokenwise.core.secrets
     assert settings.sampler_preset == DEFAULT_PRESET
     assert settings.sampler == PRESETS[DEFAULT_PRESET]
 
@@ -36,7 +37,7 @@ def test_round_trip_of_every_field() -> None:
         sampler=SamplerSettings(temperature=1.25, top_k=0, top_p=0.5, min_p=0.0,
                                 repeat_penalty=1.1, seed=1234, max_tokens=64),
         theme="dark", font_size=14, last_model="/models/工作/qwen.gguf", show_inspector=False,
-        heatmap=False, top_k_display=50, hf_token="hf_abc", window_geometry="AdnQywADAAA=",
+        heatmap=False, top_k_display=50, window_geometry="AdnQywADAAA=",
         window_state="AAAA/wAAAAD9",
     )
     assert changed != AppSettings()
@@ -90,6 +91,19 @@ def test_unknown_keys_are_ignored_and_known_ones_kept() -> None:
     assert problems == []
     assert settings.font_size == 15
     assert settings.sampler == PRESETS[DEFAULT_PRESET].with_(temperature=0.2)
+
+
+def test_an_old_token_key_is_ignored_and_never_written_back() -> None:
+    paths.settings_path().write_text(json.dumps({
+        "schema_version": 1, "font_size": 15, "hf_token": "hf_from_an_old_version",
+    }), encoding="utf-8")
+    settings, problems = read_settings()
+    assert problems == []
+    assert settings.font_size == 15
+    save_settings(settings)
+    text = paths.settings_path().read_text(encoding="utf-8")
+    assert "hf_token" not in text
+    assert "hf_from_an_old_version" not in text
 
 
 def test_bad_values_fall_back_to_defaults_one_by_one(caplog: pytest.LogCaptureFixture) -> None:

@@ -34,7 +34,11 @@ CUSTOM_PRESET = "Custom"  # the sampler settings differ from every named preset
 
 @dataclass(slots=True)
 class AppSettings:
-    """Everything the app remembers between runs. Defaults are the first-run experience."""
+    """Everything the app remembers between runs. Defaults are the first-run experience.
+
+    No secrets: the hub token lives in :mod:`tokenwise.core.secrets`. (The ``hf_token`` key
+    of early settings files was never used; it is ignored like any unknown key.)
+    """
 
     schema_version: int = SCHEMA_VERSION
     n_ctx: int = 4096
@@ -48,9 +52,6 @@ class AppSettings:
     show_inspector: bool = True
     heatmap: bool = True  # shade reply tokens by their probability
     top_k_display: int = 20  # candidates listed per step
-    # A token typed into the app. Prefer huggingface_hub's own login (its token file), which
-    # the hub client finds by itself; this one is stored in plain text in settings.json.
-    hf_token: str = ""
     window_geometry: str = ""  # base64 of QWidget.saveGeometry()
     window_state: str = ""  # base64 of QMainWindow.saveState()
 

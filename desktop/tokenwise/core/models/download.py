@@ -7,10 +7,12 @@ the app was closed or killed. Only a file whose sha256 matches the hub's LFS has
 whose GGUF header checks out is moved (atomically) into place; a mismatch is moved to
 ``<models>/.quarantine/`` and reported, never loaded.
 
-huggingface_hub supplies the URL, the headers and token, the metadata and the error types;
-the body is read by ``download_http`` (its docstring says why), into a few reused buffers
-that two threads write and hash while the next ones arrive, so the sha256 is known when
-the last byte is in and the transfer keeps pace with curl on a loopback server.
+huggingface_hub supplies everything about the request: the URL (``hf_hub_url``), the
+headers and token (``build_hf_headers``), the metadata (``get_hf_file_metadata``), the
+connection (``get_session``: its redirects, which drop the token when the origin changes;
+its certificates, proxies and request hook) and the status errors (``hf_raise_for_status``).
+The body is copied into a few reused buffers that two threads write and hash while the
+next ones arrive, so the sha256 is known when the last byte is in.
 """
 
 from __future__ import annotations
@@ -25,16 +27,19 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from tokenwise.core import paths
 from tokenwise.core.errors import ModelFileError, TokenwiseError
-from tokenwise.core.models import download_http, hub
+from tokenwise.core.models import hub
 from tokenwise.core.models.gguf import format_size, inspect_gguf
 from tokenwise.core.models.library import Library
+
+if TYPE_CHECKING:
+    import httpx2
 
 BUFFER_BYTES = 2 << 20  # one write + one hash update per buffer
 BUFFERS = 6
@@ -42,9 +47,8 @@ BUFFERS = 6
 # written 256 KiB at a time in about half the runs here (Linux 6.18, ext4; no compaction
 # stalls counted, the cause is not pinned down); 256 KiB writes were steady.
 WRITE_BYTES = 256 << 10
-READ_BYTES = 256 << 10  # the largest read: few Python steps per byte on a fast link
-MIN_READ_BYTES = 16 << 10
-READ_WINDOW_S = 0.1  # on a slow link, read what arrives in about this long
+CONNECT_TIMEOUT_S = 15.0
+READ_TIMEOUT_S = 30.0  # a stalled body fails after this long and is resumed
 HASH_BLOCK = 8 << 20
 SPACE_MARGIN = 64 << 20  # keep some room for the index, logs and the system
 MAX_RETRIES = 5
@@ -116,23 +120,15 @@ def _ensure(path: Path) -> Path:
     return path
 
 
-def _safe_repo(repo_id: str) -> str:
-    if not re.fullmatch(r"[A-Za-z0-9][\w.\-]*/[\w.\-]+", repo_id) or ".." in repo_id:
-        raise hub.UnsafeFileNameError(
-            f"{repo_id!r} is not a hub repository id (it should look like owner/name)."
-        )
-    return repo_id
-
-
 def target_path(repo_id: str, filename: str) -> Path:
     """Where a finished download lives: <models>/<owner>/<repo>/<file>."""
     hub.check_filename(filename)
-    return paths.models_dir() / _safe_repo(repo_id) / filename
+    return paths.models_dir() / hub.check_repo_id(repo_id) / filename
 
 
 def partial_path(repo_id: str, filename: str) -> Path:
     hub.check_filename(filename)
-    flat = f"{_safe_repo(repo_id).replace('/', '__')}__{filename.replace('/', '__')}"
+    flat = f"{hub.check_repo_id(repo_id).replace('/', '__')}__{filename.replace('/', '__')}"
     return partial_dir() / f"{flat}.part"
 
 
@@ -207,7 +203,8 @@ def _check_space(folder: Path, needed: int, filename: str) -> None:
 
 
 class _Progress:
-    """Throttles progress callbacks to a few per second."""
+    """Throttles progress callbacks to a few per second; a new phase is always reported
+    (the first bytes received among them)."""
 
     def __init__(self, callback: ProgressCallback | None, repo_id: str, filename: str) -> None:
         self.callback = callback
@@ -215,6 +212,7 @@ class _Progress:
         self.filename = filename
         self.started = time.monotonic()
         self.last = 0.0
+        self.phase = ""
         self.resumed_from = 0
         self.session_bytes = 0
 
@@ -222,9 +220,10 @@ class _Progress:
         if self.callback is None:
             return
         now = time.monotonic()
-        if not force and now - self.last < PROGRESS_INTERVAL_S:
+        if not force and phase == self.phase and now - self.last < PROGRESS_INTERVAL_S:
             return
         self.last = now
+        self.phase = phase
         elapsed = max(now - self.started, 1e-6)
         speed = self.session_bytes / elapsed
         self.callback(
@@ -396,6 +395,26 @@ def _disk_error(exc: OSError, what: str, have: int) -> DownloadError:
     return DownloadError(f"Cannot write the download of {what}: {exc.strerror or exc}.")
 
 
+@contextlib.contextmanager
+def open_stream(url: str, headers: dict[str, str]) -> Iterator[httpx2.Response]:
+    """GET ``url`` through huggingface_hub's session; the body is left to read.
+
+    The session follows redirects and drops Authorization when one leaves the origin
+    (except an http->https upgrade of the same host), trusts SSL_CERT_FILE / SSL_CERT_DIR,
+    takes HTTP(S)_PROXY and NO_PROXY from the environment when it is created, and runs
+    huggingface_hub's request hook (a request id; a refusal in offline mode). Network
+    failures raise httpx2 transport errors.
+    """
+    import httpx2
+    from huggingface_hub import get_session
+
+    timeout = httpx2.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
+    with get_session().stream(
+        "GET", url, headers=headers, follow_redirects=True, timeout=timeout
+    ) as response:
+        yield response
+
+
 def _transfer(
     url: str,
     part: Path,
@@ -410,23 +429,24 @@ def _transfer(
 ) -> tuple[int, hashlib._Hash]:
     """GET with Range from ``have``, retrying dropped connections; returns bytes on disk."""
     import httpx2
+    from huggingface_hub import hf_raise_for_status
     from huggingface_hub.errors import HfHubHTTPError
     from huggingface_hub.utils import build_hf_headers  # type: ignore[attr-defined]
 
     retries = 0
     while size is None or have < size:
         headers = build_hf_headers(token=token)
+        # the raw bytes are the file: Range offsets and the sha256 count them
         headers["Accept-Encoding"] = "identity"
         if have:
             headers["Range"] = f"bytes={have}-"
         before = have
         try:
-            body = download_http.open_body(url, headers)
-            with contextlib.closing(body):
-                if body.status_code == 416 and size is not None and have == size:
+            with open_stream(url, headers) as response:
+                if response.status_code == 416 and size is not None and have == size:
                     break
-                body.raise_for_status()
-                if have and body.status_code != 206:
+                hf_raise_for_status(response)
+                if have and response.status_code != 206:
                     have = 0  # the server ignored the Range: start over
                     digest = hashlib.sha256()
                 with open(part, "r+b" if have else "wb", buffering=0) as out:
@@ -436,7 +456,7 @@ def _transfer(
                     # (no truncate of an empty file: on ext4 that makes close() flush it)
                     sink, start = _Sink(out, digest), have
                     try:
-                        _receive(body, sink, have, size, what, bar, cancel)
+                        _receive(response.iter_raw(), sink, have, size, what, bar, cancel)
                     finally:
                         have = start + sink.stored
             if size is None:
@@ -461,7 +481,7 @@ def _transfer(
 
 
 def _receive(
-    body: download_http.Body,
+    chunks: Iterable[bytes],
     sink: _Sink,
     have: int,
     size: int | None,
@@ -469,39 +489,34 @@ def _receive(
     bar: _Progress,
     cancel: threading.Event,
 ) -> None:
-    """Fill the sink's buffers from ``body`` until it ends or fails.
+    """Copy ``chunks`` into the sink's buffers until they end or fail.
 
-    A read waits until its size has arrived, so reads are sized to about READ_WINDOW_S at
-    the speed so far: large on a fast link, small enough on a slow one that cancel and
-    progress stay prompt. Whatever arrived is written before returning or raising (cancel,
-    a dropped connection), so a resume continues from the last byte received.
+    Chunks come as the connection delivers them (64 KiB at most), so cancel and progress
+    are looked at often even on a slow link. Whatever arrived before a cancel or a dropped
+    connection is written before returning or raising, so a resume continues from the
+    last byte received.
     """
     buffer = sink.take()
-    view = memoryview(buffer)
     filled = 0
     try:
-        while True:
+        for chunk in chunks:
             if cancel.is_set():
                 raise DownloadCancelled(
                     f"Download of {what} cancelled; {format_size(have)} kept to resume later."
                 )
-            got = body.readinto(view[filled : filled + _read_size(bar)])
-            if not got:
-                break
-            filled += got
-            have += got
-            bar.session_bytes += got
+            view = memoryview(chunk)
+            while view:
+                n = min(len(view), BUFFER_BYTES - filled)
+                buffer[filled : filled + n] = view[:n]
+                filled += n
+                view = view[n:]
+                if filled == BUFFER_BYTES:
+                    sink.give(buffer, filled)
+                    buffer, filled = sink.take(), 0
+            have += len(chunk)
+            bar.session_bytes += len(chunk)
             bar.emit("downloading", have, size)
-            if filled == BUFFER_BYTES:
-                sink.give(buffer, filled)
-                buffer, filled = sink.take(), 0
-                view = memoryview(buffer)
     finally:
         if filled:
             sink.give(buffer, filled)
         sink.close()
-
-
-def _read_size(bar: _Progress) -> int:
-    speed = bar.session_bytes / max(time.monotonic() - bar.started, 1e-3)
-    return max(MIN_READ_BYTES, min(READ_BYTES, int(speed * READ_WINDOW_S)))

@@ -14,15 +14,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from tokenwise.core import paths
+from tokenwise.core import paths, secrets
 from tokenwise.core.errors import TokenwiseError
 
+#: a part of a split model: "<stem>-00001-of-00003.gguf"
 SPLIT_RE = re.compile(r"^(?P<stem>.+)-(?P<index>\d{5})-of-(?P<count>\d{5})\.gguf$", re.I)
 QUANT_RE = re.compile(
     r"(?<![A-Za-z0-9])(I?Q\d(?:_[0-9A-Z]+)*|F16|F32|BF16|TQ\d_\d|MXFP4(?:_MOE)?)(?![A-Za-z0-9])",
     re.I,
 )
 DEFAULT_TIMEOUT_S = 15.0
+TOKEN_SECRET = "huggingface-token"  # the name of the hub token in the secrets store
 
 
 class HubError(TokenwiseError):
@@ -43,6 +45,10 @@ class HubNotFoundError(HubError):
 
 class UnsafeFileNameError(HubError):
     """A file name from a listing that would escape the models folder."""
+
+
+class InvalidRepoIdError(HubError):
+    """Not a repository id of the form owner/name."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,31 +105,60 @@ def offline_mode_error() -> HubOfflineError:
     )
 
 
-def _token_path() -> Path:
+def _old_token_path() -> Path:
+    """Where Tokenwise 0.1 kept the token, in plain text."""
     return paths.config_dir() / "hub-token"
+
+
+def _move_old_token() -> None:
+    """Move a token from the plain-text file of earlier versions into the secrets store."""
+    path = _old_token_path()
+    try:
+        old = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return
+    except OSError:
+        return  # unreadable: left alone, and never sent
+    if old and secrets.get_secret(TOKEN_SECRET) is None:
+        secrets.set_secret(TOKEN_SECRET, old)
+    path.unlink(missing_ok=True)
 
 
 def saved_token() -> str | None:
     """A token entered in Tokenwise, which wins over huggingface_hub's own login."""
-    try:
-        token = _token_path().read_text(encoding="utf-8").strip()
-    except OSError:
-        return None
-    return token or None
+    _move_old_token()
+    return secrets.get_secret(TOKEN_SECRET)
 
 
 def save_token(token: str | None) -> None:
-    path = _token_path()
-    if not token:
-        path.unlink(missing_ok=True)
-        return
-    path.write_text(token.strip(), encoding="utf-8")
-    path.chmod(0o600)
+    """Keep ``token`` in the secrets store; empty or None forgets it."""
+    _move_old_token()
+    token = (token or "").strip()
+    if token:
+        secrets.set_secret(TOKEN_SECRET, token)
+    else:
+        secrets.delete_secret(TOKEN_SECRET)
 
 
 def token() -> str | None:
     """The token to send: Tokenwise's own, else huggingface_hub's login (None lets it look)."""
     return saved_token()
+
+
+def check_repo_id(repo_id: str) -> str:
+    """The one check of a repository id: the hub's own rules, and the owner/name form that
+    the models folder is laid out by (``<models>/<owner>/<name>/``)."""
+    from huggingface_hub.utils import validate_repo_id  # type: ignore[attr-defined]
+
+    try:
+        validate_repo_id(repo_id)
+        if not isinstance(repo_id, str) or repo_id.count("/") != 1:
+            raise ValueError(repo_id)
+    except ValueError:
+        raise InvalidRepoIdError(
+            f"{repo_id!r} is not a hub repository id: it should look like owner/name."
+        ) from None
+    return repo_id
 
 
 def check_filename(filename: str) -> str:
@@ -270,14 +305,8 @@ def search_models(text: str, *, limit: int = 30) -> list[HubRepo]:
 def list_repo_files(repo_id: str, *, revision: str | None = None) -> list[HubFile]:
     """Every file of a repository with its size and LFS sha256."""
     from huggingface_hub.hf_api import ModelInfo
-    from huggingface_hub.utils import validate_repo_id  # type: ignore[attr-defined]
 
-    try:
-        validate_repo_id(repo_id)
-    except ValueError:
-        raise HubNotFoundError(
-            f"{repo_id!r} is not a repository id: it should look like owner/name."
-        ) from None
+    check_repo_id(repo_id)
     path = f"/api/models/{repo_id}"
     if revision:
         from urllib.parse import quote

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import shutil
 import time
 from dataclasses import dataclass, fields, replace
@@ -22,10 +21,10 @@ from pathlib import Path
 from tokenwise.core import paths
 from tokenwise.core.errors import ModelFileError, ModelNotFoundError, TokenwiseError
 from tokenwise.core.models.gguf import ArrayInfo, GGUFInfo, format_size, inspect_gguf
+from tokenwise.core.models.hub import SPLIT_RE
 from tokenwise.core.models.starter import STARTER_NAME, starter_model_path
 
 INDEX_VERSION = 1
-SPLIT_RE = re.compile(r"^(?P<stem>.+)-(?P<index>\d{5})-of-(?P<count>\d{5})\.gguf$", re.I)
 SOURCES = ("bundled", "downloaded", "imported")
 
 

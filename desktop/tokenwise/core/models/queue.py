@@ -60,6 +60,7 @@ class DownloadQueue:
         self._thread.start()
 
     def enqueue(self, repo_id: str, filenames: tuple[str, ...] | list[str]) -> DownloadJob:
+        hub.check_repo_id(repo_id)
         for name in filenames:
             hub.check_filename(name)
         with self._lock:

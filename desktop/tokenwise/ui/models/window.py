@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from tokenwise.core import secrets
 from tokenwise.core.errors import TokenwiseError
 from tokenwise.core.models import download, hub
 from tokenwise.core.models.fit import estimate_memory
@@ -351,7 +352,8 @@ class ModelsWindow(QDialog):
 
         text, ok = QInputDialog.getText(
             self, "Hub access token",
-            "Token for gated or private models (empty: use huggingface_hub's own login):",
+            "Token for gated or private models (empty: use huggingface_hub's own login).\n"
+            f"It is kept in {secrets.backend_name()}.",
             QLineEdit.EchoMode.Password, hub.saved_token() or "",
         )
         if ok:

@@ -1,6 +1,6 @@
-"""The body of a download read by http.client (or, behind a proxy, huggingface_hub's
-session): redirects, credentials across origins, hub error types, resuming after a reset,
-HTTPS with certificate checks, the session fallback behind a proxy."""
+"""The body of a download through huggingface_hub's own session: redirects and the token
+across origins, the hub's error types, resuming after a reset, HTTPS with certificate
+checks, and proxies taken from the environment."""
 
 from __future__ import annotations
 
@@ -14,21 +14,32 @@ from urllib.parse import urlsplit
 
 import httpx2
 import pytest
-from huggingface_hub import close_session
+from huggingface_hub import close_session, hf_raise_for_status
 from huggingface_hub.errors import HfHubHTTPError
 
 from hubserver import STARTER_REPO, HubServer, serving_starter
-from tokenwise.core.models import download, download_http, hub
+from tokenwise.core.models import download, hub
+
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
 
 
 @pytest.fixture
 def hub_server(starter_model_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[HubServer]:
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy",
-                 "all_proxy"):
+    for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
     with serving_starter(starter_model_path) as server:
         yield server
+
+
+@pytest.fixture
+def new_session() -> Iterator[None]:
+    """The session reads proxies and certificates when it is made: make it again for the
+    test's environment, and once more afterwards for the next test's."""
+    close_session()
+    yield
+    close_session()
 
 
 @pytest.fixture(scope="module")
@@ -53,21 +64,25 @@ def test_a_redirect_to_another_origin_is_followed_without_the_token(
         200, False, starter_model_path.stat().st_size)
 
 
-def test_a_redirect_within_the_origin_keeps_the_token(
-    hub_server: HubServer, starter_model_path: Path
+def test_a_redirect_within_the_origin_keeps_the_token_and_the_range(
+    hub_server: HubServer, starter_model_path: Path, starter_sha: str
 ) -> None:
     hub_server.add_repo("google/Gated-GGUF", {"gated.gguf": starter_model_path},
                         gated=True, token="hf_ok")
+    hub.save_token("hf_ok")
     hub_server.faults.redirect_to = hub_server.url
-    url = f"{hub_server.url}/google/Gated-GGUF/resolve/main/gated.gguf"
-    body = download_http.open_body(url, {"Authorization": "Bearer hf_ok", "Range": "bytes=100-"})
-    body.close()
-    assert [(e.status, e.authorized) for e in hub_server.gets("gated.gguf")] == [
-        (302, True), (206, True)]
-    assert hub_server.gets("gated.gguf")[-1].range_start == 100
+    hub_server.faults.drop_after["gated.gguf"] = 30_000_000
+    path = download.download_file("google/Gated-GGUF", "gated.gguf", retry_delay_s=0)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == starter_sha
+    gets = hub_server.gets("gated.gguf")
+    assert [(e.status, e.authorized) for e in gets] == [
+        (302, True), (200, True), (302, True), (206, True)]
+    assert gets[2].range_start is None  # the resolve URL only redirects
+    assert gets[2].headers["range"] == f"bytes={gets[3].range_start}-"
+    assert 0 < gets[3].range_start <= 30_000_000  # type: ignore[operator]
 
 
-def test_the_get_carries_what_the_session_would_send(
+def test_the_get_carries_what_the_session_sends(
     hub_server: HubServer, starter_model_path: Path
 ) -> None:
     name = starter_model_path.name
@@ -90,10 +105,8 @@ def test_a_refused_get_raises_the_hub_error_types(
     name = starter_model_path.name
     hub_server.faults.get_status[name] = status
     url = f"{hub_server.url}/{STARTER_REPO}/resolve/main/{name}"
-    body = download_http.open_body(url, {})
-    with pytest.raises(HfHubHTTPError) as raised:
-        body.raise_for_status()
-    body.close()
+    with download.open_stream(url, {}) as response, pytest.raises(HfHubHTTPError) as raised:
+        hf_raise_for_status(response)
     assert raised.value.response.status_code == status
     with pytest.raises(error, match=str(status)):
         download.download_file(STARTER_REPO, name)
@@ -101,42 +114,53 @@ def test_a_refused_get_raises_the_hub_error_types(
 
 
 def test_a_refused_connection_is_an_httpx_connect_error(hub_server: HubServer) -> None:
-    with pytest.raises(httpx2.ConnectError):
-        download_http.open_body("http://127.0.0.1:9/some/file", {})
+    with pytest.raises(httpx2.ConnectError), download.open_stream(
+        "http://127.0.0.1:9/some/file", {}
+    ):
+        pass
 
 
-def test_behind_a_proxy_the_body_goes_through_the_session(
+def test_downloads_go_through_the_proxy_named_in_the_environment(
     hub_server: HubServer, starter_model_path: Path, starter_sha: str,
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, new_session: None,
 ) -> None:
     name = starter_model_path.name
-    opened: list[str] = []
-    real = download_http._SessionBody
-
-    def session_body(url: str, headers: dict[str, str]) -> download_http.Body:
-        opened.append(url)
-        return real(url, headers)
-
-    monkeypatch.setattr(download_http, "uses_proxy", lambda url: True)
-    monkeypatch.setattr(download_http, "_SessionBody", session_body)
+    # a host name nothing resolves: only the proxy (the loopback server) can answer for it
+    monkeypatch.setenv("HF_ENDPOINT", "http://hub.invalid")
+    monkeypatch.setenv("HTTP_PROXY", hub_server.url)
+    close_session()
     hub_server.faults.drop_after[name] = 30_000_000
     path = download.download_file(STARTER_REPO, name, retry_delay_s=0)
     assert hashlib.sha256(path.read_bytes()).hexdigest() == starter_sha
-    assert len(opened) == 2
+    assert hub_server.log
+    assert all(e.proxied for e in hub_server.log)
+    assert {e.headers["host"] for e in hub_server.log} == {"hub.invalid"}
     first, second = hub_server.gets(name)
     assert (first.bytes_sent, second.status) == (30_000_000, 206)
+    assert 0 < second.range_start <= 30_000_000  # type: ignore[operator]
 
 
-def test_proxy_settings_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy",
-                 "https_proxy", "all_proxy", "no_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    assert not download_http.uses_proxy("https://hub.example/a/b/resolve/main/x.gguf")
-    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
-    assert download_http.uses_proxy("https://hub.example/a/b/resolve/main/x.gguf")
-    assert not download_http.uses_proxy("http://hub.example/a/b/resolve/main/x.gguf")
-    monkeypatch.setenv("NO_PROXY", "hub.example")
-    assert not download_http.uses_proxy("https://hub.example/a/b/resolve/main/x.gguf")
+def test_no_proxy_sends_the_hub_past_the_proxy(
+    hub_server: HubServer, starter_model_path: Path, starter_sha: str,
+    monkeypatch: pytest.MonkeyPatch, new_session: None,
+) -> None:
+    name = starter_model_path.name
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    close_session()
+    path = download.download_file(STARTER_REPO, name)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == starter_sha
+    assert not [e for e in hub_server.log if e.proxied]
+
+    monkeypatch.delenv("NO_PROXY")
+    close_session()
+    with pytest.raises(hub.HubOfflineError):
+        download.download_file(STARTER_REPO, name, retry_delay_s=0)
+    with pytest.raises(httpx2.ConnectError), download.open_stream(
+        f"{hub_server.url}/{STARTER_REPO}/resolve/main/{name}", {}
+    ):
+        pass
+    assert len(hub_server.gets(name)) == 1  # the refused proxy stopped the others
 
 
 def test_a_reset_connection_resumes_from_the_bytes_written_and_hashed(
@@ -156,7 +180,8 @@ def test_a_reset_connection_resumes_from_the_bytes_written_and_hashed(
 
 @pytest.fixture
 def tls_server(
-    tmp_path: Path, starter_model_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, starter_model_path: Path, monkeypatch: pytest.MonkeyPatch,
+    new_session: None,
 ) -> Iterator[HubServer]:
     """The hub server over HTTPS with a self-signed certificate the client is told to trust."""
     openssl = shutil.which("openssl")
@@ -173,8 +198,7 @@ def tls_server(
     context.load_cert_chain(cert, key)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setenv("SSL_CERT_FILE", str(cert))
-    close_session()  # both clients build their trust store again, from SSL_CERT_FILE
-    download_http._ssl_context.cache_clear()
+    close_session()  # the session builds its trust store again, from SSL_CERT_FILE
     server = HubServer().start(tls=context)
     server.add_repo(STARTER_REPO, {starter_model_path.name: starter_model_path})
     monkeypatch.setenv("HF_ENDPOINT", server.url)
@@ -182,8 +206,6 @@ def tls_server(
         yield server
     finally:
         server.stop()
-        close_session()
-        download_http._ssl_context.cache_clear()
 
 
 def test_https_downloads_check_the_certificate(
@@ -197,7 +219,9 @@ def test_https_downloads_check_the_certificate(
     assert [g.status for g in tls_server.gets(name)] == [200]
 
     monkeypatch.delenv("SSL_CERT_FILE")  # the system's trust store knows no such certificate
-    download_http._ssl_context.cache_clear()
-    with pytest.raises(httpx2.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
-        download_http.open_body(f"{tls_server.url}/{STARTER_REPO}/resolve/main/{name}", {})
+    close_session()
+    with pytest.raises(httpx2.ConnectError, match="CERTIFICATE_VERIFY_FAILED"), (
+        download.open_stream(f"{tls_server.url}/{STARTER_REPO}/resolve/main/{name}", {})
+    ):
+        pass
     assert [g.status for g in tls_server.gets(name)] == [200]
