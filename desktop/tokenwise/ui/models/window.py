@@ -7,19 +7,21 @@ Signals:
     search_finished(): hub results (or an error message) are shown.
     files_listed(): a repository's GGUF files are shown.
     download_updated(object): a DownloadJob changed (progress, done, failed, cancelled).
+    import_ended(str): an import finished, failed or was cancelled; a word for the user.
 
-Network work (search, listings, downloads) runs on worker threads; results come back by
-signal. The library index makes opening the window cheap even with many models.
+Hub requests run on the hub's worker, one at a time, and only the newest search or listing is
+shown; an import (gigabytes, when copied) runs on the library's worker with its progress shown
+and a cancel; downloads run on the application's download worker. The library index makes
+opening the window cheap even with many models.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -31,6 +33,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMessageBox,
     QPlainTextEdit,
+    QProgressBar,
     QPushButton,
     QScrollArea,
     QSpinBox,
@@ -45,8 +48,9 @@ from tokenwise.core.errors import TokenwiseError
 from tokenwise.core.models import download, hub
 from tokenwise.core.models.fit import estimate_memory
 from tokenwise.core.models.gguf import format_size
-from tokenwise.core.models.library import InstalledModel, Library
+from tokenwise.core.models.library import ImportCancelled, InstalledModel, Library
 from tokenwise.core.models.queue import DONE, DownloadJob
+from tokenwise.core.tasks import SerialWorker, Task, TaskCancelled, TaskState
 from tokenwise.ui.models.downloads import Downloads
 from tokenwise.ui.models.rows import DownloadRow
 from tokenwise.ui.models.tables import (
@@ -56,13 +60,24 @@ from tokenwise.ui.models.tables import (
     REPO_COLUMNS,
     RecordTable,
 )
+from tokenwise.ui.workers import gui_worker, no_resource
+
+LIBRARY_THREAD = "tokenwise-library"
 
 
-class _Bridge(QObject):
-    """Carries results from worker threads to the GUI thread (queued connections)."""
+def import_file(path: str, copy: bool, state: TaskState[tuple[int, int]]) -> InstalledModel:
+    """Import a model file (work for the library's worker); reports (bytes copied, total)."""
+    try:
+        return Library().import_model(path, copy=copy, cancel=state.cancel_event,
+                                      progress=lambda done, total: state.report((done, total)))
+    except ImportCancelled as exc:
+        raise TaskCancelled(str(exc)) from exc
 
-    task_done = Signal(object, object)  # callback, result
-    task_failed = Signal(object, str)  # callback, message
+
+def failure_text(error: Exception) -> str:
+    if isinstance(error, TokenwiseError):
+        return str(error)
+    return f"Unexpected error: {error!r}"
 
 
 def _table(model: RecordTable[Any], tooltip: str) -> QTableView:
@@ -94,22 +109,24 @@ class ModelsWindow(QDialog):
     search_finished = Signal()
     files_listed = Signal()
     download_updated = Signal(object)
+    import_ended = Signal(str)
 
     def __init__(self, downloads: Downloads, parent: QWidget | None = None, *,
-                 library: Library | None = None) -> None:
+                 library: Library | None = None,
+                 files: SerialWorker[None] | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("modelsWindow")
         self.setWindowTitle("Models")
         self.setModal(False)
         self.resize(1080, 680)
         self.library = library or Library()
-        self._bridge = _Bridge(self)
-        self._bridge.task_done.connect(lambda callback, result: callback(result))
-        self._bridge.task_failed.connect(self._on_task_failed)
+        self.hub_requests = gui_worker("tokenwise-hub", no_resource)
+        self._own_files = files is None
+        self.files = files or gui_worker(LIBRARY_THREAD, no_resource)  # imports
         self.downloads = downloads  # the application's: it outlives this window
         downloads.job_changed.connect(self._on_job_changed)
         self._rows: dict[int, DownloadRow] = {}
-        self._error_targets: dict[object, QLabel] = {}
+        self._import_task: Task[tuple[int, int], InstalledModel] | None = None
 
         self.tabs = QTabWidget()
         self.tabs.setToolTip("Installed models, curated models, or the whole hub")
@@ -206,9 +223,25 @@ class ModelsWindow(QDialog):
         buttons.addStretch(1)
         buttons.addWidget(self.use_button)
 
+        self.import_status = QLabel()
+        self.import_status.setToolTip("The import of a model file")
+        self.import_bar = QProgressBar()
+        self.import_bar.setRange(0, 1000)
+        self.import_bar.setTextVisible(False)
+        self.import_bar.setToolTip("How much of the model file is copied")
+        self.import_cancel = _button("Cancel import", "Stop copying; nothing is kept",
+                                     self.cancel_import)
+        progress = QHBoxLayout()
+        progress.addWidget(self.import_status, 1)
+        progress.addWidget(self.import_bar, 1)
+        progress.addWidget(self.import_cancel)
+        for widget in (self.import_bar, self.import_cancel):
+            widget.hide()
+
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.addWidget(split, 1)
+        layout.addLayout(progress)
         layout.addLayout(buttons)
         return page
 
@@ -312,22 +345,52 @@ class ModelsWindow(QDialog):
         return answer == QMessageBox.StandardButton.Yes
 
     def import_model(self) -> None:
+        """Ask for a file, then import it on the library's worker (a copy shows progress)."""
         path = self.ask_import_path()
         if not path:
             return
         copy = self.ask_copy(path)
         if copy is None:
             return
-        try:
-            model = self.library.import_model(path, copy=copy)
-        except TokenwiseError as exc:
-            QMessageBox.warning(self, "Cannot import", str(exc))
-            return
+        self.import_button.setEnabled(False)
+        self.import_status.setText(f"{'Copying' if copy else 'Adding'} {Path(path).name}…")
+        self.import_bar.setValue(0)
+        self.import_bar.setVisible(copy)
+        self.import_cancel.setVisible(copy)
+        self._import_task = self.files.submit(
+            lambda _none, state: import_file(path, copy, state),
+            progress=self._import_progressed, returned=self._imported,
+            failed=self._import_failed, aborted=lambda: self._import_done("Import cancelled."))
+
+    def cancel_import(self) -> None:
+        if self._import_task is not None:
+            self._import_task.cancel()
+
+    def _import_progressed(self, progress: tuple[int, int]) -> None:
+        done, total = progress
+        self.import_bar.setValue(round(1000 * done / total) if total else 1000)
+        self.import_status.setText(f"Copying: {format_size(done)} of {format_size(total)}")
+
+    def _import_done(self, status: str) -> None:
+        self._import_task = None
+        self.import_button.setEnabled(True)
+        self.import_bar.hide()
+        self.import_cancel.hide()
+        self.import_status.setText(status)
+        self.import_ended.emit(status)
+
+    def _imported(self, model: InstalledModel) -> None:
+        self.library.reload()
         self.refresh_installed()
         self.installed_view.selectRow(
             [m.name for m in self.installed_model.records()].index(model.name)
         )
+        self._import_done(f"Imported {model.name}.")
         self.models_changed.emit()
+
+    def _import_failed(self, error: Exception) -> None:
+        self._import_done("")
+        QMessageBox.warning(self, "Cannot import", failure_text(error))
 
     def remove_selected(self) -> None:
         model = self.selected_model()
@@ -416,41 +479,15 @@ class ModelsWindow(QDialog):
         layout.addLayout(bottom)
         return page
 
-    def _run(self, work: Callable[[], object], done: Callable[[object], None],
-             status: QLabel) -> None:
-        """Run ``work`` on a daemon thread; ``done`` or an error message on the GUI thread."""
-        self._error_targets[done] = status
-
-        def target() -> None:
-            try:
-                result = work()
-            except TokenwiseError as exc:
-                self._bridge.task_failed.emit(done, str(exc))
-            except Exception as exc:
-                self._bridge.task_failed.emit(done, f"Unexpected error: {exc!r}")
-            else:
-                self._bridge.task_done.emit(done, result)
-
-        threading.Thread(target=target, name="models-task", daemon=True).start()
-
-    def _on_task_failed(self, callback: object, message: str) -> None:
-        label = self._error_targets.get(callback, self.search_status)
-        label.setText(message)
-        if callback == self._show_results:
-            self.repo_model.set_records([])
-            self.search_finished.emit()
-        elif callback == self._show_files:
-            self.file_model.set_records([])
-            self.files_listed.emit()
-
     def search(self) -> None:
+        """Search the hub; a newer search makes an older one's answer be dropped unseen."""
         text = self.search_edit.text().strip()
         self.search_status.setText("Searching…")
         self.file_model.set_records([])
-        self._run(lambda: hub.search_models(text), self._show_results, self.search_status)
+        self.hub_requests.submit(lambda _none, _state: hub.search_models(text), key="search",
+                                 returned=self._show_results, failed=self._search_failed)
 
-    def _show_results(self, result: object) -> None:
-        repos = list(result)  # type: ignore[call-overload]
+    def _show_results(self, repos: list[hub.HubRepo]) -> None:
         self.repo_model.set_records(repos)
         self.repo_view.resizeColumnToContents(0)
         self.search_status.setText(
@@ -459,21 +496,32 @@ class ModelsWindow(QDialog):
         )
         self.search_finished.emit()
 
+    def _search_failed(self, error: Exception) -> None:
+        self.search_status.setText(failure_text(error))
+        self.repo_model.set_records([])
+        self.search_finished.emit()
+
     def list_files(self) -> None:
         rows = self.repo_view.selectionModel().selectedRows()
         repo = self.repo_model.record(rows[0].row()) if rows else None
         if repo is None:
             return
         self.search_status.setText(f"Listing {repo.repo_id}…")
-        self._run(lambda: hub.list_gguf_models(repo.repo_id), self._show_files,
-                  self.search_status)
+        repo_id = repo.repo_id
+        self.hub_requests.submit(lambda _none, _state: hub.list_gguf_models(repo_id),
+                                 key="files", returned=self._show_files,
+                                 failed=self._files_failed)
 
-    def _show_files(self, result: object) -> None:
-        files = list(result)  # type: ignore[call-overload]
+    def _show_files(self, files: list[hub.HubModelFile]) -> None:
         self.file_model.set_records(files)
         self.file_view.resizeColumnToContents(0)
         self.search_status.setText(f"{len(files)} GGUF models in this repository."
                                    if files else "This repository has no GGUF files.")
+        self.files_listed.emit()
+
+    def _files_failed(self, error: Exception) -> None:
+        self.search_status.setText(failure_text(error))
+        self.file_model.set_records([])
         self.files_listed.emit()
 
     def download_file_selected(self) -> None:
@@ -530,3 +578,9 @@ class ModelsWindow(QDialog):
             row.setParent(None)
             row.deleteLater()
         self.start_download(repo_id, filenames)
+
+    def shutdown(self) -> None:
+        """The application closes: stop the hub's worker (and the library's, if it is ours)."""
+        self.hub_requests.shutdown(0.5)
+        if self._own_files:
+            self.files.shutdown(0.5)
