@@ -250,12 +250,14 @@ def test_quitting_mid_download_notes_it_and_the_next_start_resumes(
 
     hub_server.faults.hold_after = 5_000_000
     job = downloads.enqueue(CATALOGUE_REPO, (starter_model_path.name,))
-    qtbot.waitUntil(lambda: downloads.active() and downloads.active()[0].state == "running",
+    # running, and caught mid-file by the server
+    qtbot.waitUntil(lambda: downloads.active() and downloads.active()[0].state == "running"
+                    and hub_server.bytes_served(starter_model_path.name) >= 5_000_000,
                     timeout=TIMEOUT_MS)
     # what quitting does once the user agreed: the cancel is seen at the next block
     downloads.shutdown(resume_next_start=True, timeout=0.1)
     hub_server.faults.release.set()
-    downloads.queue.shutdown(timeout=30)
+    downloads.worker.shutdown(timeout=30)
     assert download.pending_downloads()  # the partial file stays
     hub_server.faults.hold_after = None
     later = Downloads()
