@@ -8,11 +8,20 @@ task callback runs on the GUI thread and no widget is ever touched from another 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, Signal, Slot
 
+from tokenwise.core.chat.engine_tasks import EngineSlot
+from tokenwise.core.chat.store import ChatStore
+from tokenwise.core.interface import ChatEngine, EngineFactory
 from tokenwise.core.tasks import P, R, SerialWorker, T, Task
+
+ENGINE_THREAD = "tokenwise-engine"
+DATABASE_THREAD = "tokenwise-db"
+GIL_SWITCH_INTERVAL_S = 0.0005
+StoreFactory = Callable[[], ChatStore]
 
 
 class WorkerBridge(QObject):
@@ -83,3 +92,27 @@ def no_resource() -> None:
     """The resource of a worker that needs none (hub requests): tasks get None."""
     return None
 
+
+# ----- the application's workers
+
+
+def default_engine_factory(path: str, **options: object) -> ChatEngine:
+    """Import the engine (and llama_cpp) on the engine's thread: keeps start-up fast."""
+    from tokenwise.core.engine.local import Engine
+
+    return Engine(path, **options)  # type: ignore[arg-type]
+
+
+def engine_worker(factory: EngineFactory | None = None) -> SerialWorker[EngineSlot]:
+    """The one thread that owns the engine: every llama.cpp call runs on it."""
+    # The engine thread gives up the GIL during every decode and needs it back at once when
+    # the decode returns; with the default 5 ms switch interval, a busy GUI thread would add
+    # up to 5 ms to every token.
+    sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_INTERVAL_S))
+    chosen = factory or default_engine_factory
+    return gui_worker(ENGINE_THREAD, lambda: EngineSlot(chosen), EngineSlot.close)
+
+
+def database_worker(factory: StoreFactory | None = None) -> SerialWorker[ChatStore]:
+    """The chat history's thread: a trace write or a long read never blocks the GUI."""
+    return gui_worker(DATABASE_THREAD, factory or ChatStore, ChatStore.close)
