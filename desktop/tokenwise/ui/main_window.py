@@ -37,12 +37,38 @@ from tokenwise.ui.chat.conversations import ConversationList
 from tokenwise.ui.chat.view import ChatView
 from tokenwise.ui.inspector import InspectorPanel
 from tokenwise.ui.models.downloads import Downloads
-from tokenwise.ui.workers import StoreFactory, database_worker, engine_worker
+from tokenwise.ui.workers import (
+    StoreFactory,
+    database_worker,
+    engine_worker,
+    gui_worker,
+    no_resource,
+)
 
 if TYPE_CHECKING:
     from tokenwise.ui.models.window import ModelsWindow
 
 GPU_README = "README.md, section “GPU builds”"
+ModelChoices = tuple[list[tuple[str, str]], str]  # (name, path) of each usable model; default
+
+
+def model_choices() -> ModelChoices:
+    """The usable models for the picker, and the default one (work for the library's worker)."""
+    try:
+        from tokenwise.core.models.library import Library
+
+        library = Library()
+        entries = [(m.name, str(m.path)) for m in library.list_models() if m.usable]
+        default = library.default_model()
+        return entries, str(default.path) if default is not None else ""
+    except Exception:  # the library is optional at start: fall back to the starter
+        from tokenwise.core.models.starter import STARTER_NAME, starter_model_path
+
+        try:
+            path = str(starter_model_path())
+        except Exception:
+            return [], ""
+        return [(STARTER_NAME, path)], path
 
 
 def backend_text(info: Any) -> str:
@@ -102,6 +128,7 @@ class MainWindow(QMainWindow):
 
         self.engine = engine_worker(engine_factory)
         self.db = database_worker(store_factory)
+        self.library_worker = gui_worker("tokenwise-library", no_resource)
         self.controller = ChatController(
             view=self.chat_view, sidebar=self.sidebar, composer=self.composer,
             inspector=self.inspector, settings=settings, engine=self.engine, db=self.db,
@@ -125,9 +152,7 @@ class MainWindow(QMainWindow):
         # the desktop switched between light and dark while the app runs
         QGuiApplication.styleHints().colorSchemeChanged.connect(self._on_system_scheme)
         self.flow.refresh_conversations()
-        self._fill_model_picker(model_path)
-        if autoload:
-            QTimer.singleShot(0, self.load_selected_model)
+        self._fill_model_picker(model_path, then_load=autoload)
         QTimer.singleShot(0, self.downloads.resume_from_last_session)
 
     # ------------------------------------------------------------------ building
@@ -261,35 +286,25 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ model
 
-    def _fill_model_picker(self, preferred: str | None) -> None:
-        entries: list[tuple[str, str]] = []
-        try:
-            from tokenwise.core.models.library import Library
+    def _fill_model_picker(self, preferred: str | None, *, then_load: bool = False) -> None:
+        """List the usable models on the library's worker; then fill the picker (and load)."""
 
-            library = Library()
-            for model in library.list_models():
-                if model.usable:
-                    entries.append((model.name, str(model.path)))
-            default = library.default_model()
-            default_path = str(default.path) if default is not None else ""
-        except Exception:  # the library is optional at start: fall back to the starter
-            from tokenwise.core.models.starter import STARTER_NAME, starter_model_path
+        def fill(choices: ModelChoices) -> None:
+            entries, default_path = choices
+            if preferred and all(p != preferred for _, p in entries):
+                entries.insert(0, (preferred.rsplit("/", 1)[-1], preferred))
+            self.model_picker.clear()
+            for name, path in entries:
+                self.model_picker.addItem(name, path)
+                self.model_picker.setItemData(self.model_picker.count() - 1, path,
+                                              Qt.ItemDataRole.ToolTipRole)
+            want = preferred or self.settings.last_model or default_path
+            self.model_picker.setCurrentIndex(max(0, self.model_picker.findData(want)))
+            if then_load:
+                self.load_selected_model()
 
-            try:
-                default_path = str(starter_model_path())
-                entries.append((STARTER_NAME, default_path))
-            except Exception:
-                default_path = ""
-        if preferred and all(p != preferred for _, p in entries):
-            entries.insert(0, (preferred.rsplit("/", 1)[-1], preferred))
-        self.model_picker.clear()
-        for name, path in entries:
-            self.model_picker.addItem(name, path)
-            self.model_picker.setItemData(self.model_picker.count() - 1, path,
-                                          Qt.ItemDataRole.ToolTipRole)
-        want = preferred or self.settings.last_model or default_path
-        index = self.model_picker.findData(want)
-        self.model_picker.setCurrentIndex(max(0, index))
+        self.library_worker.submit(lambda _none, _state: model_choices(), key="picker",
+                                   returned=fill)
 
     def load_selected_model(self) -> None:
         path = self.model_picker.currentData()
@@ -411,7 +426,7 @@ class MainWindow(QMainWindow):
 
         window = self._models_window
         if window is None:
-            window = ModelsWindow(self.downloads, parent=self)
+            window = ModelsWindow(self.downloads, parent=self, files=self.library_worker)
             window.model_chosen.connect(self._use_model)
             window.models_changed.connect(
                 lambda: self._fill_model_picker(self.model_picker.currentData()))
@@ -451,8 +466,7 @@ class MainWindow(QMainWindow):
 
     def _use_model(self, path: str) -> None:
         """A model picked in the Models window: select it and load it."""
-        self._fill_model_picker(path)
-        self.load_selected_model()
+        self._fill_model_picker(path, then_load=True)
 
     # ------------------------------------------------------------------ lifetime
 
@@ -487,4 +501,7 @@ class MainWindow(QMainWindow):
             with contextlib.suppress(OSError):
                 save_settings(self.settings)
             self.controller.shutdown()
+            if self._models_window is not None:
+                self._models_window.shutdown()
+            self.library_worker.shutdown(0.5)
         super().closeEvent(event)
