@@ -163,18 +163,18 @@ def test_search_lists_repos_then_files_then_downloads(
 ) -> None:
     window = open_window()
     window.tabs.setCurrentIndex(2)
-    window.search_edit.setText("smollm2")
+    window.hub_search.search_edit.setText("smollm2")
     with qtbot.waitSignal(window.search_finished, timeout=TIMEOUT_MS):
-        window.search_button.click()
-    repos = [r.repo_id for r in window.repo_model.records()]
+        window.hub_search.search_button.click()
+    repos = [r.repo_id for r in window.hub_search.repo_model.records()]
     assert set(repos) == {"HuggingFaceTB/SmolLM2-135M-Instruct-GGUF", CATALOGUE_REPO}
     with qtbot.waitSignal(window.files_listed, timeout=TIMEOUT_MS):
-        window.repo_view.selectRow(0)
-    files = window.file_model.records()
+        window.hub_search.repo_view.selectRow(0)
+    files = window.hub_search.file_model.records()
     assert [f.quantization for f in files] == ["Q4_1"]
-    window.file_view.selectRow(0)
+    window.hub_search.file_view.selectRow(0)
     with qtbot.waitSignal(window.models_changed, timeout=TIMEOUT_MS):
-        window.file_download.click()
+        window.hub_search.file_download.click()
     assert any(m.source == "downloaded" for m in _rows(window))
 
 
@@ -183,11 +183,11 @@ def test_search_offline_says_so(
 ) -> None:
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
     window = open_window()
-    window.search_edit.setText("qwen")
+    window.hub_search.search_edit.setText("qwen")
     with qtbot.waitSignal(window.search_finished, timeout=TIMEOUT_MS):
-        window.search_button.click()
-    assert "offline" in window.search_status.text()
-    assert window.repo_model.rowCount() == 0
+        window.hub_search.search_button.click()
+    assert "offline" in window.hub_search.search_status.text()
+    assert window.hub_search.repo_model.rowCount() == 0
     assert _rows(window)[0].usable  # installed models still work
 
 
@@ -360,18 +360,18 @@ def test_only_the_newest_search_is_shown(
     window.tabs.setCurrentIndex(2)
     shown: list[list[str]] = []
     window.search_finished.connect(
-        lambda: shown.append([r.repo_id for r in window.repo_model.records()]))
-    window.search_edit.setText("smollm2")
-    window.search_button.click()
+        lambda: shown.append([r.repo_id for r in window.hub_search.repo_model.records()]))
+    window.hub_search.search_edit.setText("smollm2")
+    window.hub_search.search_button.click()
     qtbot.waitUntil(lambda: any(e.path == "/api/models" for e in hub_server.log),
                     timeout=TIMEOUT_MS)
-    window.search_edit.setText("quantfactory")
+    window.hub_search.search_edit.setText("quantfactory")
     with qtbot.waitSignal(window.search_finished, timeout=TIMEOUT_MS):
-        window.search_button.click()
+        window.hub_search.search_button.click()
         hub_server.faults.search_release.set()
     # one worker, reports in order: the first search's answer came first, and was dropped
     assert shown == [[CATALOGUE_REPO]]
-    assert window.search_status.text() == "1 repositories, most downloaded first."
+    assert window.hub_search.search_status.text() == "1 repositories, most downloaded first."
 
 
 def _big_sparse_model(path: Path, size: int) -> Path:

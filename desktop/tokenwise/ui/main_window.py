@@ -503,5 +503,5 @@ class MainWindow(QMainWindow):
             self.controller.shutdown()
             if self._models_window is not None:
                 self._models_window.shutdown()
-            self.library_worker.shutdown(0.5)
+            self.library_worker.shutdown(0.2)
         super().closeEvent(event)

@@ -9,36 +9,30 @@ Signals:
     download_updated(object): a DownloadJob changed (progress, done, failed, cancelled).
     import_ended(str): an import finished, failed or was cancelled; a word for the user.
 
-Hub requests run on the hub's worker, one at a time, and only the newest search or listing is
-shown; an import (gigabytes, when copied) runs on the library's worker with its progress shown
-and a cancel; downloads run on the application's download worker. The library index makes
-opening the window cheap even with many models.
+Hub requests run on the hub's worker (hub_search.py), one at a time, and only the newest
+search or listing is shown; an import (gigabytes, when copied) runs on the library's worker
+with its progress shown and a cancel; downloads run on the application's download worker.
+The library index makes opening the window cheap even with many models.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QDialog,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QMessageBox,
     QPlainTextEdit,
     QProgressBar,
-    QPushButton,
     QScrollArea,
     QSpinBox,
     QSplitter,
-    QTableView,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -52,12 +46,12 @@ from tokenwise.core.models.library import ImportCancelled, InstalledModel, Libra
 from tokenwise.core.models.queue import DONE, DownloadJob
 from tokenwise.core.tasks import SerialWorker, Task, TaskCancelled, TaskState
 from tokenwise.ui.models.downloads import Downloads
+from tokenwise.ui.models.hub_search import HubSearchPage
+from tokenwise.ui.models.parts import failure_text, push_button, table_view
 from tokenwise.ui.models.rows import DownloadRow
 from tokenwise.ui.models.tables import (
     CATALOGUE_COLUMNS,
-    FILE_COLUMNS,
     INSTALLED_COLUMNS,
-    REPO_COLUMNS,
     RecordTable,
 )
 from tokenwise.ui.workers import gui_worker, no_resource
@@ -72,35 +66,6 @@ def import_file(path: str, copy: bool, state: TaskState[tuple[int, int]]) -> Ins
                                       progress=lambda done, total: state.report((done, total)))
     except ImportCancelled as exc:
         raise TaskCancelled(str(exc)) from exc
-
-
-def failure_text(error: Exception) -> str:
-    if isinstance(error, TokenwiseError):
-        return str(error)
-    return f"Unexpected error: {error!r}"
-
-
-def _table(model: RecordTable[Any], tooltip: str) -> QTableView:
-    view = QTableView()
-    view.setModel(model)
-    view.setToolTip(tooltip)
-    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    view.verticalHeader().hide()
-    view.setShowGrid(False)
-    view.setAlternatingRowColors(True)
-    view.horizontalHeader().setStretchLastSection(True)
-    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-    view.setWordWrap(False)
-    return view
-
-
-def _button(text: str, tooltip: str, slot: Callable[[], None]) -> QPushButton:
-    button = QPushButton(text)
-    button.setToolTip(tooltip)
-    button.clicked.connect(slot)
-    return button
 
 
 class ModelsWindow(QDialog):
@@ -120,7 +85,6 @@ class ModelsWindow(QDialog):
         self.setModal(False)
         self.resize(1080, 680)
         self.library = library or Library()
-        self.hub_requests = gui_worker("tokenwise-hub", no_resource)
         self._own_files = files is None
         self.files = files or gui_worker(LIBRARY_THREAD, no_resource)  # imports
         self.downloads = downloads  # the application's: it outlives this window
@@ -132,7 +96,11 @@ class ModelsWindow(QDialog):
         self.tabs.setToolTip("Installed models, curated models, or the whole hub")
         self.tabs.addTab(self._build_installed(), "Installed")
         self.tabs.addTab(self._build_catalogue(), "Catalogue")
-        self.tabs.addTab(self._build_search(), "Search the hub")
+        self.hub_search = HubSearchPage()
+        self.hub_search.search_finished.connect(self.search_finished)
+        self.hub_search.files_listed.connect(self.files_listed)
+        self.hub_search.download_requested.connect(self.start_download)
+        self.tabs.addTab(self.hub_search, "Search the hub")
 
         self.downloads_box = QWidget()
         self.downloads_layout = QVBoxLayout(self.downloads_box)
@@ -167,7 +135,7 @@ class ModelsWindow(QDialog):
     # ----- Installed ---------------------------------------------------------------------
     def _build_installed(self) -> QWidget:
         self.installed_model: RecordTable[InstalledModel] = RecordTable(INSTALLED_COLUMNS)
-        self.installed_view = _table(
+        self.installed_view = table_view(
             self.installed_model, "Your models; double-click one to use it"
         )
         self.installed_view.selectionModel().selectionChanged.connect(self._show_details)
@@ -189,7 +157,7 @@ class ModelsWindow(QDialog):
         self.fit_label = QLabel()
         self.fit_label.setWordWrap(True)
         self.fit_label.setToolTip("Weights plus KV cache against free memory (an estimate)")
-        self.template_button = _button(
+        self.template_button = push_button(
             "Chat template…", "Show the Jinja chat template stored in the model file",
             self.show_template,
         )
@@ -206,16 +174,16 @@ class ModelsWindow(QDialog):
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
 
-        self.use_button = _button("Use this model", "Load the selected model in the chat",
-                                  self.use_selected)
+        self.use_button = push_button("Use this model", "Load the selected model in the chat",
+                                      self.use_selected)
         self.use_button.setDefault(True)
-        self.import_button = _button("Import…", "Add a .gguf file from this computer",
-                                     self.import_model)
-        self.remove_button = _button("Remove…", "Remove the selected model (asks first)",
-                                     self.remove_selected)
-        self.token_button = _button("Hub token…",
-                                    "Access token for gated or private models on the hub",
-                                    self.edit_token)
+        self.import_button = push_button("Import…", "Add a .gguf file from this computer",
+                                         self.import_model)
+        self.remove_button = push_button("Remove…", "Remove the selected model (asks first)",
+                                         self.remove_selected)
+        self.token_button = push_button("Hub token…",
+                                        "Access token for gated or private models on the hub",
+                                        self.edit_token)
         buttons = QHBoxLayout()
         buttons.addWidget(self.import_button)
         buttons.addWidget(self.remove_button)
@@ -229,8 +197,8 @@ class ModelsWindow(QDialog):
         self.import_bar.setRange(0, 1000)
         self.import_bar.setTextVisible(False)
         self.import_bar.setToolTip("How much of the model file is copied")
-        self.import_cancel = _button("Cancel import", "Stop copying; nothing is kept",
-                                     self.cancel_import)
+        self.import_cancel = push_button("Cancel import", "Stop copying; nothing is kept",
+                                         self.cancel_import)
         progress = QHBoxLayout()
         progress.addWidget(self.import_status, 1)
         progress.addWidget(self.import_bar, 1)
@@ -423,11 +391,11 @@ class ModelsWindow(QDialog):
     # ----- Catalogue ---------------------------------------------------------------------
     def _build_catalogue(self) -> QWidget:
         self.catalogue_model: RecordTable[hub.CatalogueEntry] = RecordTable(CATALOGUE_COLUMNS)
-        self.catalogue_view = _table(self.catalogue_model,
-                                     "Curated instruct models; double-click to download")
+        self.catalogue_view = table_view(self.catalogue_model,
+                                         "Curated instruct models; double-click to download")
         self.catalogue_view.doubleClicked.connect(lambda _i: self.download_catalogue_selected())
-        self.catalogue_download = _button("Download", "Download the selected model",
-                                          self.download_catalogue_selected)
+        self.catalogue_download = push_button("Download", "Download the selected model",
+                                              self.download_catalogue_selected)
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.addWidget(self.catalogue_view, 1)
@@ -442,93 +410,6 @@ class ModelsWindow(QDialog):
         entry = self.catalogue_model.record(rows[0].row()) if rows else None
         if entry is not None:
             self.start_download(entry.repo_id, entry.files)
-
-    # ----- Search ------------------------------------------------------------------------
-    def _build_search(self) -> QWidget:
-        self.search_edit = QLineEdit()
-        self.search_edit.setPlaceholderText("Search GGUF models, e.g. qwen 0.5b instruct")
-        self.search_edit.setToolTip("Words to look for in repository names")
-        self.search_edit.returnPressed.connect(self.search)
-        self.search_button = _button("Search", "Search the hub, most downloaded first",
-                                     self.search)
-        self.search_status = QLabel()
-        self.search_status.setObjectName("searchStatus")
-        self.search_status.setWordWrap(True)
-        self.search_status.setToolTip("What the hub answered")
-        self.repo_model: RecordTable[hub.HubRepo] = RecordTable(REPO_COLUMNS)
-        self.repo_view = _table(self.repo_model, "Repositories; select one to see its files")
-        self.repo_view.selectionModel().selectionChanged.connect(lambda *_: self.list_files())
-        self.file_model: RecordTable[hub.HubModelFile] = RecordTable(FILE_COLUMNS)
-        self.file_view = _table(self.file_model, "The repository's models; split files grouped")
-        self.file_view.doubleClicked.connect(lambda _i: self.download_file_selected())
-        self.file_download = _button("Download", "Download the selected file (all its parts)",
-                                     self.download_file_selected)
-        top = QHBoxLayout()
-        top.addWidget(self.search_edit, 1)
-        top.addWidget(self.search_button)
-        split = QSplitter()
-        split.addWidget(self.repo_view)
-        split.addWidget(self.file_view)
-        bottom = QHBoxLayout()
-        bottom.addWidget(self.search_status, 1)
-        bottom.addWidget(self.file_download)
-        page = QWidget()
-        layout = QVBoxLayout(page)
-        layout.addLayout(top)
-        layout.addWidget(split, 1)
-        layout.addLayout(bottom)
-        return page
-
-    def search(self) -> None:
-        """Search the hub; a newer search makes an older one's answer be dropped unseen."""
-        text = self.search_edit.text().strip()
-        self.search_status.setText("Searching…")
-        self.file_model.set_records([])
-        self.hub_requests.submit(lambda _none, _state: hub.search_models(text), key="search",
-                                 returned=self._show_results, failed=self._search_failed)
-
-    def _show_results(self, repos: list[hub.HubRepo]) -> None:
-        self.repo_model.set_records(repos)
-        self.repo_view.resizeColumnToContents(0)
-        self.search_status.setText(
-            f"{len(repos)} repositories, most downloaded first." if repos
-            else "No GGUF repositories match."
-        )
-        self.search_finished.emit()
-
-    def _search_failed(self, error: Exception) -> None:
-        self.search_status.setText(failure_text(error))
-        self.repo_model.set_records([])
-        self.search_finished.emit()
-
-    def list_files(self) -> None:
-        rows = self.repo_view.selectionModel().selectedRows()
-        repo = self.repo_model.record(rows[0].row()) if rows else None
-        if repo is None:
-            return
-        self.search_status.setText(f"Listing {repo.repo_id}…")
-        repo_id = repo.repo_id
-        self.hub_requests.submit(lambda _none, _state: hub.list_gguf_models(repo_id),
-                                 key="files", returned=self._show_files,
-                                 failed=self._files_failed)
-
-    def _show_files(self, files: list[hub.HubModelFile]) -> None:
-        self.file_model.set_records(files)
-        self.file_view.resizeColumnToContents(0)
-        self.search_status.setText(f"{len(files)} GGUF models in this repository."
-                                   if files else "This repository has no GGUF files.")
-        self.files_listed.emit()
-
-    def _files_failed(self, error: Exception) -> None:
-        self.search_status.setText(failure_text(error))
-        self.file_model.set_records([])
-        self.files_listed.emit()
-
-    def download_file_selected(self) -> None:
-        rows = self.file_view.selectionModel().selectedRows()
-        model = self.file_model.record(rows[0].row()) if rows else None
-        if model is not None:
-            self.start_download(model.repo_id, tuple(p.filename for p in model.parts))
 
     # ----- Downloads ---------------------------------------------------------------------
     def start_download(self, repo_id: str, filenames: tuple[str, ...]) -> DownloadJob | None:
@@ -581,6 +462,6 @@ class ModelsWindow(QDialog):
 
     def shutdown(self) -> None:
         """The application closes: stop the hub's worker (and the library's, if it is ours)."""
-        self.hub_requests.shutdown(0.5)
+        self.hub_search.shutdown()
         if self._own_files:
-            self.files.shutdown(0.5)
+            self.files.shutdown(0.2)
