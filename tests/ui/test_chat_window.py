@@ -162,6 +162,23 @@ def test_a_model_chosen_in_the_models_window_is_loaded(qtbot, window, tmp_path,
     models.close()
 
 
+def test_the_models_are_listed_off_the_gui_thread_at_start(new_window, starter_model_path,
+                                                           monkeypatch):
+    from tokenwise.core.models.library import Library
+
+    listed_on: list[str] = []
+    original = Library.list_models
+
+    def noting_the_thread(self):
+        listed_on.append(threading.current_thread().name)
+        return original(self)
+
+    monkeypatch.setattr(Library, "list_models", noting_the_thread)
+    window = new_window()  # shown, and the model chosen from the list is loaded
+    assert listed_on and set(listed_on) == {"tokenwise-library"}
+    assert window.model_picker.currentData() == str(starter_model_path)
+
+
 def test_messages_fit_a_narrow_chat_column(qtbot, window, send):
     """With the inspector open beside it, no card reaches under the splitter."""
     window.resize(1400, 860)

@@ -15,7 +15,6 @@ from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
-    QComboBox,
     QInputDialog,
     QLabel,
     QMainWindow,
@@ -36,6 +35,7 @@ from tokenwise.ui.chat.controller import ChatController
 from tokenwise.ui.chat.conversations import ConversationList
 from tokenwise.ui.chat.view import ChatView
 from tokenwise.ui.inspector import InspectorPanel
+from tokenwise.ui.model_picker import ModelPicker
 from tokenwise.ui.models.downloads import Downloads
 from tokenwise.ui.workers import (
     StoreFactory,
@@ -49,26 +49,6 @@ if TYPE_CHECKING:
     from tokenwise.ui.models.window import ModelsWindow
 
 GPU_README = "README.md, section “GPU builds”"
-ModelChoices = tuple[list[tuple[str, str]], str]  # (name, path) of each usable model; default
-
-
-def model_choices() -> ModelChoices:
-    """The usable models for the picker, and the default one (work for the library's worker)."""
-    try:
-        from tokenwise.core.models.library import Library
-
-        library = Library()
-        entries = [(m.name, str(m.path)) for m in library.list_models() if m.usable]
-        default = library.default_model()
-        return entries, str(default.path) if default is not None else ""
-    except Exception:  # the library is optional at start: fall back to the starter
-        from tokenwise.core.models.starter import STARTER_NAME, starter_model_path
-
-        try:
-            path = str(starter_model_path())
-        except Exception:
-            return [], ""
-        return [(STARTER_NAME, path)], path
 
 
 def backend_text(info: Any) -> str:
@@ -163,9 +143,7 @@ class MainWindow(QMainWindow):
         bar.setMovable(False)
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         bar.addWidget(QLabel(" Model "))
-        self.model_picker = QComboBox()
-        self.model_picker.setMinimumWidth(280)
-        self.model_picker.setToolTip("The model that answers; choosing another one loads it")
+        self.model_picker = ModelPicker(self.library_worker)
         self.model_picker.activated.connect(lambda _i: self.load_selected_model())
         bar.addWidget(self.model_picker)
         self.load_bar = QProgressBar()
@@ -287,24 +265,8 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ model
 
     def _fill_model_picker(self, preferred: str | None, *, then_load: bool = False) -> None:
-        """List the usable models on the library's worker; then fill the picker (and load)."""
-
-        def fill(choices: ModelChoices) -> None:
-            entries, default_path = choices
-            if preferred and all(p != preferred for _, p in entries):
-                entries.insert(0, (preferred.rsplit("/", 1)[-1], preferred))
-            self.model_picker.clear()
-            for name, path in entries:
-                self.model_picker.addItem(name, path)
-                self.model_picker.setItemData(self.model_picker.count() - 1, path,
-                                              Qt.ItemDataRole.ToolTipRole)
-            want = preferred or self.settings.last_model or default_path
-            self.model_picker.setCurrentIndex(max(0, self.model_picker.findData(want)))
-            if then_load:
-                self.load_selected_model()
-
-        self.library_worker.submit(lambda _none, _state: model_choices(), key="picker",
-                                   returned=fill)
+        self.model_picker.fill(preferred, self.settings.last_model,
+                               self.load_selected_model if then_load else None)
 
     def load_selected_model(self) -> None:
         path = self.model_picker.currentData()
