@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import TypeVar
 
 from tokenwise.core.chat.engine_tasks import (
     EngineOptions,
@@ -32,6 +33,7 @@ from tokenwise.core.settings import AppSettings
 from tokenwise.core.tasks import SerialWorker
 from tokenwise.core.trace.records import Step
 
+W = TypeVar("W")  # what a store write hands back
 TITLE_LENGTH = 48
 NEW_TITLE = "New chat"
 
@@ -210,13 +212,12 @@ class ConversationFlow:
     def _can_start(self) -> bool:
         return not self.busy and self.model_info is not None
 
-    def _prepare(self, write: Callable[[ChatStore], tuple[Message, ...]],
-                 done: Callable[[tuple[Message, ...]], None]) -> None:
+    def _prepare(self, write: Callable[[ChatStore], W], done: Callable[[W], None]) -> None:
         """Write a reply's messages; then ``done`` starts it. Busy from now on."""
         self._preparing = True
         self.listener.on_busy_changed(True)  # at once: a second Enter must not send twice
 
-        def written(messages: tuple[Message, ...]) -> None:
+        def written(messages: W) -> None:
             self._preparing = False
             done(messages)
 
@@ -234,20 +235,18 @@ class ConversationFlow:
         parent = self.path[-1].id if self.path else None
         model, settings = self.model_name, self.sampler_settings()
         title = conversation_title(text)
-        created: list[Conversation] = []
 
-        def write(store: ChatStore) -> tuple[Message, ...]:
+        def write(store: ChatStore) -> tuple[Conversation, Message, Message]:
             c = conv or store.create_conversation(title=title, model=model)
-            created.append(c)
             user = store.add_message(c.id, parent, "user", text, model=model)
             reply = store.add_message(c.id, user.id, "assistant", "", model=model,
                                       settings=settings.to_dict(), complete=False)
-            return user, reply
+            return c, user, reply
 
-        def done(messages: tuple[Message, ...]) -> None:
-            user, reply = messages
+        def done(written: tuple[Conversation, Message, Message]) -> None:
+            conversation, user, reply = written
             fresh = self.conversation is None
-            self.conversation = created[0]
+            self.conversation = conversation
             history = [*self.path, user]
             self.path = [*history, reply]
             self.listener.on_message_added(user)
@@ -282,14 +281,14 @@ class ConversationFlow:
         model = self.model_name
         assert conv is not None
 
-        def write(store: ChatStore) -> tuple[Message, ...]:
-            return (store.add_message(conv.id, parent.id, "assistant", "", model=model,
-                                      settings=settings.to_dict(), complete=False),)
+        def write(store: ChatStore) -> Message:
+            return store.add_message(conv.id, parent.id, "assistant", "", model=model,
+                                     settings=settings.to_dict(), complete=False)
 
-        def done(messages: tuple[Message, ...]) -> None:
-            self.path = [*history, messages[0]]
+        def done(reply: Message) -> None:
+            self.path = [*history, reply]
             self.listener.on_path_changed(self.path, False)
-            self._start(messages[0], history, settings, list(prefix or []), forced)
+            self._start(reply, history, settings, list(prefix or []), forced)
 
         self._prepare(write, done)
 
@@ -301,14 +300,14 @@ class ConversationFlow:
         conv, old, history = self.conversation, self.path[k], self.path[:k]
         model, settings = self.model_name, self.sampler_settings()
 
-        def write(store: ChatStore) -> tuple[Message, ...]:
+        def write(store: ChatStore) -> tuple[Message, Message]:
             user = store.add_message(conv.id, old.parent_id, "user", text, model=model)
             reply = store.add_message(conv.id, user.id, "assistant", "", model=model,
                                       settings=settings.to_dict(), complete=False)
             return user, reply
 
-        def done(messages: tuple[Message, ...]) -> None:
-            user, reply = messages
+        def done(written: tuple[Message, Message]) -> None:
+            user, reply = written
             self.path = [*history, user, reply]
             self.listener.on_path_changed(self.path, False)
             self._start(reply, [*history, user], settings)
