@@ -99,6 +99,9 @@ class Faults:
     status: dict[str, int] = field(default_factory=dict)  # filename -> forced status
     get_status: dict[str, int] = field(default_factory=dict)  # the same, for GET only
     redirect_to: str | None = None  # resolve GETs answer 302 to {redirect_to}/cdn/...
+    # a search for text containing this waits until ``search_release`` is set
+    hold_search: str | None = None
+    search_release: threading.Event = field(default_factory=threading.Event)
 
 
 class HubServer:
@@ -306,6 +309,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _search(self, entry: LogEntry, query: dict[str, list[str]]) -> None:
         text = (query.get("search") or [""])[0].lower()
         limit = int((query.get("limit") or ["1000"])[0])
+        faults = self.server_hub.faults
+        if faults.hold_search is not None and faults.hold_search in text:
+            faults.search_release.wait(HOLD_LIMIT_S)
         repos = [r for r in self.server_hub.repos.values() if text in r.repo_id.lower()]
         repos = [r for r in repos if not r.private]
         repos.sort(key=lambda r: -r.downloads)

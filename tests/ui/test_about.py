@@ -10,7 +10,7 @@ from tokenwise import __version__
 def test_about_names_the_version_backend_and_licences(qtbot: Any, window: Any) -> None:
     from tokenwise.ui.about import AboutDialog
 
-    dialog = AboutDialog(window.controller.model_info, window)
+    dialog = AboutDialog(window.flow.model_info, window)
     qtbot.addWidget(dialog)
     head = dialog.summary.text()
     assert f"Tokenwise {__version__}" in head

@@ -36,8 +36,8 @@ def test_stop_mid_reply_keeps_what_was_written(qtbot, new_window, store_reader):
     controller = window.controller
     window.composer.edit.setPlainText("Tell me a long story about a lighthouse keeper.")
     qtbot.keyClick(window.composer.edit, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: controller.generation is not None
-                    and len(controller.generation.steps) >= 5, timeout=REPLY_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: controller.flow.reply is not None
+                    and len(controller.flow.reply.steps) >= 5, timeout=REPLY_TIMEOUT_MS)
     assert window.act_stop.isEnabled()
     assert window.act_stop.shortcut().toString() == "Esc"
     with qtbot.waitSignal(controller.reply_finished, timeout=10_000) as blocker:
@@ -77,7 +77,7 @@ def test_regenerate_keeps_version_one_and_adds_version_two(qtbot, window, send, 
 
 def test_edit_and_resend_adds_a_user_version(qtbot, window, send, store_reader):
     send(window, "What is two plus two?")
-    user = window.controller.path[0]
+    user = window.controller.flow.path[0]
     bubble = window.chat_view.bubble(user.id)
     bubble.start_edit()
     bubble._editor.setPlainText("What is three plus three?")
@@ -85,7 +85,7 @@ def test_edit_and_resend_adds_a_user_version(qtbot, window, send, store_reader):
                        if b.text().startswith("Save"))
     with qtbot.waitSignal(window.controller.reply_finished, timeout=REPLY_TIMEOUT_MS):
         send_button.click()
-    path = window.controller.path
+    path = window.controller.flow.path
     assert path[0].content == "What is three plus three?"
     assert window.db.flush(5.0)
     versions = store_reader().versions(path[0].id)
@@ -105,35 +105,35 @@ def test_restart_finds_the_conversation_and_its_trace(qtbot, window, send, new_w
         again.sidebar.view.setCurrentIndex(again.sidebar.model.index(0))
     bubble = again.chat_view.bubble(reply_id)
     assert [s.token_id for s in bubble.text.steps] == steps
-    assert again.controller.inspected == reply_id
+    assert again.controller.flow.inspected == reply_id
 
 
 def test_step_mode_generates_one_token_per_request(qtbot, window):
     controller = window.controller
-    window.engine.set_step_mode(True)
+    window.inspector.step_mode_toggled.emit(True)
     window.composer.edit.setPlainText("Count to five.")
-    with qtbot.waitSignal(window.engine.step_waiting, timeout=REPLY_TIMEOUT_MS):
+    with qtbot.waitSignal(controller.step_waiting, timeout=REPLY_TIMEOUT_MS):
         qtbot.keyClick(window.composer.edit, Qt.Key.Key_Return)
     for n in (1, 2, 3):
-        with qtbot.waitSignal(window.engine.step_waiting, timeout=REPLY_TIMEOUT_MS):
-            window.engine.step_once()
-        qtbot.waitUntil(lambda n=n: len(controller.generation.steps) == n, timeout=5_000)
+        with qtbot.waitSignal(controller.step_waiting, timeout=REPLY_TIMEOUT_MS):
+            window.inspector.step_once_requested.emit()
+        qtbot.waitUntil(lambda n=n: len(controller.flow.reply.steps) == n, timeout=5_000)
     with qtbot.waitSignal(controller.reply_finished, timeout=REPLY_TIMEOUT_MS) as blocker:
-        window.engine.run_to_end()
-    assert len(controller.traces[blocker.args[0]]) > 3
+        window.inspector.run_to_end_requested.emit()
+    assert len(controller.flow.traces[blocker.args[0]]) > 3
 
 
 def test_branch_keeps_the_prefix_and_forces_the_token(qtbot, window, send, store_reader):
     controller = window.controller
     reply_id = send(window, "Name three animals.")
-    old = controller.traces[reply_id]
+    old = controller.flow.traces[reply_id]
     assert len(old) > 3
     at = 2
     alternative = next(c.token_id for c in old[at].candidates if c.token_id != old[at].token_id)
     controller.inspect_step(reply_id, at)
     with qtbot.waitSignal(controller.reply_finished, timeout=REPLY_TIMEOUT_MS) as blocker:
-        controller.branch(at, alternative)
-    new = controller.traces[blocker.args[0]]
+        window.inspector.branch_requested.emit(at, alternative)
+    new = controller.flow.traces[blocker.args[0]]
     assert [s.token_id for s in new[:at]] == [s.token_id for s in old[:at]]
     assert new[at].token_id == alternative
     assert [s.index for s in new] == list(range(len(new)))

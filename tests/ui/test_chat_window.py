@@ -18,9 +18,9 @@ def test_close_mid_generation_is_quick_and_loses_nothing(qtbot, new_window, stor
     controller = window.controller
     window.composer.edit.setPlainText("Write a long poem about the sea.")
     qtbot.keyClick(window.composer.edit, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: controller.generation is not None
-                    and len(controller.generation.steps) >= 10, timeout=REPLY_TIMEOUT_MS)
-    reply_id = controller.generation.message.id
+    qtbot.waitUntil(lambda: controller.flow.reply is not None
+                    and len(controller.flow.reply.steps) >= 10, timeout=REPLY_TIMEOUT_MS)
+    reply_id = controller.flow.reply.message.id
     started = time.monotonic()
     window.close()
     assert time.monotonic() - started < 2.0
@@ -48,12 +48,12 @@ def test_a_conversation_beyond_a_512_context_keeps_working(qtbot, new_window, se
     assert all(m.n_tokens > 0 for m in finished)
     notice = window.chat_view._notice
     assert notice.isVisible() and "left out" in notice.text()
-    assert len(window.controller.path) == 10
+    assert len(window.controller.flow.path) == 10
 
 
 def test_a_chinese_conversation_renders_without_replacement_characters(qtbot, window, send):
     reply_id = send(window, "请用中文介绍一下长城。")
-    user = window.controller.path[-2]
+    user = window.controller.flow.path[-2]
     assert window.chat_view.bubble(user.id).text.toPlainText() == "请用中文介绍一下长城。"
     reply = window.chat_view.bubble(reply_id)
     text = reply.text.toPlainText()
@@ -126,7 +126,7 @@ def test_every_menu_action_has_a_tooltip_and_the_common_ones_shortcuts(window):
 
 def test_conversations_can_be_renamed_searched_and_deleted(qtbot, window, send, store_reader):
     send(window, "Tell me about owls.")
-    conv_id = window.controller.conversation.id
+    conv_id = window.controller.flow.conversation.id
     with qtbot.waitSignal(window.controller.conversations_listed, timeout=10_000):
         window.sidebar.rename_requested.emit(conv_id, "Owls")
     assert window.sidebar.model.data(window.sidebar.model.index(0)) == "Owls"
@@ -162,6 +162,23 @@ def test_a_model_chosen_in_the_models_window_is_loaded(qtbot, window, tmp_path,
     models.close()
 
 
+def test_the_models_are_listed_off_the_gui_thread_at_start(new_window, starter_model_path,
+                                                           monkeypatch):
+    from tokenwise.core.models.library import Library
+
+    listed_on: list[str] = []
+    original = Library.list_models
+
+    def noting_the_thread(self):
+        listed_on.append(threading.current_thread().name)
+        return original(self)
+
+    monkeypatch.setattr(Library, "list_models", noting_the_thread)
+    window = new_window()  # shown, and the model chosen from the list is loaded
+    assert listed_on and set(listed_on) == {"tokenwise-library"}
+    assert window.model_picker.currentData() == str(starter_model_path)
+
+
 def test_messages_fit_a_narrow_chat_column(qtbot, window, send):
     """With the inspector open beside it, no card reaches under the splitter."""
     window.resize(1400, 860)
@@ -169,7 +186,7 @@ def test_messages_fit_a_narrow_chat_column(qtbot, window, send):
     qtbot.waitExposed(window)
     reply_id = send(window, "Give me three tips for learning Chinese.")
     view = window.chat_view
-    user = view.bubble(window.controller.path[-2].id)
+    user = view.bubble(window.controller.flow.path[-2].id)
     reply = view.bubble(reply_id)
     viewport = view._scroll.viewport()
     # the layout settles on the event loop: wait for it, not for a fixed time
@@ -189,7 +206,7 @@ def test_messages_say_when_they_were_written(qtbot, window, send) -> None:
 
     before = time.time()
     reply_id = send(window, "Hello!")
-    user = window.chat_view.bubble(window.controller.path[-2].id)
+    user = window.chat_view.bubble(window.controller.flow.path[-2].id)
     reply = window.chat_view.bubble(reply_id)
     for bubble in (user, reply):
         stamp = bubble.message.created_at

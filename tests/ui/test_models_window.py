@@ -43,16 +43,21 @@ def downloads(qtbot: Any) -> Iterator[Any]:
 
 
 @pytest.fixture
-def open_window(qtbot: Any, downloads: Any) -> Any:
+def open_window(qtbot: Any, downloads: Any) -> Iterator[Any]:
     from tokenwise.ui.models.window import ModelsWindow
+
+    made: list[Any] = []
 
     def make() -> Any:
         window = ModelsWindow(downloads)
         qtbot.addWidget(window)
         window.show()
+        made.append(window)
         return window
 
-    return make
+    yield make
+    for window in made:
+        window.shutdown()
 
 
 def _rows(window: Any) -> list[Any]:
@@ -79,6 +84,7 @@ def test_opens_fast_with_fifty_models_and_selects_the_starter(
     assert elapsed < 0.3, f"the Models window took {elapsed * 1000:.0f} ms to open"
     assert len(_rows(window)) == 51
     assert _rows(window)[0].source == "bundled"
+    window.shutdown()
     downloads.shutdown(resume_next_start=False)
 
 
@@ -157,18 +163,18 @@ def test_search_lists_repos_then_files_then_downloads(
 ) -> None:
     window = open_window()
     window.tabs.setCurrentIndex(2)
-    window.search_edit.setText("smollm2")
+    window.hub_search.search_edit.setText("smollm2")
     with qtbot.waitSignal(window.search_finished, timeout=TIMEOUT_MS):
-        window.search_button.click()
-    repos = [r.repo_id for r in window.repo_model.records()]
+        window.hub_search.search_button.click()
+    repos = [r.repo_id for r in window.hub_search.repo_model.records()]
     assert set(repos) == {"HuggingFaceTB/SmolLM2-135M-Instruct-GGUF", CATALOGUE_REPO}
     with qtbot.waitSignal(window.files_listed, timeout=TIMEOUT_MS):
-        window.repo_view.selectRow(0)
-    files = window.file_model.records()
+        window.hub_search.repo_view.selectRow(0)
+    files = window.hub_search.file_model.records()
     assert [f.quantization for f in files] == ["Q4_1"]
-    window.file_view.selectRow(0)
+    window.hub_search.file_view.selectRow(0)
     with qtbot.waitSignal(window.models_changed, timeout=TIMEOUT_MS):
-        window.file_download.click()
+        window.hub_search.file_download.click()
     assert any(m.source == "downloaded" for m in _rows(window))
 
 
@@ -177,11 +183,11 @@ def test_search_offline_says_so(
 ) -> None:
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
     window = open_window()
-    window.search_edit.setText("qwen")
+    window.hub_search.search_edit.setText("qwen")
     with qtbot.waitSignal(window.search_finished, timeout=TIMEOUT_MS):
-        window.search_button.click()
-    assert "offline" in window.search_status.text()
-    assert window.repo_model.rowCount() == 0
+        window.hub_search.search_button.click()
+    assert "offline" in window.hub_search.search_status.text()
+    assert window.hub_search.repo_model.rowCount() == 0
     assert _rows(window)[0].usable  # installed models still work
 
 
@@ -258,7 +264,7 @@ def test_quitting_mid_download_notes_it_and_the_next_start_resumes(
     # what quitting does once the user agreed: the cancel is seen at the next block
     downloads.shutdown(resume_next_start=True, timeout=0.1)
     hub_server.faults.release.set()
-    downloads.queue.shutdown(timeout=30)
+    downloads.worker.shutdown(timeout=30)
     assert download.pending_downloads()  # the partial file stays
     hub_server.faults.hold_after = None
     later = Downloads()
@@ -317,7 +323,7 @@ def test_interrupted_download_from_an_earlier_session_offers_resume(
 
 
 def test_import_validates_then_remove_asks_first(
-    open_window: Any, tmp_path: Path
+    qtbot: Any, open_window: Any, tmp_path: Path
 ) -> None:
     window = open_window()
     bad = tmp_path / "bad.gguf"
@@ -331,10 +337,12 @@ def test_import_validates_then_remove_asks_first(
     original_warning = QMessageBox.warning
     QMessageBox.warning = staticmethod(lambda parent, title, text: warnings.append(text))  # type: ignore[method-assign]
     try:
-        window.import_model()
+        with qtbot.waitSignal(window.import_ended, timeout=TIMEOUT_MS):
+            window.import_model()  # checked on the library's worker
         assert warnings and "not a GGUF model" in warnings[0]
         window.ask_import_path = lambda: str(good)
-        window.import_model()
+        with qtbot.waitSignal(window.models_changed, timeout=TIMEOUT_MS):
+            window.import_model()
     finally:
         QMessageBox.warning = original_warning  # type: ignore[method-assign]
     imported = window.selected_model()
@@ -349,3 +357,78 @@ def test_import_validates_then_remove_asks_first(
     window.remove_selected()
     assert not imported.path.exists()
     assert [m.name for m in _rows(window)] == ["SmolLM2-135M-Instruct"]
+
+
+def test_only_the_newest_search_is_shown(
+    qtbot: Any, open_window: Any, hub_server: HubServer
+) -> None:
+    hub_server.faults.hold_search = "smollm2"  # the first search is slow: the server holds it
+    window = open_window()
+    window.tabs.setCurrentIndex(2)
+    shown: list[list[str]] = []
+    window.search_finished.connect(
+        lambda: shown.append([r.repo_id for r in window.hub_search.repo_model.records()]))
+    window.hub_search.search_edit.setText("smollm2")
+    window.hub_search.search_button.click()
+    qtbot.waitUntil(lambda: any(e.path == "/api/models" for e in hub_server.log),
+                    timeout=TIMEOUT_MS)
+    window.hub_search.search_edit.setText("quantfactory")
+    with qtbot.waitSignal(window.search_finished, timeout=TIMEOUT_MS):
+        window.hub_search.search_button.click()
+        hub_server.faults.search_release.set()
+    # one worker, reports in order: the first search's answer came first, and was dropped
+    assert shown == [[CATALOGUE_REPO]]
+    assert window.hub_search.search_status.text() == "1 repositories, most downloaded first."
+
+
+def _big_sparse_model(path: Path, size: int) -> Path:
+    write_tiny_model(path)
+    with path.open("r+b") as handle:
+        handle.truncate(size)  # a hole: nothing written to the disk
+    return path
+
+
+def test_copying_a_large_model_keeps_the_window_responsive(
+    qtbot: Any, open_window: Any, tmp_path: Path
+) -> None:
+    from PySide6.QtCore import QTimer
+
+    big = _big_sparse_model(tmp_path / "Big.gguf", 512 << 20)
+    window = open_window()
+    window.ask_import_path = lambda: str(big)
+    window.ask_copy = lambda path: True
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(time.monotonic()))
+    timer.start(5)
+    values: list[int] = []
+    window.import_bar.valueChanged.connect(values.append)
+    with qtbot.waitSignal(window.models_changed, timeout=TIMEOUT_MS):
+        started = time.monotonic()
+        window.import_model()
+        assert window.import_cancel.isVisible() and not window.import_button.isEnabled()
+    ended = time.monotonic()
+    timer.stop()
+    during = [t for t in ticks if started <= t <= ended]
+    assert len(during) >= 10, "the event loop stood still while the file was copied"
+    assert len([v for v in values if 0 < v < 1000]) >= 3, "no progress was shown"
+    imported = window.selected_model()
+    assert (imported.name, imported.copied) == ("Big", True)
+    assert imported.path.stat().st_size == 512 << 20
+    assert window.import_status.text() == "Imported Big."
+    assert not window.import_cancel.isVisible() and window.import_button.isEnabled()
+
+
+def test_an_import_copy_can_be_cancelled_and_keeps_nothing(
+    qtbot: Any, open_window: Any, tmp_path: Path
+) -> None:
+    big = _big_sparse_model(tmp_path / "Big.gguf", 512 << 20)
+    window = open_window()
+    window.ask_import_path = lambda: str(big)
+    window.ask_copy = lambda path: True
+    window.import_bar.valueChanged.connect(lambda value: value > 0 and window.cancel_import())
+    with qtbot.waitSignal(window.import_ended, timeout=TIMEOUT_MS) as blocker:
+        window.import_model()
+    assert blocker.args == ["Import cancelled."]
+    assert [m.name for m in _rows(window)] == ["SmolLM2-135M-Instruct"]
+    assert list((paths.models_dir() / "imported").iterdir()) == []

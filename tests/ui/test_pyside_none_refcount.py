@@ -16,7 +16,7 @@ pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSi
 
 def test_streaming_thousands_of_tokens_keeps_none_alive(qtbot, window, send):
     reply_id = send(window, "Name a colour.")
-    steps = window.controller.traces[reply_id]
+    steps = window.controller.flow.traces[reply_id]
     message = window.chat_view.bubble(reply_id).message
     stream = [replace(steps[i % len(steps)], index=i) for i in range(3000)]
     view = window.chat_view

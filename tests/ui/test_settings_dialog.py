@@ -55,7 +55,7 @@ def test_gpu_hint_only_where_the_build_cannot_offload(qtbot) -> None:
 
 
 def test_ok_saves_applies_and_reloads_the_model(qtbot, window) -> None:
-    qtbot.waitUntil(lambda: window.controller.model_info is not None, timeout=60_000)
+    qtbot.waitUntil(lambda: window.controller.flow.model_info is not None, timeout=60_000)
     seen: list[SettingsDialog] = []
 
     def edit_and_accept() -> None:
@@ -71,8 +71,8 @@ def test_ok_saves_applies_and_reloads_the_model(qtbot, window) -> None:
     assert seen
     assert load_settings().n_ctx == 1536  # saved to disk
     assert QApplication.font().pointSize() == 13  # applied at once
-    qtbot.waitUntil(lambda: window.controller.model_info is not None
-                    and window.controller.model_info.n_ctx == 1536, timeout=60_000)
+    qtbot.waitUntil(lambda: window.controller.flow.model_info is not None
+                    and window.controller.flow.model_info.n_ctx == 1536, timeout=60_000)
 
 
 def test_the_window_follows_the_desktop_between_light_and_dark(qtbot, window, send,

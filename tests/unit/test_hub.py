@@ -138,12 +138,8 @@ def test_repository_ids_are_checked_in_one_place(repo_id: str) -> None:
         hub.list_repo_files(repo_id)
     with pytest.raises(hub.InvalidRepoIdError):
         download.download_file(repo_id, "model.gguf")
-    queue = DownloadQueue(lambda job: None)
-    try:
-        with pytest.raises(hub.InvalidRepoIdError):
-            queue.enqueue(repo_id, ["model.gguf"])
-    finally:
-        queue.shutdown()
+    with pytest.raises(hub.InvalidRepoIdError):
+        DownloadQueue().add(repo_id, ["model.gguf"])
 
 
 @pytest.mark.parametrize("repo_id", [STARTER_REPO, "bartowski/Qwen2.5-0.5B-Instruct-GGUF",

@@ -1,8 +1,17 @@
-"""Plain records the engine hands out. No llama_cpp here, so every room may import them."""
+"""The engine's role: the records it hands out and the interface the chat programs against.
+
+No llama_cpp here, so every room may import it; the local engine (tokenwise.core.engine) is one
+implementation, and a remote server would be another.
+"""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
+
+from tokenwise.core.trace.records import Step
 
 TOKEN_NORMAL = "normal"
 TOKEN_SPECIAL = "special"  # control tokens of the chat template (<|im_start|>, <eos>, ...)
@@ -63,3 +72,63 @@ class GenerationRequest:
     forced_first_token: int | None = None  # branch: take this token at the first step
     top_k_display: int = 32
     extra: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class GenerationResult:
+    """How a generation ended."""
+
+    stop_reason: str
+    text: str
+    n_tokens: int
+    prompt_tokens: int
+    reused_tokens: int  # prompt tokens whose KV cache was kept from the previous call
+    first_token_s: float
+    tokens_per_second: float
+    seed: int
+
+
+class GenerationStream:
+    """Iterate for Steps; after the last one, ``result`` says how it ended."""
+
+    def __init__(self, steps: Generator[Step, None, GenerationResult]) -> None:
+        self._steps = steps
+        self.result: GenerationResult | None = None
+
+    def __iter__(self) -> Iterator[Step]:
+        return self
+
+    def __next__(self) -> Step:
+        try:
+            return next(self._steps)
+        except StopIteration as stop:
+            self.result = stop.value
+            raise StopIteration from None
+
+    def close(self) -> None:
+        """Stop early (the generator's clean-up runs: samplers freed, cache state kept)."""
+        self._steps.close()
+
+
+class ChatEngine(Protocol):
+    """A loaded model, as the chat uses it. Not thread-safe: one thread creates, uses and
+    closes it."""
+
+    @property
+    def info(self) -> ModelInfo: ...
+
+    def render_chat(self, messages: Sequence[ChatMessage]) -> RenderedPrompt: ...
+
+    def describe(self, ids: Sequence[int]) -> list[Token]: ...
+
+    def tokenize(self, text: str, *, add_special: bool = False,
+                 parse_special: bool = True) -> list[Token]: ...
+
+    def generate(self, request: GenerationRequest,
+                 cancel: threading.Event | None = None) -> GenerationStream: ...
+
+    def close(self) -> None: ...
+
+
+# path, then keyword options (n_ctx, n_gpu_layers, n_threads, progress): a loaded engine
+EngineFactory = Callable[..., ChatEngine]

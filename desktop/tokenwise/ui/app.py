@@ -140,7 +140,7 @@ def _smoke_test(window: Any, prompt: str) -> None:
         controller.send(prompt)
 
     def finished(message_id: int) -> None:
-        steps = controller.traces.get(message_id, [])
+        steps = controller.flow.traces.get(message_id, [])
         print(json.dumps({"smoke_test": "ok", "tokens": len(steps),  # noqa: T201
                           "message_id": message_id}), flush=True)
         window.close()

@@ -1,7 +1,8 @@
 """The main window: layout, menus, shortcuts and the status bar.
 
-The conversation and generation flows live in :mod:`tokenwise.ui.chat.controller`; this
-module builds the widgets and wires the actions to it.
+The conversation flows live in the core (:mod:`tokenwise.core.chat.conversation`), wired to the
+chat widgets by :mod:`tokenwise.ui.chat.controller`; this module builds the widgets, owns the
+application's workers and wires the actions.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
-    QComboBox,
     QInputDialog,
     QLabel,
     QMainWindow,
@@ -27,16 +27,23 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from tokenwise.core.interface import EngineFactory
 from tokenwise.core.models.queue import DONE, FAILED, RUNNING, DownloadJob
 from tokenwise.core.settings import AppSettings, save_settings
 from tokenwise.ui.chat.composer import Composer
 from tokenwise.ui.chat.controller import ChatController
 from tokenwise.ui.chat.conversations import ConversationList
 from tokenwise.ui.chat.view import ChatView
-from tokenwise.ui.db_worker import DbWorker, StoreFactory
-from tokenwise.ui.engine_worker import EngineFactory, EngineWorker
 from tokenwise.ui.inspector import InspectorPanel
+from tokenwise.ui.model_picker import ModelPicker
 from tokenwise.ui.models.downloads import Downloads
+from tokenwise.ui.workers import (
+    StoreFactory,
+    database_worker,
+    engine_worker,
+    gui_worker,
+    no_resource,
+)
 
 if TYPE_CHECKING:
     from tokenwise.ui.models.window import ModelsWindow
@@ -99,12 +106,14 @@ class MainWindow(QMainWindow):
         self.splitter.setHandleWidth(1)
         self.setCentralWidget(self.splitter)
 
-        self.engine = EngineWorker(engine_factory, self)
-        self.db = DbWorker(store_factory, self)
+        self.engine = engine_worker(engine_factory)
+        self.db = database_worker(store_factory)
+        self.library_worker = gui_worker("tokenwise-library", no_resource)
         self.controller = ChatController(
             view=self.chat_view, sidebar=self.sidebar, composer=self.composer,
             inspector=self.inspector, settings=settings, engine=self.engine, db=self.db,
             parent=self)
+        self.flow = self.controller.flow
         self.downloads = Downloads(self)
         self.downloads.job_changed.connect(self._on_download_changed)
 
@@ -119,13 +128,11 @@ class MainWindow(QMainWindow):
         self.controller.busy_changed.connect(self._on_busy)
         self.controller.stats_changed.connect(self._on_stats)
         self.controller.error_reported.connect(self._on_error)
-        self.engine.load_progressed.connect(self._on_load_progress)
+        self.controller.load_progressed.connect(self._on_load_progress)
         # the desktop switched between light and dark while the app runs
         QGuiApplication.styleHints().colorSchemeChanged.connect(self._on_system_scheme)
-        self.controller.refresh_conversations()
-        self._fill_model_picker(model_path)
-        if autoload:
-            QTimer.singleShot(0, self.load_selected_model)
+        self.flow.refresh_conversations()
+        self._fill_model_picker(model_path, then_load=autoload)
         QTimer.singleShot(0, self.downloads.resume_from_last_session)
 
     # ------------------------------------------------------------------ building
@@ -136,9 +143,7 @@ class MainWindow(QMainWindow):
         bar.setMovable(False)
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         bar.addWidget(QLabel(" Model "))
-        self.model_picker = QComboBox()
-        self.model_picker.setMinimumWidth(280)
-        self.model_picker.setToolTip("The model that answers; choosing another one loads it")
+        self.model_picker = ModelPicker(self.library_worker)
         self.model_picker.activated.connect(lambda _i: self.load_selected_model())
         bar.addWidget(self.model_picker)
         self.load_bar = QProgressBar()
@@ -170,7 +175,7 @@ class MainWindow(QMainWindow):
         return action
 
     def _build_actions(self) -> None:
-        c = self.controller
+        c = self.flow
         self.act_new = self._action("&New chat", "Ctrl+N", "Start a new conversation",
                                     c.new_conversation)
         self.act_send = self._action("&Send", "Ctrl+Return", "Send the message",
@@ -259,35 +264,9 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ model
 
-    def _fill_model_picker(self, preferred: str | None) -> None:
-        entries: list[tuple[str, str]] = []
-        try:
-            from tokenwise.core.models.library import Library
-
-            library = Library()
-            for model in library.list_models():
-                if model.usable:
-                    entries.append((model.name, str(model.path)))
-            default = library.default_model()
-            default_path = str(default.path) if default is not None else ""
-        except Exception:  # the library is optional at start: fall back to the starter
-            from tokenwise.core.models.starter import STARTER_NAME, starter_model_path
-
-            try:
-                default_path = str(starter_model_path())
-                entries.append((STARTER_NAME, default_path))
-            except Exception:
-                default_path = ""
-        if preferred and all(p != preferred for _, p in entries):
-            entries.insert(0, (preferred.rsplit("/", 1)[-1], preferred))
-        self.model_picker.clear()
-        for name, path in entries:
-            self.model_picker.addItem(name, path)
-            self.model_picker.setItemData(self.model_picker.count() - 1, path,
-                                          Qt.ItemDataRole.ToolTipRole)
-        want = preferred or self.settings.last_model or default_path
-        index = self.model_picker.findData(want)
-        self.model_picker.setCurrentIndex(max(0, index))
+    def _fill_model_picker(self, preferred: str | None, *, then_load: bool = False) -> None:
+        self.model_picker.fill(preferred, self.settings.last_model,
+                               self.load_selected_model if then_load else None)
 
     def load_selected_model(self) -> None:
         path = self.model_picker.currentData()
@@ -298,7 +277,7 @@ class MainWindow(QMainWindow):
         self.load_action.setVisible(True)
         self.backend_label.setText("Loading…")
         self.composer.set_ready(False)
-        self.controller.load_model(str(path), self.settings)
+        self.controller.load_model(str(path))
 
     def _on_load_progress(self, fraction: float) -> None:
         self.load_bar.setValue(int(fraction * 100))
@@ -334,7 +313,7 @@ class MainWindow(QMainWindow):
         if "first_token_s" in stats:
             self.first_token_label.setText(f"first token {stats['first_token_s']:.2f} s")
         if "context_used" in stats:
-            n_ctx = self.controller.n_ctx
+            n_ctx = self.flow.n_ctx
             used = int(stats["context_used"])
             self.context_label.setText(f"context {used:,} / {n_ctx:,}" if n_ctx
                                        else f"context {used:,}")
@@ -357,29 +336,29 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ dialogs
 
     def edit_system_prompt(self) -> None:
-        current = self.controller.system_prompt()
+        current = self.flow.system_prompt
         text, ok = QInputDialog.getMultiLineText(
             self, "System prompt",
             "Instructions the model reads before this conversation:", current)
         if ok:
-            self.controller.set_system_prompt(text)
+            self.flow.set_system_prompt(text)
 
     def _rename_current(self) -> None:
-        conv = self.controller.conversation
+        conv = self.flow.conversation
         if conv is not None:
             self.sidebar.ask_rename(conv.id, conv.title)
 
     def _delete_current(self) -> None:
-        conv = self.controller.conversation
+        conv = self.flow.conversation
         if conv is not None:
             self.sidebar.ask_delete(conv.id, conv.title)
 
     def open_settings(self) -> None:
         from tokenwise.ui.settings_dialog import SettingsDialog
 
-        layers = self.controller.model_info.layers if self.controller.model_info else 0
-        offload = (self.controller.model_info.gpu_offload_supported
-                   if self.controller.model_info else None)
+        info = self.flow.model_info
+        layers = info.layers if info is not None else 0
+        offload = info.gpu_offload_supported if info is not None else None
         dialog = SettingsDialog(self.settings, model_layers=layers, gpu_supported=offload,
                                 parent=self)
         if dialog.exec():
@@ -409,7 +388,7 @@ class MainWindow(QMainWindow):
 
         window = self._models_window
         if window is None:
-            window = ModelsWindow(self.downloads, parent=self)
+            window = ModelsWindow(self.downloads, parent=self, files=self.library_worker)
             window.model_chosen.connect(self._use_model)
             window.models_changed.connect(
                 lambda: self._fill_model_picker(self.model_picker.currentData()))
@@ -449,8 +428,7 @@ class MainWindow(QMainWindow):
 
     def _use_model(self, path: str) -> None:
         """A model picked in the Models window: select it and load it."""
-        self._fill_model_picker(path)
-        self.load_selected_model()
+        self._fill_model_picker(path, then_load=True)
 
     # ------------------------------------------------------------------ lifetime
 
@@ -485,4 +463,7 @@ class MainWindow(QMainWindow):
             with contextlib.suppress(OSError):
                 save_settings(self.settings)
             self.controller.shutdown()
+            if self._models_window is not None:
+                self._models_window.shutdown()
+            self.library_worker.shutdown(0.2)
         super().closeEvent(event)

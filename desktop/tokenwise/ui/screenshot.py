@@ -67,7 +67,7 @@ def _run(args: argparse.Namespace) -> int:
         app.exit(1)
 
     def finished(message_id: int) -> None:
-        steps = controller.traces.get(message_id, [])
+        steps = controller.flow.traces.get(message_id, [])
         if steps:
             index = len(steps) - 1 if args.step is None else args.step - 1
             index = max(0, min(len(steps) - 1, index))

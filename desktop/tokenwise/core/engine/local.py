@@ -13,8 +13,7 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Generator, Sequence
 from itertools import repeat
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,6 +31,8 @@ from tokenwise.core.interface import (
     TOKEN_SPECIAL,
     ChatMessage,
     GenerationRequest,
+    GenerationResult,
+    GenerationStream,
     ModelInfo,
     RenderedPrompt,
     Token,
@@ -60,44 +61,6 @@ STALL_FACTOR = 4.0  # a decode this many times slower than the recent best is a 
 STALL_MIN_S = 0.02
 STALLS_TO_DROP = 1.5  # recent stalls (decaying): two close together give up a thread
 RETRY_AFTER = 512  # decodes on fewer threads before trying one more again
-
-
-@dataclass(slots=True)
-class GenerationResult:
-    """How a generation ended."""
-
-    stop_reason: str
-    text: str
-    n_tokens: int
-    prompt_tokens: int
-    reused_tokens: int  # prompt tokens whose KV cache was kept from the previous call
-    first_token_s: float
-    tokens_per_second: float
-    seed: int
-
-
-class GenerationStream:
-    """Iterate for Steps; after the last one, ``result`` says how it ended."""
-
-    def __init__(self, steps: Generator[Step, None, GenerationResult]) -> None:
-        self._steps = steps
-        self.result: GenerationResult | None = None
-
-    def __iter__(self) -> Iterator[Step]:
-        return self
-
-    def __next__(self) -> Step:
-        try:
-            return next(self._steps)
-        except StopIteration as stop:
-            self.result = stop.value
-            raise StopIteration from None
-
-    def close(self) -> None:
-        """Stop early (the generator's clean-up runs: samplers freed, cache state kept)."""
-        close = getattr(self._steps, "close", None)
-        if close is not None:
-            close()
 
 
 def default_threads() -> int:

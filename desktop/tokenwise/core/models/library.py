@@ -14,7 +14,9 @@ import contextlib
 import json
 import os
 import shutil
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -28,7 +30,16 @@ INDEX_VERSION = 1
 SOURCES = ("bundled", "downloaded", "imported")
 
 
+COPY_CHUNK = 16 << 20  # an import's copy reports progress and checks cancel this often
+
+CopyProgress = Callable[[int, int], None]  # bytes copied, bytes in all
+
+
 class LibraryError(TokenwiseError):
+    pass
+
+
+class ImportCancelled(LibraryError):
     pass
 
 
@@ -85,6 +96,10 @@ class Library:
     def __init__(self) -> None:
         self._index = self._load()
         self._dirty = False
+
+    def reload(self) -> None:
+        """Read the index again (another Library changed it: an import, a download)."""
+        self._index = self._load()
 
     # ----- index -------------------------------------------------------------------------
     def _load(self) -> dict[str, object]:
@@ -253,8 +268,13 @@ class Library:
                               "filename": filename, "sha256": sha256, "added": time.time()})
         self._save()
 
-    def import_model(self, path: str | os.PathLike[str], copy: bool) -> InstalledModel:
-        """Validate a local .gguf, then link it in place or copy it into the models folder."""
+    def import_model(self, path: str | os.PathLike[str], copy: bool, *,
+                     progress: CopyProgress | None = None,
+                     cancel: threading.Event | None = None) -> InstalledModel:
+        """Validate a local .gguf, then link it in place or copy it into the models folder.
+
+        A copy reports ``progress`` and stops at ``cancel`` (ImportCancelled; nothing kept).
+        """
         source = Path(path).expanduser()
         info = inspect_gguf(source)  # raises with a clear message for anything unusable
         source = source.resolve()
@@ -274,7 +294,7 @@ class Library:
             target = _free_name(folder / source.name)
             tmp = target.with_name(f".{target.name}.copying")
             try:
-                shutil.copyfile(source, tmp)
+                _copy_file(source, tmp, progress, cancel)
                 os.replace(tmp, target)
             finally:
                 tmp.unlink(missing_ok=True)
@@ -312,6 +332,24 @@ class Library:
 
     def _forget_path(self, path: Path) -> None:
         self._index["models"] = [r for r in self._records if r.get("path") != str(path)]
+
+
+def _copy_file(source: Path, target: Path, progress: CopyProgress | None,
+               cancel: threading.Event | None) -> None:
+    total = source.stat().st_size
+    done = 0
+    buffer = memoryview(bytearray(COPY_CHUNK))
+    with source.open("rb") as src, target.open("wb") as dst:
+        while True:
+            if cancel is not None and cancel.is_set():
+                raise ImportCancelled(f"The import of {source.name} was cancelled.")
+            n = src.readinto(buffer)
+            if not n:
+                break
+            dst.write(buffer[:n])
+            done += n
+            if progress is not None:
+                progress(done, total)
 
 
 def _display_name(path: Path) -> str:

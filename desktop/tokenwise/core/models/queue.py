@@ -1,9 +1,9 @@
-"""A queue of downloads on one worker thread, reporting through a plain callback.
+"""The downloads of a session: their jobs and states, and the work that fetches one.
 
-UI-free: the Models window wraps the callback in a Qt signal; the CLI prints from it.
-One download runs at a time (a single network link gains nothing from two); the others
-wait in order. Cancel stops a running download between chunks and keeps its partial
-file, so starting it again continues where it stopped.
+UI-free and thread-free: a DownloadQueue is the bookkeeping its owner keeps on one thread;
+``fetch`` runs on a download worker (one download at a time: a single network link gains
+nothing from two), reporting each change of its job. Cancel stops a running download between
+chunks and keeps its partial file, so starting it again continues where it stopped.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import json
 import threading
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -41,123 +40,75 @@ class DownloadJob:
         return name if len(self.filenames) == 1 else f"{name} (+{len(self.filenames) - 1} parts)"
 
 
-Listener = Callable[[DownloadJob], None]
+Report = Callable[[DownloadJob], None]
+FINAL = (DONE, FAILED, CANCELLED)
 
 
 class DownloadQueue:
-    """Runs queued downloads in order on one daemon thread; call :meth:`shutdown` on exit."""
+    """The session's download jobs in the order they were added, as last reported."""
 
-    def __init__(self, listener: Listener, *, retry_delay_s: float = 1.0) -> None:
-        self._listener = listener
-        self._retry_delay_s = retry_delay_s
+    def __init__(self) -> None:
         self._ids = itertools.count(1)
-        self._pending: deque[DownloadJob] = deque()
         self._jobs: dict[int, DownloadJob] = {}
-        self._cancels: dict[int, threading.Event] = {}
-        self._lock = threading.Condition()
-        self._stopping = False
-        self._thread = threading.Thread(target=self._run, name="downloads", daemon=True)
-        self._thread.start()
 
-    def enqueue(self, repo_id: str, filenames: tuple[str, ...] | list[str]) -> DownloadJob:
+    def add(self, repo_id: str, filenames: tuple[str, ...] | list[str]) -> tuple[DownloadJob, bool]:
+        """A new queued job, or the one already on its way (False)."""
         hub.check_repo_id(repo_id)
         for name in filenames:
             hub.check_filename(name)
-        with self._lock:
-            for job in self._jobs.values():
-                if job.repo_id == repo_id and job.filenames == tuple(filenames) and job.state in (
-                    QUEUED, RUNNING
-                ):
-                    return job  # already on its way
-            job = DownloadJob(next(self._ids), repo_id, tuple(filenames))
-            self._jobs[job.job_id] = job
-            self._cancels[job.job_id] = threading.Event()
-            self._pending.append(job)
-            self._lock.notify()
-        self._listener(job)
-        return job
+        for job in self._jobs.values():
+            if (job.repo_id == repo_id and job.filenames == tuple(filenames)
+                    and job.state in (QUEUED, RUNNING)):
+                return job, False
+        job = DownloadJob(next(self._ids), repo_id, tuple(filenames))
+        self._jobs[job.job_id] = job
+        return job, True
 
-    def cancel(self, job_id: int) -> None:
-        with self._lock:
-            job = self._jobs.get(job_id)
-            if job is None or job.state not in (QUEUED, RUNNING):
-                return
-            self._cancels[job_id].set()
-            if job.state == QUEUED:
-                self._pending = deque(j for j in self._pending if j.job_id != job_id)
-                job = self._update(job, state=CANCELLED, message="Cancelled before it started.")
-            else:
-                return  # the worker reports the cancel when it has stopped
-        self._listener(job)
+    def get(self, job_id: int) -> DownloadJob | None:
+        return self._jobs.get(job_id)
+
+    def update(self, job: DownloadJob) -> bool:
+        """Record a job's new state; False (and ignored) once the job has ended."""
+        known = self._jobs.get(job.job_id)
+        if known is None or known.state in FINAL:
+            return False
+        self._jobs[job.job_id] = job
+        return True
 
     def jobs(self) -> list[DownloadJob]:
-        with self._lock:
-            return list(self._jobs.values())
+        return list(self._jobs.values())
 
     def active(self) -> list[DownloadJob]:
         """The jobs still queued or running, in the order they were added."""
-        with self._lock:
-            return [j for j in self._jobs.values() if j.state in (QUEUED, RUNNING)]
+        return [j for j in self._jobs.values() if j.state in (QUEUED, RUNNING)]
 
-    def is_idle(self) -> bool:
-        with self._lock:
-            return not self._pending and all(j.state != RUNNING for j in self._jobs.values())
 
-    def shutdown(self, timeout: float | None = 10.0) -> None:
-        """Cancel everything (partial files stay for a later resume) and stop the worker."""
-        with self._lock:
-            self._stopping = True
-            for event in self._cancels.values():
-                event.set()
-            self._lock.notify_all()
-        self._thread.join(timeout)
+def fetch(job: DownloadJob, cancel: threading.Event, report: Report, *,
+          retry_delay_s: float = 1.0) -> DownloadJob:
+    """Download every file of ``job``, reporting each change; returns how it ended."""
+    job = replace(job, state=RUNNING)
+    report(job)
+    paths_done: list[Path] = []
+    try:
+        for index, filename in enumerate(job.filenames):
+            job = replace(job, part_index=index)
+            report(job)
 
-    # ----- worker ------------------------------------------------------------------------
-    def _update(self, job: DownloadJob, **changes: object) -> DownloadJob:
-        job = replace(job, **changes)  # type: ignore[arg-type]
-        self._jobs[job.job_id] = job
-        return job
+            def progress(p: download.DownloadProgress, index: int = index) -> None:
+                nonlocal job
+                job = replace(job, progress=p, part_index=index)
+                report(job)
 
-    def _set(self, job: DownloadJob, **changes: object) -> DownloadJob:
-        with self._lock:
-            job = self._update(job, **changes)
-        self._listener(job)
-        return job
-
-    def _run(self) -> None:
-        while True:
-            with self._lock:
-                while not self._pending and not self._stopping:
-                    self._lock.wait()
-                if self._stopping:
-                    return
-                job = self._pending.popleft()
-                cancel = self._cancels[job.job_id]
-            self._fetch(job, cancel)
-
-    def _fetch(self, job: DownloadJob, cancel: threading.Event) -> None:
-        job = self._set(job, state=RUNNING)
-        paths_done: list[Path] = []
-        try:
-            for index, filename in enumerate(job.filenames):
-                job = self._set(job, part_index=index)
-
-                def report(progress: download.DownloadProgress, index: int = index) -> None:
-                    nonlocal job
-                    job = self._set(job, progress=progress, part_index=index)
-
-                path = download.download_file(
-                    job.repo_id, filename, progress=report, cancel=cancel,
-                    retry_delay_s=self._retry_delay_s,
-                )
-                paths_done.append(path)
-            self._set(job, state=DONE, path=paths_done[0], message="Ready.")
-        except download.DownloadCancelled as exc:
-            self._set(job, state=CANCELLED, message=str(exc))
-        except TokenwiseError as exc:
-            self._set(job, state=FAILED, message=str(exc))
-        except Exception as exc:
-            self._set(job, state=FAILED, message=f"The download failed unexpectedly: {exc!r}")
+            paths_done.append(download.download_file(
+                job.repo_id, filename, progress=progress, cancel=cancel,
+                retry_delay_s=retry_delay_s))
+        return replace(job, state=DONE, path=paths_done[0], message="Ready.")
+    except download.DownloadCancelled as exc:
+        return replace(job, state=CANCELLED, message=str(exc))
+    except TokenwiseError as exc:
+        return replace(job, state=FAILED, message=str(exc))
+    except Exception as exc:
+        return replace(job, state=FAILED, message=f"The download failed unexpectedly: {exc!r}")
 
 
 def _resume_file() -> Path:

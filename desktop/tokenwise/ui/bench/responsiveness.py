@@ -121,6 +121,24 @@ def _wait(signal: Any, timeout_s: float = 300.0) -> list[Any]:
     return got
 
 
+def _wait_until(condition: Any, timeout_s: float) -> None:
+    """Run the event loop until ``condition()`` holds (checked every 10 ms) or the timeout."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    check = QTimer()
+
+    def poll() -> None:
+        if condition():
+            loop.quit()
+
+    check.timeout.connect(poll)
+    check.start(10)
+    QTimer.singleShot(int(timeout_s * 1000), loop.quit)
+    loop.exec()
+    check.stop()
+
+
 class _Flag:
     """Connected before the action that makes the signal fire, so no emission is missed."""
 
@@ -177,7 +195,7 @@ def _in_process() -> dict[str, Any]:
         now = time.perf_counter()
         if streaming[0]:
             lateness.append(max(0.0, (now - last[0]) * 1000 - PROBE_MS))
-            gen = controller.generation
+            gen = controller.flow.reply
             if gen is not None:
                 cpu_track.append((len(gen.steps), now, time.thread_time()))
         last[0] = now
@@ -191,7 +209,7 @@ def _in_process() -> dict[str, Any]:
     (reply_id,) = _wait(controller.reply_finished, 600)
     streaming[0] = False
     probe.stop()
-    steps = controller.traces[reply_id]
+    steps = controller.flow.traces[reply_id]
     message = window.chat_view.bubble(reply_id).message
     out: dict[str, Any] = {
         "event_loop_p99_ms": round(percentile(lateness, 99), 2),
@@ -232,16 +250,17 @@ def _stream_once(window: Any, inspector: bool) -> float:
 
 def _bare_once(window: Any) -> float:
     """The window's own engine thread with nobody drawing: what the GUI's work costs."""
-    from tokenwise.ui.engine_worker import GenerationJob, chat_messages
+    from tokenwise.core.chat.engine_tasks import ReplyJob, StepGate, chat_messages, stream_reply
 
     settings = window.controller.settings
-    job = GenerationJob(messages=chat_messages("", [("user", PROMPT)]),
-                        settings=settings.sampler, top_k_display=settings.top_k_display)
-    window.engine.generate(job)
-    while True:  # the controller ignores a job it did not start
-        job_id, summary = _wait(window.engine.generation_finished, 600)
-        if job_id == job.job_id:
-            return float(summary.tokens_per_second)
+    job = ReplyJob(messages=chat_messages("", [("user", PROMPT)]), settings=settings.sampler,
+                   top_k_display=settings.top_k_display)
+    gate = StepGate()
+    results: list[Any] = []
+    window.engine.stream(lambda slot, state: stream_reply(slot, state, job, gate),
+                         returned=results.append)
+    _wait_until(lambda: bool(results), 600)
+    return float(results[0].tokens_per_second)
 
 
 def _trace_once(top_k: int) -> float:

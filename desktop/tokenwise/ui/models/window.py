@@ -7,35 +7,32 @@ Signals:
     search_finished(): hub results (or an error message) are shown.
     files_listed(): a repository's GGUF files are shown.
     download_updated(object): a DownloadJob changed (progress, done, failed, cancelled).
+    import_ended(str): an import finished, failed or was cancelled; a word for the user.
 
-Network work (search, listings, downloads) runs on worker threads; results come back by
-signal. The library index makes opening the window cheap even with many models.
+Hub requests run on the hub's worker (hub_search.py), one at a time, and only the newest
+search or listing is shown; an import (gigabytes, when copied) runs on the library's worker
+with its progress shown and a cancel; downloads run on the application's download worker.
+The library index makes opening the window cheap even with many models.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QDialog,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QMessageBox,
     QPlainTextEdit,
-    QPushButton,
+    QProgressBar,
     QScrollArea,
     QSpinBox,
     QSplitter,
-    QTableView,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -46,47 +43,30 @@ from tokenwise.core.errors import TokenwiseError
 from tokenwise.core.models import download, hub
 from tokenwise.core.models.fit import estimate_memory
 from tokenwise.core.models.gguf import format_size
-from tokenwise.core.models.library import InstalledModel, Library
+from tokenwise.core.models.library import ImportCancelled, InstalledModel, Library
 from tokenwise.core.models.queue import DONE, DownloadJob
+from tokenwise.core.tasks import SerialWorker, Task, TaskCancelled, TaskState
 from tokenwise.ui.models.downloads import Downloads
+from tokenwise.ui.models.hub_search import HubSearchPage
+from tokenwise.ui.models.parts import failure_text, push_button, table_view
 from tokenwise.ui.models.rows import DownloadRow
 from tokenwise.ui.models.tables import (
     CATALOGUE_COLUMNS,
-    FILE_COLUMNS,
     INSTALLED_COLUMNS,
-    REPO_COLUMNS,
     RecordTable,
 )
+from tokenwise.ui.workers import gui_worker, no_resource
+
+LIBRARY_THREAD = "tokenwise-library"
 
 
-class _Bridge(QObject):
-    """Carries results from worker threads to the GUI thread (queued connections)."""
-
-    task_done = Signal(object, object)  # callback, result
-    task_failed = Signal(object, str)  # callback, message
-
-
-def _table(model: RecordTable[Any], tooltip: str) -> QTableView:
-    view = QTableView()
-    view.setModel(model)
-    view.setToolTip(tooltip)
-    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    view.verticalHeader().hide()
-    view.setShowGrid(False)
-    view.setAlternatingRowColors(True)
-    view.horizontalHeader().setStretchLastSection(True)
-    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-    view.setWordWrap(False)
-    return view
-
-
-def _button(text: str, tooltip: str, slot: Callable[[], None]) -> QPushButton:
-    button = QPushButton(text)
-    button.setToolTip(tooltip)
-    button.clicked.connect(slot)
-    return button
+def import_file(path: str, copy: bool, state: TaskState[tuple[int, int]]) -> InstalledModel:
+    """Import a model file (work for the library's worker); reports (bytes copied, total)."""
+    try:
+        return Library().import_model(path, copy=copy, cancel=state.cancel_event,
+                                      progress=lambda done, total: state.report((done, total)))
+    except ImportCancelled as exc:
+        raise TaskCancelled(str(exc)) from exc
 
 
 class ModelsWindow(QDialog):
@@ -95,28 +75,33 @@ class ModelsWindow(QDialog):
     search_finished = Signal()
     files_listed = Signal()
     download_updated = Signal(object)
+    import_ended = Signal(str)
 
     def __init__(self, downloads: Downloads, parent: QWidget | None = None, *,
-                 library: Library | None = None) -> None:
+                 library: Library | None = None,
+                 files: SerialWorker[None] | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("modelsWindow")
         self.setWindowTitle("Models")
         self.setModal(False)
         self.resize(1080, 680)
         self.library = library or Library()
-        self._bridge = _Bridge(self)
-        self._bridge.task_done.connect(lambda callback, result: callback(result))
-        self._bridge.task_failed.connect(self._on_task_failed)
+        self._own_files = files is None
+        self.files = files or gui_worker(LIBRARY_THREAD, no_resource)  # imports
         self.downloads = downloads  # the application's: it outlives this window
         downloads.job_changed.connect(self._on_job_changed)
         self._rows: dict[int, DownloadRow] = {}
-        self._error_targets: dict[object, QLabel] = {}
+        self._import_task: Task[tuple[int, int], InstalledModel] | None = None
 
         self.tabs = QTabWidget()
         self.tabs.setToolTip("Installed models, curated models, or the whole hub")
         self.tabs.addTab(self._build_installed(), "Installed")
         self.tabs.addTab(self._build_catalogue(), "Catalogue")
-        self.tabs.addTab(self._build_search(), "Search the hub")
+        self.hub_search = HubSearchPage()
+        self.hub_search.search_finished.connect(self.search_finished)
+        self.hub_search.files_listed.connect(self.files_listed)
+        self.hub_search.download_requested.connect(self.start_download)
+        self.tabs.addTab(self.hub_search, "Search the hub")
 
         self.downloads_box = QWidget()
         self.downloads_layout = QVBoxLayout(self.downloads_box)
@@ -151,7 +136,7 @@ class ModelsWindow(QDialog):
     # ----- Installed ---------------------------------------------------------------------
     def _build_installed(self) -> QWidget:
         self.installed_model: RecordTable[InstalledModel] = RecordTable(INSTALLED_COLUMNS)
-        self.installed_view = _table(
+        self.installed_view = table_view(
             self.installed_model, "Your models; double-click one to use it"
         )
         self.installed_view.selectionModel().selectionChanged.connect(self._show_details)
@@ -173,7 +158,7 @@ class ModelsWindow(QDialog):
         self.fit_label = QLabel()
         self.fit_label.setWordWrap(True)
         self.fit_label.setToolTip("Weights plus KV cache against free memory (an estimate)")
-        self.template_button = _button(
+        self.template_button = push_button(
             "Chat template…", "Show the Jinja chat template stored in the model file",
             self.show_template,
         )
@@ -190,16 +175,16 @@ class ModelsWindow(QDialog):
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
 
-        self.use_button = _button("Use this model", "Load the selected model in the chat",
-                                  self.use_selected)
+        self.use_button = push_button("Use this model", "Load the selected model in the chat",
+                                      self.use_selected)
         self.use_button.setDefault(True)
-        self.import_button = _button("Import…", "Add a .gguf file from this computer",
-                                     self.import_model)
-        self.remove_button = _button("Remove…", "Remove the selected model (asks first)",
-                                     self.remove_selected)
-        self.token_button = _button("Hub token…",
-                                    "Access token for gated or private models on the hub",
-                                    self.edit_token)
+        self.import_button = push_button("Import…", "Add a .gguf file from this computer",
+                                         self.import_model)
+        self.remove_button = push_button("Remove…", "Remove the selected model (asks first)",
+                                         self.remove_selected)
+        self.token_button = push_button("Hub token…",
+                                        "Access token for gated or private models on the hub",
+                                        self.edit_token)
         buttons = QHBoxLayout()
         buttons.addWidget(self.import_button)
         buttons.addWidget(self.remove_button)
@@ -207,9 +192,25 @@ class ModelsWindow(QDialog):
         buttons.addStretch(1)
         buttons.addWidget(self.use_button)
 
+        self.import_status = QLabel()
+        self.import_status.setToolTip("The import of a model file")
+        self.import_bar = QProgressBar()
+        self.import_bar.setRange(0, 1000)
+        self.import_bar.setTextVisible(False)
+        self.import_bar.setToolTip("How much of the model file is copied")
+        self.import_cancel = push_button("Cancel import", "Stop copying; nothing is kept",
+                                         self.cancel_import)
+        progress = QHBoxLayout()
+        progress.addWidget(self.import_status, 1)
+        progress.addWidget(self.import_bar, 1)
+        progress.addWidget(self.import_cancel)
+        for widget in (self.import_bar, self.import_cancel):
+            widget.hide()
+
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.addWidget(split, 1)
+        layout.addLayout(progress)
         layout.addLayout(buttons)
         return page
 
@@ -313,22 +314,52 @@ class ModelsWindow(QDialog):
         return answer == QMessageBox.StandardButton.Yes
 
     def import_model(self) -> None:
+        """Ask for a file, then import it on the library's worker (a copy shows progress)."""
         path = self.ask_import_path()
         if not path:
             return
         copy = self.ask_copy(path)
         if copy is None:
             return
-        try:
-            model = self.library.import_model(path, copy=copy)
-        except TokenwiseError as exc:
-            QMessageBox.warning(self, "Cannot import", str(exc))
-            return
+        self.import_button.setEnabled(False)
+        self.import_status.setText(f"{'Copying' if copy else 'Adding'} {Path(path).name}…")
+        self.import_bar.setValue(0)
+        self.import_bar.setVisible(copy)
+        self.import_cancel.setVisible(copy)
+        self._import_task = self.files.submit(
+            lambda _none, state: import_file(path, copy, state),
+            progress=self._import_progressed, returned=self._imported,
+            failed=self._import_failed, aborted=lambda: self._import_done("Import cancelled."))
+
+    def cancel_import(self) -> None:
+        if self._import_task is not None:
+            self._import_task.cancel()
+
+    def _import_progressed(self, progress: tuple[int, int]) -> None:
+        done, total = progress
+        self.import_bar.setValue(round(1000 * done / total) if total else 1000)
+        self.import_status.setText(f"Copying: {format_size(done)} of {format_size(total)}")
+
+    def _import_done(self, status: str) -> None:
+        self._import_task = None
+        self.import_button.setEnabled(True)
+        self.import_bar.hide()
+        self.import_cancel.hide()
+        self.import_status.setText(status)
+        self.import_ended.emit(status)
+
+    def _imported(self, model: InstalledModel) -> None:
+        self.library.reload()
         self.refresh_installed()
         self.installed_view.selectRow(
             [m.name for m in self.installed_model.records()].index(model.name)
         )
+        self._import_done(f"Imported {model.name}.")
         self.models_changed.emit()
+
+    def _import_failed(self, error: Exception) -> None:
+        self._import_done("")
+        QMessageBox.warning(self, "Cannot import", failure_text(error))
 
     def remove_selected(self) -> None:
         model = self.selected_model()
@@ -362,11 +393,11 @@ class ModelsWindow(QDialog):
     # ----- Catalogue ---------------------------------------------------------------------
     def _build_catalogue(self) -> QWidget:
         self.catalogue_model: RecordTable[hub.CatalogueEntry] = RecordTable(CATALOGUE_COLUMNS)
-        self.catalogue_view = _table(self.catalogue_model,
-                                     "Curated instruct models; double-click to download")
+        self.catalogue_view = table_view(self.catalogue_model,
+                                         "Curated instruct models; double-click to download")
         self.catalogue_view.doubleClicked.connect(lambda _i: self.download_catalogue_selected())
-        self.catalogue_download = _button("Download", "Download the selected model",
-                                          self.download_catalogue_selected)
+        self.catalogue_download = push_button("Download", "Download the selected model",
+                                              self.download_catalogue_selected)
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.addWidget(self.catalogue_view, 1)
@@ -381,108 +412,6 @@ class ModelsWindow(QDialog):
         entry = self.catalogue_model.record(rows[0].row()) if rows else None
         if entry is not None:
             self.start_download(entry.repo_id, entry.files)
-
-    # ----- Search ------------------------------------------------------------------------
-    def _build_search(self) -> QWidget:
-        self.search_edit = QLineEdit()
-        self.search_edit.setPlaceholderText("Search GGUF models, e.g. qwen 0.5b instruct")
-        self.search_edit.setToolTip("Words to look for in repository names")
-        self.search_edit.returnPressed.connect(self.search)
-        self.search_button = _button("Search", "Search the hub, most downloaded first",
-                                     self.search)
-        self.search_status = QLabel()
-        self.search_status.setObjectName("searchStatus")
-        self.search_status.setWordWrap(True)
-        self.search_status.setToolTip("What the hub answered")
-        self.repo_model: RecordTable[hub.HubRepo] = RecordTable(REPO_COLUMNS)
-        self.repo_view = _table(self.repo_model, "Repositories; select one to see its files")
-        self.repo_view.selectionModel().selectionChanged.connect(lambda *_: self.list_files())
-        self.file_model: RecordTable[hub.HubModelFile] = RecordTable(FILE_COLUMNS)
-        self.file_view = _table(self.file_model, "The repository's models; split files grouped")
-        self.file_view.doubleClicked.connect(lambda _i: self.download_file_selected())
-        self.file_download = _button("Download", "Download the selected file (all its parts)",
-                                     self.download_file_selected)
-        top = QHBoxLayout()
-        top.addWidget(self.search_edit, 1)
-        top.addWidget(self.search_button)
-        split = QSplitter()
-        split.addWidget(self.repo_view)
-        split.addWidget(self.file_view)
-        bottom = QHBoxLayout()
-        bottom.addWidget(self.search_status, 1)
-        bottom.addWidget(self.file_download)
-        page = QWidget()
-        layout = QVBoxLayout(page)
-        layout.addLayout(top)
-        layout.addWidget(split, 1)
-        layout.addLayout(bottom)
-        return page
-
-    def _run(self, work: Callable[[], object], done: Callable[[object], None],
-             status: QLabel) -> None:
-        """Run ``work`` on a daemon thread; ``done`` or an error message on the GUI thread."""
-        self._error_targets[done] = status
-
-        def target() -> None:
-            try:
-                result = work()
-            except TokenwiseError as exc:
-                self._bridge.task_failed.emit(done, str(exc))
-            except Exception as exc:
-                self._bridge.task_failed.emit(done, f"Unexpected error: {exc!r}")
-            else:
-                self._bridge.task_done.emit(done, result)
-
-        threading.Thread(target=target, name="models-task", daemon=True).start()
-
-    def _on_task_failed(self, callback: object, message: str) -> None:
-        label = self._error_targets.get(callback, self.search_status)
-        label.setText(message)
-        if callback == self._show_results:
-            self.repo_model.set_records([])
-            self.search_finished.emit()
-        elif callback == self._show_files:
-            self.file_model.set_records([])
-            self.files_listed.emit()
-
-    def search(self) -> None:
-        text = self.search_edit.text().strip()
-        self.search_status.setText("Searching…")
-        self.file_model.set_records([])
-        self._run(lambda: hub.search_models(text), self._show_results, self.search_status)
-
-    def _show_results(self, result: object) -> None:
-        repos = list(result)  # type: ignore[call-overload]
-        self.repo_model.set_records(repos)
-        self.repo_view.resizeColumnToContents(0)
-        self.search_status.setText(
-            f"{len(repos)} repositories, most downloaded first." if repos
-            else "No GGUF repositories match."
-        )
-        self.search_finished.emit()
-
-    def list_files(self) -> None:
-        rows = self.repo_view.selectionModel().selectedRows()
-        repo = self.repo_model.record(rows[0].row()) if rows else None
-        if repo is None:
-            return
-        self.search_status.setText(f"Listing {repo.repo_id}…")
-        self._run(lambda: hub.list_gguf_models(repo.repo_id), self._show_files,
-                  self.search_status)
-
-    def _show_files(self, result: object) -> None:
-        files = list(result)  # type: ignore[call-overload]
-        self.file_model.set_records(files)
-        self.file_view.resizeColumnToContents(0)
-        self.search_status.setText(f"{len(files)} GGUF models in this repository."
-                                   if files else "This repository has no GGUF files.")
-        self.files_listed.emit()
-
-    def download_file_selected(self) -> None:
-        rows = self.file_view.selectionModel().selectedRows()
-        model = self.file_model.record(rows[0].row()) if rows else None
-        if model is not None:
-            self.start_download(model.repo_id, tuple(p.filename for p in model.parts))
 
     # ----- Downloads ---------------------------------------------------------------------
     def start_download(self, repo_id: str, filenames: tuple[str, ...]) -> DownloadJob | None:
@@ -532,3 +461,9 @@ class ModelsWindow(QDialog):
             row.setParent(None)
             row.deleteLater()
         self.start_download(repo_id, filenames)
+
+    def shutdown(self) -> None:
+        """The application closes: stop the hub's worker (and the library's, if it is ours)."""
+        self.hub_search.shutdown()
+        if self._own_files:
+            self.files.shutdown(0.2)
