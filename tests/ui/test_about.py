@@ -21,6 +21,27 @@ def test_about_names_the_version_backend_and_licences(qtbot: Any, window: Any) -
     assert "PySide6" in licences and "llama_cpp_python" in licences
 
 
+def test_help_menu_opens_about(qtbot: Any, window: Any) -> None:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from tokenwise.ui.about import AboutDialog
+
+    titles = [a.text() for a in window.menuBar().actions()]
+    assert titles[-1] == "&Help"
+    seen: list[str] = []
+
+    def close_it() -> None:
+        dialog = QApplication.activeModalWidget()
+        assert isinstance(dialog, AboutDialog)
+        seen.append(dialog.summary.text())
+        dialog.reject()
+
+    QTimer.singleShot(0, close_it)
+    window.act_about.trigger()
+    assert seen and "Tokenwise" in seen[0]
+
+
 def test_about_without_a_model(qtbot: Any) -> None:
     from tokenwise.ui.about import AboutDialog
 

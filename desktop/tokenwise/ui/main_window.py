@@ -209,6 +209,9 @@ class MainWindow(QMainWindow):
         self.act_models = self._action("&Models…", "Ctrl+M",
                                        "Download, import and choose models", self.open_models)
         self.act_quit = self._action("&Quit", "Ctrl+Q", "Quit Tokenwise", self.close)
+        self.act_about = self._action("&About Tokenwise", None,
+                                      "Version, backend and the licences of every part",
+                                      self.open_about)
         self.act_stop.setEnabled(False)
 
         menu = self.menuBar()
@@ -227,6 +230,8 @@ class MainWindow(QMainWindow):
         model_menu = menu.addMenu("&Model")
         model_menu.addAction(self.act_models)
         model_menu.addAction(self.act_settings)
+        help_menu = menu.addMenu("&Help")
+        help_menu.addAction(self.act_about)
 
         for a in (self.act_system, self.act_regenerate, self.act_heatmap, self.act_inspector,
                   self.act_settings):
@@ -382,6 +387,11 @@ class MainWindow(QMainWindow):
     def _on_system_scheme(self, _scheme: Qt.ColorScheme) -> None:
         if self.settings.theme == "system":
             self.apply_theme()
+
+    def open_about(self) -> None:
+        from tokenwise.ui.about import AboutDialog
+
+        AboutDialog(self.flow.model_info, self).exec()
 
     def open_models(self) -> None:
         from tokenwise.ui.models.window import ModelsWindow
