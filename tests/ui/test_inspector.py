@@ -395,3 +395,34 @@ def test_bench_measurements_drive_the_real_panel(panel: InspectorPanel,
     assert panel.step_view.k_spin.value() == BENCH_K
     select = measure_select_step(panel, reply, n=5, settings=SETTINGS)
     assert select["n"] == 5 and select["median_ms"] > 0
+
+
+def test_the_panel_offers_what_the_engine_can_do_and_says_why_not(
+        qtbot: Any, engine: Any, panel: InspectorPanel) -> None:
+    from tokenwise.core.interface import Capabilities
+
+    local = engine.info.capabilities
+    assert (local.stage_view, local.tokenizer, local.step_mode, local.branching,
+            local.full_vocabulary) == (True, True, True, True, True)
+    panel.set_tokenize_function(lambda text, done: done(engine.tokenize(text)))
+    panel.set_capabilities(local)
+    assert panel.step_view.step_mode_button.isEnabled()
+    assert panel.tokens.play_edit.isEnabled()
+
+    limited = Capabilities(stage_view=True, reasons=(
+        ("step_mode", "the server streams whole replies."),
+        ("tokenizer", "the server has no /tokenize endpoint.")))
+    panel.set_capabilities(limited)
+    button = panel.step_view.step_mode_button
+    assert not button.isEnabled()
+    assert button.toolTip() == "Step mode is unavailable: the server streams whole replies."
+    assert not panel.tokens.play_edit.isEnabled()
+    assert "no /tokenize endpoint" in panel.tokens.play_count.text()
+    branches: list[Any] = []
+    panel.branch_requested.connect(lambda *args: branches.append(args))
+    panel.select_step(4)
+    alternative = next(r.token_id for r in panel.stage_table().rows if not r.chosen)
+    panel._branch(alternative)
+    assert branches == []  # branching is not offered: nothing was asked of the engine
+    assert limited.reason("branching") == "This engine cannot do that."
+    assert limited.reason("stage_view") == ""

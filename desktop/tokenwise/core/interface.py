@@ -30,6 +30,28 @@ class Token:
 
 
 @dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What an engine can show and do. The UI shows what is missing, with the reason,
+    instead of guessing; a remote server, say, gives no per-stage view."""
+
+    stage_view: bool = False  # every sampler stage's survivors and probabilities, exact
+    tokenizer: bool = False  # tokenize any text with the model's own vocabulary
+    step_mode: bool = False  # one token per request, the reply paused in between
+    branching: bool = False  # force a chosen token at a step: branch from an alternative
+    beam_search: bool = False  # needs the context's parallel sequences
+    scoring: bool = False  # P(token | everything before) for a given text, in one pass
+    full_vocabulary: bool = False  # the normaliser and entropy over the whole vocabulary
+    #: capability name -> one line saying why it is missing
+    reasons: tuple[tuple[str, str], ...] = ()
+
+    def reason(self, name: str) -> str:
+        """Why ``name`` is unavailable ("" when it is available)."""
+        if getattr(self, name):
+            return ""
+        return dict(self.reasons).get(name, "This engine cannot do that.")
+
+
+@dataclass(frozen=True, slots=True)
 class ModelInfo:
     path: str
     name: str
@@ -46,6 +68,7 @@ class ModelInfo:
     gpu_layers: int  # layers offloaded
     gpu_offload_supported: bool
     license: str = ""
+    capabilities: Capabilities = field(default_factory=Capabilities)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +138,7 @@ class ChatEngine(Protocol):
     closes it."""
 
     @property
-    def info(self) -> ModelInfo: ...
+    def info(self) -> ModelInfo: ...  # info.capabilities: what this engine can show and do
 
     def render_chat(self, messages: Sequence[ChatMessage]) -> RenderedPrompt: ...
 

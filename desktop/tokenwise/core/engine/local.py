@@ -29,6 +29,7 @@ from tokenwise.core.interface import (
     TOKEN_BYTE,
     TOKEN_NORMAL,
     TOKEN_SPECIAL,
+    Capabilities,
     ChatMessage,
     GenerationRequest,
     GenerationResult,
@@ -61,6 +62,14 @@ STALL_FACTOR = 4.0  # a decode this many times slower than the recent best is a 
 STALL_MIN_S = 0.02
 STALLS_TO_DROP = 1.5  # recent stalls (decaying): two close together give up a thread
 RETRY_AFTER = 512  # decodes on fewer threads before trying one more again
+
+
+#: the local engine owns the context: it sees every stage and the whole vocabulary
+LOCAL_CAPABILITIES = Capabilities(
+    stage_view=True, tokenizer=True, step_mode=True, branching=True, full_vocabulary=True,
+    reasons=(("beam_search", "Beam search is not available in this version."),
+             ("scoring", "Scoring a text is not available in this version.")),
+)
 
 
 def default_threads() -> int:
@@ -176,6 +185,7 @@ class Engine:
             gpu_layers=min(gpu_layers, header.layers + 1) if backends else 0,
             gpu_offload_supported=offload,
             license=header.license,
+            capabilities=LOCAL_CAPABILITIES,
         )
         self.offloaded = self.info.gpu_layers > 0
         self._watch_decodes = self.adaptive_threads and self.n_threads > 1 and not self.offloaded

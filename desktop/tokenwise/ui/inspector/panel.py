@@ -14,11 +14,18 @@ step_mode_toggled(bool), step_once_requested(), run_to_end_requested()
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, QPoint, Qt, QTimer, Signal
-from PySide6.QtGui import QGuiApplication, QKeyEvent, QKeySequence, QShortcut, QShowEvent
-from PySide6.QtWidgets import QMenu, QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtGui import (
+    QCursor,
+    QGuiApplication,
+    QKeyEvent,
+    QKeySequence,
+    QShortcut,
+    QShowEvent,
+)
+from PySide6.QtWidgets import QMenu, QSplitter, QTabWidget, QToolTip, QVBoxLayout, QWidget
 
 from tokenwise.core.formatting import percent_column
-from tokenwise.core.interface import Token
+from tokenwise.core.interface import Capabilities, Token
 from tokenwise.core.sampling.settings import SamplerSettings
 from tokenwise.core.trace.explain import explain_step
 from tokenwise.core.trace.export import make_trace
@@ -54,6 +61,8 @@ class InspectorPanel(QWidget):
         self._prompt_ids: list[int] = []
         self._vocab_size = 0
         self._model_name = ""
+        # what the engine can do, once one has loaded a model (None: no engine to ask)
+        self._capabilities: Capabilities | None = None
         self._selected = -1
         self._follow = True
         self._preview = False
@@ -65,6 +74,7 @@ class InspectorPanel(QWidget):
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.step_view = StepView()
+        self._step_mode_tip = self.step_view.step_mode_button.toolTip()
         self.sampling = SamplingPanel()
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(self.step_view)
@@ -165,6 +175,18 @@ class InspectorPanel(QWidget):
         self.sampling.set_settings(settings)
         if self._preview:
             self.refresh()
+
+    def set_capabilities(self, capabilities: Capabilities) -> None:
+        """Offer only what the engine can do; say why the rest is missing."""
+        self._capabilities = capabilities
+        button = self.step_view.step_mode_button
+        button.setEnabled(capabilities.step_mode)
+        button.setToolTip(self._step_mode_tip if capabilities.step_mode
+                          else f"Step mode is unavailable: {capabilities.reason('step_mode')}")
+        if not capabilities.tokenizer:
+            self.set_tokenize_function(None)
+        self.tokens.set_unavailable_reason(
+            "" if capabilities.tokenizer else capabilities.reason("tokenizer"))
 
     def set_tokenize_function(self, fn: TokenizeFunction | None) -> None:
         self.tokens.set_tokenize_function(fn)
@@ -302,6 +324,10 @@ class InspectorPanel(QWidget):
             self.refresh()
 
     def _branch(self, token_id: int) -> None:
+        if self._capabilities is not None and not self._capabilities.branching:
+            QToolTip.showText(QCursor.pos(), "Branching is unavailable: "
+                              + self._capabilities.reason("branching"), self)
+            return
         if 0 <= self._selected < len(self._steps):
             self.branch_requested.emit(self._selected, token_id)
 

@@ -47,6 +47,7 @@ class TokensPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._tokenize: TokenizeFunction | None = None
+        self._unavailable = ""  # why the engine offers no tokenizer, when it offers none
         self._request = 0
         self._steps: list[Step] = []
         self._reply_dirty = False
@@ -181,10 +182,17 @@ class TokensPanel(QWidget):
         if fn is not None and self.play_edit.toPlainText():
             self._debounce.start()
 
+    def set_unavailable_reason(self, reason: str) -> None:
+        """Why this engine has no tokenizer to offer ("" when it has one)."""
+        self._unavailable = reason
+        self._update_play_hint()
+
     def _update_play_hint(self) -> None:
         self.play_edit.setEnabled(self._tokenize is not None)
         if self._tokenize is None:
-            self.play_count.setText("load a model to use the playground")
+            self.play_count.setText(
+                f"The tokenizer is unavailable: {self._unavailable}" if self._unavailable
+                else "load a model to use the playground")
 
     def _tokenize_now(self) -> None:
         if self._tokenize is None:
