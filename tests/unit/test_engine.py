@@ -326,7 +326,8 @@ def test_trace_round_trips(engine) -> None:
 def test_automatic_threads_give_one_up_when_decodes_stall(starter_model_path) -> None:
     import llama_cpp
 
-    from tokenwise.core.engine.local import RETRY_AFTER, Engine
+    from tokenwise.core.engine.local import Engine
+    from tokenwise.core.engine.threads import RETRY_AFTER
 
     with Engine(starter_model_path, n_ctx=256, n_threads=None, preflight=False) as eng:
         if eng.n_threads < 2:

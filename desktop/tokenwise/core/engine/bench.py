@@ -18,7 +18,8 @@ import llama_cpp
 import numpy as np
 
 from tokenwise.core.engine import stages as engine_stages
-from tokenwise.core.engine.local import Engine, default_threads
+from tokenwise.core.engine.local import Engine
+from tokenwise.core.engine.threads import default_threads
 from tokenwise.core.interface import ChatMessage, GenerationRequest
 from tokenwise.core.sampling.settings import PRESETS, SamplerSettings
 

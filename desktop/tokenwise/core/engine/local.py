@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import codecs
 import ctypes
-import os
 import secrets
 import threading
 import time
 from collections.abc import Callable, Generator, Sequence
 from itertools import repeat
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import llama_cpp
 import numpy as np
@@ -24,11 +23,10 @@ import numpy as np
 from tokenwise.core.chat import template as chat_template
 from tokenwise.core.engine import native as engine_native
 from tokenwise.core.engine.stages import CandidateBuffer, StepSampler
+from tokenwise.core.engine.threads import ThreadGovernor, default_threads
+from tokenwise.core.engine.vocab import EOG, Vocabulary
 from tokenwise.core.errors import ContextOverflowError, DamagedModelError, TokenwiseError
 from tokenwise.core.interface import (
-    TOKEN_BYTE,
-    TOKEN_NORMAL,
-    TOKEN_SPECIAL,
     Capabilities,
     ChatMessage,
     GenerationRequest,
@@ -47,22 +45,10 @@ from tokenwise.core.trace.records import (
     STOP_STRING,
     Candidate,
     Step,
-    piece_label,
 )
 
 _new_tuple = tuple.__new__
-_SPECIAL, _EOG = 1, 2  # token flags
-_V = TypeVar("_V")
 PROMPT_CHUNK_GPU = 64  # prompt tokens per decode when offloaded: cancel is checked between
-# llama.cpp's CPU threads spin at every layer waiting for each other; when another busy
-# thread or process takes a core, one descheduled thread stalls them all and a token can take
-# 100x longer (measured on two cores: 137 tok/s falling to 0.5). With automatic threads the
-# engine watches single-token decodes and gives up a thread when they stall.
-STALL_FACTOR = 4.0  # a decode this many times slower than the recent best is a stall
-STALL_MIN_S = 0.02
-STALLS_TO_DROP = 1.5  # recent stalls (decaying): two close together give up a thread
-RETRY_AFTER = 512  # decodes on fewer threads before trying one more again
-
 
 #: the local engine owns the context: it sees every stage and the whole vocabulary
 LOCAL_CAPABILITIES = Capabilities(
@@ -70,11 +56,6 @@ LOCAL_CAPABILITIES = Capabilities(
     reasons=(("beam_search", "Beam search is not available in this version."),
              ("scoring", "Scoring a text is not available in this version.")),
 )
-
-
-def default_threads() -> int:
-    count = os.cpu_count() or 2
-    return count if count <= 4 else max(4, count // 2)
 
 
 class Engine:
@@ -122,15 +103,13 @@ class Engine:
                 + " The file may be damaged or use a format this version does not support."
             )
         self.vocab = llama_cpp.llama_model_get_vocab(self.model)
-        self.n_vocab = int(llama_cpp.llama_vocab_n_tokens(self.vocab))
+        self.vocabulary = Vocabulary(self.vocab)
+        self.n_vocab = self.vocabulary.size
         trained = int(llama_cpp.llama_model_n_ctx_train(self.model))
         n_ctx = max(64, min(n_ctx, trained) if trained > 0 else n_ctx)
         self.n_threads = n_threads or default_threads()
         self.adaptive_threads = n_threads is None
-        self.threads_now = self.n_threads
-        self._best_decode_s = 0.0
-        self._stalls = 0.0
-        self._since_change = 0
+        self._threads = ThreadGovernor(self.n_threads, self._use_threads)
 
         cparams = llama_cpp.llama_context_default_params()
         cparams.n_ctx = n_ctx
@@ -157,9 +136,6 @@ class Engine:
         self._logits_address: int | None = None
         self._logits_view = np.empty(0, dtype=np.float32)
         self._cached: list[int] = []  # tokens whose KV entries are in the context
-        self._pieces = _LazyTable(self._read_piece)
-        self._piece_buf = ctypes.create_string_buffer(64)
-        self._flags = _LazyTable(self._read_flags)  # token id -> _SPECIAL | _EOG bits
         self._buffer = CandidateBuffer(self.n_vocab)
         self._batch_tokens = (llama_cpp.llama_token * self.n_batch)()
         self._one_token = (llama_cpp.llama_token * 1)()
@@ -218,89 +194,35 @@ class Engine:
 
     # ------------------------------------------------------------------ tokens
 
+    # ------------------------------------------------------------------ tokens
+
     def token_ids(self, text: str, *, add_special: bool = False,
                   parse_special: bool = True) -> list[int]:
-        data = text.encode("utf-8")
-        n_max = len(data) + 16
-        buf = (llama_cpp.llama_token * n_max)()
-        n = llama_cpp.llama_tokenize(self.vocab, data, len(data), buf, n_max,
-                                     add_special, parse_special)
-        if n < 0:
-            n_max = -n
-            buf = (llama_cpp.llama_token * n_max)()
-            n = llama_cpp.llama_tokenize(self.vocab, data, len(data), buf, n_max,
-                                         add_special, parse_special)
-        return list(buf[:n])
+        return self.vocabulary.token_ids(text, add_special=add_special,
+                                         parse_special=parse_special)
 
     def piece(self, token_id: int) -> bytes:
         """The token's bytes, special tokens rendered (no 32-byte limit)."""
-        return self._pieces[token_id]
-
-    def _read_piece(self, token_id: int) -> bytes:
-        buf, size = self._piece_buf, len(self._piece_buf)
-        n = llama_cpp.llama_token_to_piece(self.vocab, token_id, buf, size, 0, True)
-        if n < 0:  # longer than the buffer: ask again with the size it needs
-            buf = ctypes.create_string_buffer(-n)
-            n = llama_cpp.llama_token_to_piece(self.vocab, token_id, buf, -n, 0, True)
-        return ctypes.string_at(buf, n)
+        return self.vocabulary.pieces[token_id]
 
     def is_special(self, token_id: int) -> bool:
-        return bool(self._flags[token_id] & _SPECIAL)
+        return self.vocabulary.is_special(token_id)
 
     def is_eog(self, token_id: int) -> bool:
-        return bool(self._flags[token_id] & _EOG)
-
-    def _read_flags(self, token_id: int) -> int:
-        attr = int(llama_cpp.llama_vocab_get_attr(self.vocab, token_id))
-        special = attr & (llama_cpp.LLAMA_TOKEN_ATTR_CONTROL
-                          | llama_cpp.LLAMA_TOKEN_ATTR_USER_DEFINED
-                          | llama_cpp.LLAMA_TOKEN_ATTR_UNKNOWN)
-        eog = llama_cpp.llama_vocab_is_eog(self.vocab, token_id)
-        return (_SPECIAL if special else 0) | (_EOG if eog else 0)
+        return self.vocabulary.is_eog(token_id)
 
     def tokenize(self, text: str, *, add_special: bool = False,
                  parse_special: bool = True) -> list[Token]:
-        return self.describe(self.token_ids(text, add_special=add_special,
-                                            parse_special=parse_special))
+        return self.vocabulary.tokenize(text, add_special=add_special,
+                                        parse_special=parse_special)
 
     def describe(self, ids: Sequence[int]) -> list[Token]:
         """Tokens with their kind; byte fragments carry the character their run builds."""
-        tokens: list[Token] = []
-        run: list[int] = []  # indices of consecutive fragments
-
-        def close_run() -> None:
-            if not run:
-                return
-            joined = b"".join(tokens[i].piece for i in run).decode("utf-8", "replace")
-            for i in run:
-                t = tokens[i]
-                tokens[i] = Token(t.token_id, t.piece, t.display, t.kind, joined)
-            run.clear()
-
-        for tid in ids:
-            piece = self.piece(tid)
-            if self.is_special(tid):
-                close_run()
-                tokens.append(Token(tid, piece, piece.decode("utf-8", "replace"), TOKEN_SPECIAL))
-                continue
-            try:
-                text = piece.decode("utf-8")
-            except UnicodeDecodeError:
-                # a part of one UTF-8 character: shown by its bytes
-                if run and _starts_character(piece):
-                    close_run()
-                run.append(len(tokens))
-                tokens.append(Token(tid, piece, piece_label(piece), TOKEN_BYTE))
-                continue
-            close_run()
-            tokens.append(Token(tid, piece, text, TOKEN_NORMAL))
-        close_run()
-        return tokens
+        return self.vocabulary.describe(ids)
 
     def detokenize(self, ids: Sequence[int], *, special: bool = False) -> str:
         """Text of token ids; special tokens kept only if ``special``."""
-        data = b"".join(self.piece(t) for t in ids if special or not self.is_special(t))
-        return data.decode("utf-8", "replace")
+        return self.vocabulary.detokenize(ids, special=special)
 
     # ------------------------------------------------------------------ chat
 
@@ -400,28 +322,16 @@ class Engine:
             raise ContextOverflowError("The context is full: no room for more tokens.")
         raise TokenwiseError(f"llama.cpp failed to evaluate the prompt (code {rc}).")
 
+    @property
+    def threads_now(self) -> int:
+        return self._threads.threads_now
+
     def watch_decode(self, seconds: float) -> None:
-        """Give up a thread when single-token decodes stall; try it again much later."""
-        self._since_change += 1
-        best = self._best_decode_s
-        if best == 0.0 or seconds < best:
-            self._best_decode_s = seconds
-        else:
-            self._best_decode_s = best * 1.002  # the context grows: let the floor rise slowly
-        self._stalls *= 0.97
-        if best and seconds > max(STALL_MIN_S, STALL_FACTOR * best):
-            self._stalls += 1.0
-            if self._stalls >= STALLS_TO_DROP and self.threads_now > 1:
-                self._use_threads(self.threads_now - 1)
-        elif self.threads_now < self.n_threads and self._since_change >= RETRY_AFTER:
-            self._use_threads(self.threads_now + 1)
+        """Give up a thread when single-token decodes stall (see :mod:`.threads`)."""
+        self._threads.watch(seconds)
 
     def _use_threads(self, n: int) -> None:
         llama_cpp.llama_set_n_threads(self.ctx, n, max(n, self.n_threads))
-        self.threads_now = n
-        self._best_decode_s = 0.0
-        self._stalls = 0.0
-        self._since_change = 0
 
     def _logits(self) -> np.ndarray:
         """The last token's logits, as a view (valid until the next decode)."""
@@ -504,8 +414,8 @@ class Engine:
         stops = tuple(s for s in request.stop_strings if s)
         tail = ""
         ignore_eog = bool(request.extra.get("ignore_eog"))  # benchmarks only
-        pieces = self._pieces
-        token_flags = self._flags
+        pieces = self.vocabulary.pieces
+        token_flags = self.vocabulary.flags
         pending = False  # the decoder holds part of a character
         try:
             forced = request.forced_first_token
@@ -517,7 +427,7 @@ class Engine:
                 token = nums.token_id
                 piece = pieces[token]
                 flags = token_flags[token]
-                eog = flags & _EOG
+                eog = flags & EOG
                 if flags:
                     text = ""
                 elif not pending:
@@ -578,18 +488,6 @@ class Engine:
             sampler.close()
 
 
-class _LazyTable(dict[int, _V]):
-    """Per-token facts read from llama.cpp the first time each token is asked for."""
-
-    def __init__(self, read: Callable[[int], _V]) -> None:
-        super().__init__()
-        self._read = read
-
-    def __missing__(self, token_id: int) -> _V:
-        value = self[token_id] = self._read(token_id)
-        return value
-
-
 def _address_function(name: str, argtypes: list[Any]) -> Any:
     """A private binding of a libllama function that returns a plain address (an int)."""
     fn = llama_cpp.llama_cpp._lib[name]  # item access: a new function object, not the shared one
@@ -608,8 +506,3 @@ def _display_name(path: Path, metadata_name: str) -> str:
     if path.name == STARTER_FILE:
         return STARTER_NAME
     return metadata_name or path.stem
-
-
-def _starts_character(piece: bytes) -> bool:
-    """True if the piece begins with a UTF-8 lead byte (not a continuation byte)."""
-    return bool(piece) and (piece[0] & 0xC0) != 0x80
