@@ -15,11 +15,14 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from tokenwise import __version__
 from tokenwise.core.errors import TokenwiseError
+
+if TYPE_CHECKING:
+    from tokenwise.core.sampling.settings import SamplerSettings
 
 STARTER = "starter"
 
@@ -51,7 +54,7 @@ def _model_path(name: str) -> str:
     return name  # the engine reports a missing file clearly
 
 
-def _settings(args: argparse.Namespace) -> Any:
+def _settings(args: argparse.Namespace) -> SamplerSettings:
     from tokenwise.core.sampling.settings import PRESETS, SamplerSettings
 
     base = PRESETS[args.preset] if args.preset else SamplerSettings()
@@ -322,7 +325,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _guard(lambda: int(args.func(args)))
 
 
-def _guard(run: Any) -> int:
+def _guard(run: Callable[[], int]) -> int:
     try:
         return int(run())
     except TokenwiseError as exc:

@@ -12,7 +12,16 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from typing import Any
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # for annotations only: Qt loads once the display check has passed
+    from PySide6.QtCore import QTimer
+    from PySide6.QtGui import QIcon
+    from PySide6.QtWidgets import QApplication
+
+    from tokenwise.core.interface import ModelInfo
+    from tokenwise.ui.main_window import MainWindow
 
 NO_DISPLAY_MESSAGE = (
     "Tokenwise needs a graphical display, and none was found (DISPLAY and WAYLAND_DISPLAY "
@@ -33,21 +42,22 @@ def has_display(env: dict[str, str] | None = None, platform: str | None = None) 
     return bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
 
 
-def application(argv: Sequence[str] | None = None) -> Any:
+def application(argv: Sequence[str] | None = None) -> QApplication:
     """The QApplication, created once."""
     from PySide6.QtWidgets import QApplication
 
-    app = QApplication.instance()
-    if app is None:
-        app = QApplication(list(argv) if argv is not None else [sys.argv[0]])
-        app.setApplicationName("Tokenwise")
-        app.setOrganizationName("Tokenwise")
-        app.setDesktopFileName("tokenwise")
-        app.setWindowIcon(_app_icon())
+    existing = QApplication.instance()
+    if isinstance(existing, QApplication):
+        return existing
+    app = QApplication(list(argv) if argv is not None else [sys.argv[0]])
+    app.setApplicationName("Tokenwise")
+    app.setOrganizationName("Tokenwise")
+    app.setDesktopFileName("tokenwise")
+    app.setWindowIcon(_app_icon())
     return app
 
 
-def _app_icon() -> Any:
+def _app_icon() -> QIcon:
     from PySide6.QtGui import QIcon
 
     from tokenwise.core import paths
@@ -55,7 +65,7 @@ def _app_icon() -> Any:
     return QIcon(str(paths.resources_dir() / "icons" / "tokenwise.png"))
 
 
-def create_window(**kwargs: Any) -> Any:
+def create_window(**kwargs: Any) -> MainWindow:
     """Theme the application and build the main window from the saved settings."""
     from tokenwise.core.settings import load_settings
     from tokenwise.ui import theme
@@ -66,7 +76,7 @@ def create_window(**kwargs: Any) -> Any:
     return MainWindow(settings, **kwargs)
 
 
-def _keep_python_signals_alive(app: Any) -> Any:
+def _keep_python_signals_alive(app: QApplication) -> QTimer:
     """Qt's loop runs in C++; a small timer lets Python run its SIGTERM / SIGINT handlers."""
     from PySide6.QtCore import QTimer
 
@@ -90,7 +100,7 @@ def run_gui(argv: Sequence[str] | None = None) -> int:
     window = create_window()
     window.show()
 
-    def close_on_signal(_signum: int, _frame: Any) -> None:
+    def close_on_signal(_signum: int, _frame: FrameType | None) -> None:
         from PySide6.QtCore import QTimer
 
         QTimer.singleShot(0, window.close)
@@ -132,11 +142,11 @@ def _exit_if_engine_still_busy(status: int) -> None:
         os._exit(status)
 
 
-def _smoke_test(window: Any, prompt: str) -> None:
+def _smoke_test(window: MainWindow, prompt: str) -> None:
     """Send one message once the model is loaded; report the reply and close."""
     controller = window.controller
 
-    def loaded(_info: Any) -> None:
+    def loaded(_info: ModelInfo) -> None:
         controller.send(prompt)
 
     def finished(message_id: int) -> None:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import base64
 import contextlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QInputDialog,
@@ -27,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tokenwise.core.interface import EngineFactory
+from tokenwise.core.interface import EngineFactory, ModelInfo
 from tokenwise.core.models.queue import DONE, FAILED, RUNNING, DownloadJob
 from tokenwise.core.settings import AppSettings, save_settings
 from tokenwise.ui.chat.composer import Composer
@@ -51,7 +52,7 @@ if TYPE_CHECKING:
 GPU_README = "README.md, section “GPU builds”"
 
 
-def backend_text(info: Any) -> str:
+def backend_text(info: ModelInfo | None) -> str:
     if info is None:
         return "No model"
     if info.backend == "CPU" or info.gpu_layers <= 0:
@@ -159,7 +160,8 @@ class MainWindow(QMainWindow):
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
 
     def _action(self, text: str, shortcut: str | QKeySequence.StandardKey | None, tip: str,
-                slot: Any, checkable: bool = False) -> QAction:
+                slot: Callable[[], object] | Callable[[bool], object],
+                checkable: bool = False) -> QAction:
         action = QAction(text, self)
         if shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
@@ -287,7 +289,7 @@ class MainWindow(QMainWindow):
     def _on_load_progress(self, fraction: float) -> None:
         self.load_bar.setValue(int(fraction * 100))
 
-    def _on_model_loaded(self, info: Any) -> None:
+    def _on_model_loaded(self, info: ModelInfo) -> None:
         self.load_action.setVisible(False)
         self.backend_label.setText(backend_text(info))
         tip = f"{info.name}: {info.layers} layers, {info.backend}"
@@ -451,7 +453,7 @@ class MainWindow(QMainWindow):
         except ValueError:
             pass
 
-    def showEvent(self, event: Any) -> None:
+    def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         if not self._shown:
             self._shown = True

@@ -210,7 +210,9 @@ def _in_process() -> dict[str, Any]:
     streaming[0] = False
     probe.stop()
     steps = controller.flow.traces[reply_id]
-    message = window.chat_view.bubble(reply_id).message
+    bubble = window.chat_view.bubble(reply_id)
+    assert bubble is not None, "the reply was not shown"
+    message = bubble.message
     out: dict[str, Any] = {
         "event_loop_p99_ms": round(percentile(lateness, 99), 2),
         "streamed_tokens": len(steps),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from PySide6.QtCore import QDate, QDateTime, QLocale, Qt, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
@@ -17,6 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from tokenwise.core.chat.store import Message
 from tokenwise.core.trace.records import STOP_REASON_TEXT, Step
 from tokenwise.ui.chat.token_text import TokenText
 
@@ -46,7 +45,7 @@ class MessageBubble(QFrame):
     version_requested = Signal(int, int)
     copied = Signal(int)
 
-    def __init__(self, message: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, message: Message, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.message = message
         self.setObjectName("Bubble")
@@ -154,7 +153,7 @@ class MessageBubble(QFrame):
         self.refresh()
         self.text.begin_stream(prefix or [])
 
-    def finish_stream(self, message: Any) -> None:
+    def finish_stream(self, message: Message) -> None:
         self.streaming = False
         self.message = message
         self.text.finish_stream()

@@ -27,6 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from tokenwise.core.chat.store import Conversation
+
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 AnyIndex = QModelIndex | QPersistentModelIndex
 
@@ -45,7 +47,7 @@ class ConversationModel(QAbstractListModel):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._items: list[Any] = []
+        self._items: list[Conversation] = []
 
     def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._items)
@@ -62,7 +64,7 @@ class ConversationModel(QAbstractListModel):
             return conv.id
         return None
 
-    def set_conversations(self, items: Sequence[Any]) -> None:
+    def set_conversations(self, items: Sequence[Conversation]) -> None:
         self.beginResetModel()
         self._items = list(items)
         self.endResetModel()
@@ -73,7 +75,7 @@ class ConversationModel(QAbstractListModel):
                 return row
         return -1
 
-    def conversation(self, row: int) -> Any:
+    def conversation(self, row: int) -> Conversation:
         return self._items[row]
 
 
@@ -133,7 +135,7 @@ class ConversationList(QWidget):
         self.search.textChanged.connect(lambda _t: self._debounce.start())
         self._quiet = False
 
-    def set_conversations(self, items: Sequence[Any], current: int | None) -> None:
+    def set_conversations(self, items: Sequence[Conversation], current: int | None) -> None:
         self._quiet = True
         try:
             self.model.set_conversations(items)

@@ -7,7 +7,6 @@ switching to a 2,000-message chat costs what a 40-message one does.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -19,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from tokenwise.core.chat.store import Message
 from tokenwise.core.trace.records import Step
 from tokenwise.ui.chat.bubble import MessageBubble
 from tokenwise.ui.heat_legend import HeatLegend
@@ -101,7 +101,7 @@ class ChatView(QWidget):
 
     # ------------------------------------------------------------------ conversation
 
-    def set_messages(self, messages: Sequence[Any], hidden_before: int = 0) -> None:
+    def set_messages(self, messages: Sequence[Message], hidden_before: int = 0) -> None:
         """Show ``messages`` (the newest of a conversation); ``hidden_before`` older exist."""
         self._canvas.setUpdatesEnabled(False)
         try:
@@ -130,12 +130,12 @@ class ChatView(QWidget):
         self._empty.show()
         self._earlier.hide()
 
-    def add_message(self, message: Any) -> MessageBubble:
+    def add_message(self, message: Message) -> MessageBubble:
         self._empty.hide()
         self._follow = True
         return self._insert(message)
 
-    def _insert(self, message: Any) -> MessageBubble:
+    def _insert(self, message: Message) -> MessageBubble:
         bubble = MessageBubble(message)
         bubble.show_content()
         bubble.step_clicked.connect(self.step_clicked)
@@ -165,7 +165,7 @@ class ChatView(QWidget):
     def bubbles(self) -> list[MessageBubble]:
         return list(self._bubbles.values())
 
-    def replace_message(self, message: Any) -> None:
+    def replace_message(self, message: Message) -> None:
         bubble = self._bubbles.get(message.id)
         if bubble is not None:
             bubble.message = message
@@ -177,7 +177,7 @@ class ChatView(QWidget):
 
     # ------------------------------------------------------------------ streaming
 
-    def begin_reply(self, message: Any, prefix: list[Step] | None = None) -> MessageBubble:
+    def begin_reply(self, message: Message, prefix: list[Step] | None = None) -> MessageBubble:
         bubble = self._bubbles.get(message.id) or self.add_message(message)
         bubble.begin_stream(prefix)
         self._streaming = bubble
@@ -192,7 +192,7 @@ class ChatView(QWidget):
         bubble.text.select_step(len(bubble.text.steps) - 1)
         self._selected = (bubble.message.id, len(bubble.text.steps) - 1)
 
-    def finish_reply(self, message: Any) -> None:
+    def finish_reply(self, message: Message) -> None:
         bubble = self._streaming
         self._streaming = None
         if bubble is None:

@@ -12,6 +12,7 @@ from typing import Any
 from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
+    QObject,
     QPersistentModelIndex,
     Qt,
 )
@@ -29,7 +30,7 @@ _Index = QModelIndex | QPersistentModelIndex
 class CandidatesModel(QAbstractTableModel):
     """Rows: candidates; column 0: the token; then one column per distribution (raw, stages)."""
 
-    def __init__(self, parent: Any = None) -> None:
+    def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._table = EMPTY_TABLE
 

@@ -9,7 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+)
 
 from tokenwise.core.models.gguf import format_size
 from tokenwise.core.models.hub import CatalogueEntry, HubModelFile, HubRepo
@@ -23,7 +29,7 @@ AnyIndex = QModelIndex | QPersistentModelIndex
 class RecordTable(QAbstractTableModel, Generic[T]):
     """A read-only table: one row per record, columns given as (header, text, tooltip)."""
 
-    def __init__(self, columns: Sequence[Column], parent: Any = None) -> None:
+    def __init__(self, columns: Sequence[Column], parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._columns = list(columns)
         self._rows: list[T] = []
