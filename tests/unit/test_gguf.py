@@ -22,7 +22,8 @@ from tokenwise.core.errors import (
     TruncatedModelError,
     UnsupportedGGUFVersionError,
 )
-from tokenwise.core.models.gguf import ArrayInfo, format_size, inspect_gguf
+from tokenwise.core.formatting import format_size
+from tokenwise.core.models.gguf import ArrayInfo, inspect_gguf
 
 
 def _header_of(model: Path, n_bytes: int) -> bytes:

@@ -157,7 +157,8 @@ def cmd_tokenize(args: argparse.Namespace) -> int:
 def cmd_info(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from tokenwise.core.models.gguf import format_size, inspect_gguf
+    from tokenwise.core.formatting import format_size
+    from tokenwise.core.models.gguf import inspect_gguf
 
     info = inspect_gguf(_model_path(args.model))
     data: dict[str, Any] = {

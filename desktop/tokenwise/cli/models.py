@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from tokenwise.core.errors import TokenwiseError
+from tokenwise.core.formatting import format_size
 from tokenwise.core.models import download, hub
 from tokenwise.core.models.fit import estimate_memory
-from tokenwise.core.models.gguf import format_size
 from tokenwise.core.models.library import Library, model_record
 
 

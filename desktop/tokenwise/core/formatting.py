@@ -56,3 +56,25 @@ def percentile(values: Sequence[float], q: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
+
+
+def format_size(n_bytes: int | float) -> str:
+    """Sizes the way file managers show them: 98 MB, 1.9 GB (powers of 1000)."""
+    value = float(n_bytes)
+    for unit in ("bytes", "kB", "MB", "GB", "TB"):
+        if abs(value) < 1000 or unit == "TB":
+            if unit == "bytes":
+                return "1 byte" if value == 1 else f"{int(value)} bytes"
+            return f"{value:.0f} {unit}" if value >= 10 else f"{value:.1f} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")
+
+
+def duration(seconds: float) -> str:
+    """A time left or taken, as a person says it: 45 s, 3 min 05 s, 2 h 07 min."""
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"

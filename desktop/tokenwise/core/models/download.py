@@ -34,8 +34,9 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from tokenwise.core import paths
 from tokenwise.core.errors import ModelFileError, TokenwiseError
+from tokenwise.core.formatting import format_size
 from tokenwise.core.models import hub
-from tokenwise.core.models.gguf import format_size, inspect_gguf
+from tokenwise.core.models.gguf import inspect_gguf
 from tokenwise.core.models.library import Library
 
 if TYPE_CHECKING:

@@ -13,7 +13,8 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from tokenwise.core.models.gguf import GGUFInfo, format_size
+from tokenwise.core.formatting import format_size
+from tokenwise.core.models.gguf import GGUFInfo
 
 KV_BYTES_PER_VALUE = 2  # f16 cache, llama.cpp's default
 OVERHEAD_BYTES = 150_000_000  # compute buffers, the output logits, the runtime

@@ -25,6 +25,7 @@ from tokenwise.core.errors import (
     TruncatedModelError,
     UnsupportedGGUFVersionError,
 )
+from tokenwise.core.formatting import format_size
 
 GGUF_MAGIC = b"GGUF"
 SUPPORTED_VERSIONS = (2, 3)
@@ -210,18 +211,6 @@ class GGUFInfo:
     chat_template: str | None
     license: str
     tensor_types: dict[str, int] = field(default_factory=dict)  # type name -> tensor count
-
-
-def format_size(n_bytes: int | float) -> str:
-    """Sizes the way file managers show them: 98 MB, 1.9 GB (powers of 1000)."""
-    value = float(n_bytes)
-    for unit in ("bytes", "kB", "MB", "GB", "TB"):
-        if abs(value) < 1000 or unit == "TB":
-            if unit == "bytes":
-                return "1 byte" if value == 1 else f"{int(value)} bytes"
-            return f"{value:.0f} {unit}" if value >= 10 else f"{value:.1f} {unit}"
-        value /= 1000
-    raise AssertionError("unreachable")
 
 
 def describe_non_gguf(head: bytes) -> str:

@@ -22,7 +22,8 @@ from pathlib import Path
 
 from tokenwise.core import paths
 from tokenwise.core.errors import ModelFileError, ModelNotFoundError, TokenwiseError
-from tokenwise.core.models.gguf import ArrayInfo, GGUFInfo, format_size, inspect_gguf
+from tokenwise.core.formatting import format_size
+from tokenwise.core.models.gguf import ArrayInfo, GGUFInfo, inspect_gguf
 from tokenwise.core.models.hub import SPLIT_RE
 from tokenwise.core.models.starter import STARTER_NAME, starter_model_path
 

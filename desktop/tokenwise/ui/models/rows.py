@@ -10,19 +10,10 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QProgressBar, QPushButton
 
-from tokenwise.core.models.gguf import format_size
+from tokenwise.core.formatting import duration, format_size
 from tokenwise.core.models.queue import CANCELLED, DONE, FAILED, QUEUED, DownloadJob
 
 SCALE = 1000  # progress bar steps: 0.1 %
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
 class DownloadRow(QFrame):
@@ -88,7 +79,7 @@ class DownloadRow(QFrame):
                 self.detail.setText(f"Checking the sha256 and the GGUF header{parts}…")
             else:
                 total = format_size(p.total) if p.total else "?"
-                eta = f", {_duration(p.eta_s)} left" if p.eta_s is not None else ""
+                eta = f", {duration(p.eta_s)} left" if p.eta_s is not None else ""
                 resumed = (f", resumed at {format_size(p.resumed_from)}"
                            if p.resumed_from else "")
                 self.detail.setText(

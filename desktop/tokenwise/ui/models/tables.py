@@ -17,7 +17,7 @@ from PySide6.QtCore import (
     Qt,
 )
 
-from tokenwise.core.models.gguf import format_size
+from tokenwise.core.formatting import format_size
 from tokenwise.core.models.hub import CatalogueEntry, HubModelFile, HubRepo
 from tokenwise.core.models.library import InstalledModel
 

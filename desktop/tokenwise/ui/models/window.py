@@ -40,9 +40,9 @@ from PySide6.QtWidgets import (
 
 from tokenwise.core import secrets
 from tokenwise.core.errors import TokenwiseError
+from tokenwise.core.formatting import format_size
 from tokenwise.core.models import download, hub
 from tokenwise.core.models.fit import estimate_memory
-from tokenwise.core.models.gguf import format_size
 from tokenwise.core.models.library import ImportCancelled, InstalledModel, Library
 from tokenwise.core.models.queue import DONE, DownloadJob
 from tokenwise.core.tasks import SerialWorker, Task, TaskCancelled, TaskState
