@@ -29,9 +29,14 @@ import sys
 import tempfile
 import time
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tokenwise.core.formatting import percentile
+
+if TYPE_CHECKING:  # the window is imported inside the functions: start-up is measured here
+    from tokenwise.core.chat.store import Message
+    from tokenwise.core.trace.records import Step
+    from tokenwise.ui.main_window import MainWindow
 
 PROBE_MS = 5
 LONG_REPLY = 2100
@@ -237,7 +242,7 @@ def _cpu_share(track: list[tuple[int, float, float]], first: int, last: int) -> 
     return (c1 - c0) / (w1 - w0) if w1 > w0 else float("nan")
 
 
-def _stream_once(window: Any, inspector: bool) -> float:
+def _stream_once(window: MainWindow, inspector: bool) -> float:
     """One greedy reply in a fresh chat; the engine's decode rate (tokens/s)."""
     from PySide6.QtWidgets import QApplication
 
@@ -247,10 +252,12 @@ def _stream_once(window: Any, inspector: bool) -> float:
     QApplication.processEvents()
     controller.send(PROMPT)
     (reply_id,) = _wait(controller.reply_finished, 600)
-    return float(window.chat_view.bubble(reply_id).message.tokens_per_second)
+    bubble = window.chat_view.bubble(reply_id)
+    assert bubble is not None, "the reply was not shown"
+    return float(bubble.message.tokens_per_second)
 
 
-def _bare_once(window: Any) -> float:
+def _bare_once(window: MainWindow) -> float:
     """The window's own engine thread with nobody drawing: what the GUI's work costs."""
     from tokenwise.core.chat.engine_tasks import ReplyJob, StepGate, chat_messages, stream_reply
 
@@ -275,14 +282,13 @@ def _trace_once(top_k: int) -> float:
     return float(json_module.loads(proc.stdout.strip().splitlines()[-1])["tokens_per_second"])
 
 
-def _stream_rates(window: Any) -> dict[str, Any]:
+def _stream_rates(window: MainWindow) -> dict[str, Any]:
     """Window (inspector shown), window (inspector hidden), engine alone: alternated."""
     controller = window.controller
     settings = controller.settings
     long_sampler = settings.sampler
     settings.sampler = long_sampler.with_(max_tokens=STREAM_TOKENS)
-    if hasattr(window.inspector, "set_sampler_settings"):
-        window.inspector.set_sampler_settings(settings.sampler)
+    window.inspector.set_sampler_settings(settings.sampler)
     shown_before = window.inspector.isVisible()
     shown: list[float] = []
     hidden: list[float] = []
@@ -296,8 +302,7 @@ def _stream_rates(window: Any) -> dict[str, Any]:
             engine.append(_trace_once(settings.top_k_display))
     finally:
         settings.sampler = long_sampler
-        if hasattr(window.inspector, "set_sampler_settings"):
-            window.inspector.set_sampler_settings(long_sampler)
+        window.inspector.set_sampler_settings(long_sampler)
         window.set_inspector_visible(shown_before)
     stream_tps, hidden_tps = statistics.median(shown), statistics.median(hidden)
     engine_tps, bare_tps = statistics.median(engine), statistics.median(bare)
@@ -318,7 +323,7 @@ def _stream_rates(window: Any) -> dict[str, Any]:
     }
 
 
-def _append_cost_ratio(window: Any, message: Any, steps: list[Any]) -> float:
+def _append_cost_ratio(window: MainWindow, message: Message, steps: list[Step]) -> float:
     """Replay a reply token by token into a streamed bubble, timing each append + repaint."""
     view = window.chat_view
     tokens = [replace(steps[i % len(steps)], index=i) for i in range(2011)]
@@ -336,7 +341,7 @@ def _append_cost_ratio(window: Any, message: Any, steps: list[Any]) -> float:
     return late / early
 
 
-def _chat_switch_ms(window: Any) -> float:
+def _chat_switch_ms(window: MainWindow) -> float:
     """Two conversations of 2,000 messages, written straight to the store; switch between."""
     from tokenwise.core.chat.store import ChatStore
 
