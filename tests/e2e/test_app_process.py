@@ -62,3 +62,39 @@ def test_sigterm_mid_reply_exits_quickly_and_keeps_the_reply(tmp_path, starter_m
         stored = conn.execute("SELECT SUM(n_steps) FROM trace_chunks").fetchone()[0]
     assert stop == "cancelled"
     assert content and stored >= streamed and n == stored
+
+
+def test_sigterm_mid_download_exits_quickly_and_the_next_start_resumes(
+        tmp_path, starter_model_path):
+    """Quitting by signal asks nothing, does not wait out a stalled read, and keeps what
+    arrived: a prefix of the real file, noted for the next start."""
+    from hubserver import STARTER_REPO, serving_starter
+
+    env = _env(tmp_path)
+    env.pop("HF_HUB_OFFLINE", None)
+    with serving_starter(starter_model_path, env) as server:
+        server.faults.hold_after = 8_000_000  # the download stalls mid-file until released
+        partial = tmp_path / "data" / "models" / ".partial"
+        partial.mkdir(parents=True)
+        resume = [{"repo_id": STARTER_REPO, "filenames": [starter_model_path.name]}]
+        (partial / "resume-on-start.json").write_text(json.dumps(resume))
+        code = "import sys; from tokenwise.ui.app import run_gui; sys.exit(run_gui([]))"
+        proc = subprocess.Popen([sys.executable, "-c", code], env=env, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            assert server.wait_for_bytes(starter_model_path.name, 8_000_000, timeout=120)
+            started = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=10)
+            elapsed = time.monotonic() - started
+        finally:
+            server.faults.release.set()
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 0, err
+    assert elapsed < 2.0, f"took {elapsed:.2f} s to exit"
+    assert json.loads((partial / "resume-on-start.json").read_text()) == resume
+    [part] = partial.glob("*.part")
+    arrived = part.read_bytes()
+    assert 0 < len(arrived) <= 8_000_000 + (1 << 20)
+    assert starter_model_path.read_bytes()[:len(arrived)] == arrived

@@ -103,7 +103,7 @@ def run_gui(argv: Sequence[str] | None = None) -> int:
     def close_on_signal(_signum: int, _frame: FrameType | None) -> None:
         from PySide6.QtCore import QTimer
 
-        QTimer.singleShot(0, window.close)
+        QTimer.singleShot(0, window.close_without_asking)
 
     signal.signal(signal.SIGTERM, close_on_signal)
     signal.signal(signal.SIGINT, close_on_signal)

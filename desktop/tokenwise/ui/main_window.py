@@ -84,6 +84,7 @@ class MainWindow(QMainWindow):
         self.resize(1360, 840)
         self._shown = False
         self._closed = False
+        self._ask_before_quitting = True
         self._models_window: ModelsWindow | None = None
 
         self.sidebar = ConversationList()
@@ -428,6 +429,11 @@ class MainWindow(QMainWindow):
         more = f" (+{queued} queued)" if queued > 0 else ""
         self.download_label.setText(f"Downloading {shown.title} {fraction:.0%}{more}")
 
+    def close_without_asking(self) -> None:
+        """Close for a signal (logout, kill): nobody is there to answer a question."""
+        self._ask_before_quitting = False
+        self.close()
+
     def confirm_quit_during_downloads(self, count: int) -> bool:
         """Ask before quitting mid-download; the tests replace this."""
         answer = QMessageBox.question(
@@ -463,11 +469,14 @@ class MainWindow(QMainWindow):
         """Stop the reply, close the engine on its thread, save what streamed, flush the DB."""
         if not self._closed:
             active = self.downloads.active()
-            if active and not self.confirm_quit_during_downloads(len(active)):
+            if active and self._ask_before_quitting and not self.confirm_quit_during_downloads(
+                    len(active)):
                 event.ignore()
                 return
             self._closed = True
-            self.downloads.shutdown(resume_next_start=True)
+            # a stalled read sees the cancel only at its next bytes: the worker is not waited
+            # for; what arrived is on disk, and the next start resumes from it
+            self.downloads.shutdown(resume_next_start=True, timeout=0.3)
             self.settings.window_geometry = base64.b64encode(
                 bytes(self.saveGeometry().data())).decode("ascii")
             self.settings.window_state = base64.b64encode(
