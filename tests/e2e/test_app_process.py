@@ -98,3 +98,42 @@ def test_sigterm_mid_download_exits_quickly_and_the_next_start_resumes(
     arrived = part.read_bytes()
     assert 0 < len(arrived) <= 8_000_000 + (1 << 20)
     assert starter_model_path.read_bytes()[:len(arrived)] == arrived
+
+
+def _wait_for(condition, timeout: float) -> bool:
+    """Poll ``condition`` until it holds or ``timeout`` passes."""
+    import threading
+
+    deadline = time.monotonic() + timeout
+    tick = threading.Event()
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        tick.wait(0.01)
+    return bool(condition())
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True,
+                         check=False).stdout
+    return [int(p) for p in out.split()]
+
+
+def test_sigterm_while_the_first_load_checks_the_file_exits_quickly_with_no_orphan(
+        tmp_path, starter_model_path):
+    """A model not seen before is first loaded in a child (the preflight): closing then
+    ends that child too, and the app does not wait for the load."""
+    proc = _app(home=tmp_path)
+    try:
+        assert _wait_for(lambda: _children(proc.pid), 60), "no preflight child started"
+        checking = _children(proc.pid)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=10)
+        elapsed = time.monotonic() - started
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert elapsed < 2.0, f"took {elapsed:.2f} s to exit"
+    assert _wait_for(lambda: not any(Path(f"/proc/{c}").exists() for c in checking), 2)

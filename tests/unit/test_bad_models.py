@@ -100,3 +100,38 @@ def test_preflight_runs_once_per_file(tmp_path: Path, starter_model_path: Path) 
     st = copy.stat()
     os.utime(copy, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))  # changed: check again
     assert not preflight.passed_before(copy)
+
+
+def test_stopping_a_running_check_ends_its_child_and_the_load(
+        tmp_path: Path, starter_model_path: Path) -> None:
+    import threading
+
+    from tokenwise.core.engine import preflight
+    from tokenwise.core.errors import TokenwiseError
+
+    copy = tmp_path / "unseen.gguf"
+    shutil.copyfile(starter_model_path, copy)
+    outcome: list[BaseException | None] = []
+
+    def load() -> None:
+        try:
+            preflight.ensure_preflight(copy)
+            outcome.append(None)
+        except BaseException as error:
+            outcome.append(error)
+
+    worker = threading.Thread(target=load)
+    worker.start()
+    tick = threading.Event()
+    for _ in range(3000):  # until the child is running (bounded)
+        if preflight._running:
+            break
+        tick.wait(0.01)
+    children = list(preflight._running)
+    assert children, "the check never started"
+    preflight.stop_running()
+    worker.join(10)
+    assert not worker.is_alive()
+    assert isinstance(outcome[0], TokenwiseError) and "was stopped" in str(outcome[0])
+    assert all(child.poll() is not None for child in children)
+    assert not preflight.passed_before(copy)  # a stopped check proves nothing

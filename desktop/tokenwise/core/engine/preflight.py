@@ -16,10 +16,21 @@ import threading
 from pathlib import Path
 
 from tokenwise.core import paths
-from tokenwise.core.errors import DamagedModelError
+from tokenwise.core.errors import DamagedModelError, TokenwiseError
 
 TIMEOUT_S = 180.0
 _lock = threading.Lock()
+_running: set[subprocess.Popen[str]] = set()  # children checking a file now
+_stopped: set[int] = set()  # pids of children stopped by :func:`stop_running`
+
+
+def stop_running() -> None:
+    """Kill every check under way (the app is closing): the load waiting on it ends at once
+    with "stopped" instead of running to the end."""
+    with _lock:
+        for proc in _running:
+            _stopped.add(proc.pid)
+            proc.kill()
 
 
 def _key(path: Path) -> str:
@@ -59,17 +70,29 @@ def ensure_preflight(path: Path) -> None:
     env.setdefault("PYTHONPATH", "")
     src = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env["PYTHONPATH"]) if p)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env)
+    with _lock:
+        _running.add(proc)
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S, env=env,
-                              check=False)
+        stdout, stderr = proc.communicate(timeout=TIMEOUT_S)
     except subprocess.TimeoutExpired as exc:
+        proc.kill()
+        proc.communicate()
         raise DamagedModelError(
             f"Checking {path.name} took longer than {TIMEOUT_S:.0f} s; the file may be damaged."
         ) from exc
+    finally:
+        with _lock:
+            _running.discard(proc)
+            stopped = proc.pid in _stopped
+            _stopped.discard(proc.pid)
+    if stopped:
+        raise TokenwiseError(f"Loading {path.name} was stopped.")
     if proc.returncode == 0:
         _remember(path)
         return
-    detail = _detail(proc.stdout, proc.stderr)
+    detail = _detail(stdout, stderr)
     if proc.returncode < 0:
         try:
             name = signal.Signals(-proc.returncode).name

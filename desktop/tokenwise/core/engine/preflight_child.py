@@ -6,13 +6,23 @@ ends this process, not the app. It prints one JSON line for the parent to read.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import json
+import signal
 import sys
 
 from tokenwise.core.engine.local import Engine
 from tokenwise.core.errors import TokenwiseError
 from tokenwise.core.interface import GenerationRequest
 from tokenwise.core.sampling.settings import SamplerSettings
+
+
+def _die_with_the_parent() -> None:
+    """Linux: end this check if the app ends first (killed, crashed), never an orphan."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def check(path: str) -> int:
@@ -35,5 +45,8 @@ def check(path: str) -> int:
     return 0
 
 
+PR_SET_PDEATHSIG = 1  # prctl(2)
+
 if __name__ == "__main__":
+    _die_with_the_parent()
     sys.exit(check(sys.argv[1]))

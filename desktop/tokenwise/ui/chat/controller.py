@@ -16,6 +16,7 @@ from tokenwise.core.chat.conversation import ConversationFlow
 from tokenwise.core.chat.engine_tasks import EngineSlot
 from tokenwise.core.chat.listener import ChatListener
 from tokenwise.core.chat.store import ChatStore, Conversation, Message
+from tokenwise.core.engine import preflight
 from tokenwise.core.interface import ModelInfo, Token
 from tokenwise.core.sampling.settings import SamplerSettings
 from tokenwise.core.settings import AppSettings
@@ -166,6 +167,7 @@ class ChatController(QObject, ChatListener):
         then let the database's thread write everything queued and close."""
         deadline = time.monotonic() + timeout
         self.flow.stop()
+        preflight.stop_running()  # a first load checking its file in a child: end it now
         self.engine.shutdown(max(0.1, (deadline - time.monotonic()) * 0.6))
         # what the engine's thread reported before it ended: the last steps and how the reply
         # ended, so that it is saved complete with its stop reason
