@@ -227,3 +227,20 @@ def test_messages_say_when_they_were_written(qtbot, window, send) -> None:
     finally:
         QLocale.setDefault(saved)
     assert message_time(0.0) == ("", "")
+
+
+def test_a_damaged_history_at_start_is_kept_aside_with_a_message(
+        qtbot, new_window, send, tokenwise_home):
+    from tokenwise.core import paths
+
+    database = paths.database_path()
+    database.write_bytes(b"\x00garbage, not SQLite" * 500)
+    errors = []
+    window = new_window()
+    window.controller.error_reported.connect(errors.append)
+    qtbot.waitUntil(lambda: any("damaged" in e for e in errors) or "damaged" in
+                    window.statusBar().currentMessage(), timeout=30_000)
+    kept = list(database.parent.glob("tokenwise.db.damaged-*"))
+    assert kept and kept[0].read_bytes().startswith(b"\x00garbage")
+    reply = send(window, "Hello again")  # the new history works
+    assert reply > 0

@@ -109,6 +109,34 @@ def test_a_newer_schema_is_refused_not_damaged(db_path: Path) -> None:
     raw.close()
 
 
+def test_a_damaged_or_foreign_file_is_kept_aside_and_a_new_history_begun(
+        db_path: Path) -> None:
+    from tokenwise.core.chat.store import open_or_recover
+
+    garbage = b"this is a text file, not SQLite\n" * 100
+    db_path.write_bytes(garbage)
+    with open_or_recover(db_path) as store:
+        kept = store.recovered_from
+        assert kept is not None and kept.name.startswith("chat.db.damaged-")
+        assert kept.read_bytes() == garbage  # nothing the user had is lost
+        conv = store.create_conversation("after the damage")
+        assert [c.id for c in store.list_conversations()] == [conv.id]
+    with open_or_recover(db_path) as again:  # the new history opens as it is
+        assert again.recovered_from is None
+        assert [c.title for c in again.list_conversations()] == ["after the damage"]
+
+
+def test_a_newer_history_is_refused_by_recovery_too(db_path: Path) -> None:
+    from tokenwise.core.chat.store import open_or_recover
+
+    raw = sqlite3.connect(db_path)
+    raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    raw.close()
+    with pytest.raises(StoreError, match="newer Tokenwise"):
+        open_or_recover(db_path)
+    assert list(db_path.parent.glob("*.damaged-*")) == []
+
+
 def test_closed_store_refuses_calls(store: ChatStore) -> None:
     store.close()
     store.close()  # twice is fine

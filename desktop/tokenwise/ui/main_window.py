@@ -133,6 +133,7 @@ class MainWindow(QMainWindow):
         self.controller.load_progressed.connect(self._on_load_progress)
         # the desktop switched between light and dark while the app runs
         QGuiApplication.styleHints().colorSchemeChanged.connect(self._on_system_scheme)
+        self.flow.report_recovery()
         self.flow.refresh_conversations()
         self._fill_model_picker(model_path, then_load=autoload)
         QTimer.singleShot(0, self.downloads.resume_from_last_session)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, Signal, Slot
 
 from tokenwise.core.chat.engine_tasks import EngineSlot
-from tokenwise.core.chat.store import ChatStore
+from tokenwise.core.chat.store import ChatStore, open_or_recover
 from tokenwise.core.interface import ChatEngine, EngineFactory
 from tokenwise.core.tasks import P, R, SerialWorker, T, Task
 
@@ -115,4 +115,4 @@ def engine_worker(factory: EngineFactory | None = None) -> SerialWorker[EngineSl
 
 def database_worker(factory: StoreFactory | None = None) -> SerialWorker[ChatStore]:
     """The chat history's thread: a trace write or a long read never blocks the GUI."""
-    return gui_worker(DATABASE_THREAD, factory or ChatStore, ChatStore.close)
+    return gui_worker(DATABASE_THREAD, factory or open_or_recover, ChatStore.close)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import TypeVar
 
 from tokenwise.core.chat.engine_tasks import (
@@ -130,6 +131,17 @@ class ConversationFlow:
                            returned=done)
 
     # ------------------------------------------------------------------ conversations
+
+    def report_recovery(self) -> None:
+        """Say so if the chat history was damaged at start and a new one begun."""
+        def said(kept: Path | None) -> None:
+            if kept is not None:
+                self.listener.on_error(
+                    f"The chat history was damaged or not Tokenwise's; it was kept as "
+                    f"{kept.name} beside the new one, which starts empty.")
+
+        self.store.submit(lambda store, _state: store.recovered_from, returned=said,
+                          failed=self._store_failed)
 
     def refresh_conversations(self, search: str | None = None) -> None:
         """List the conversations (matching the search); the newest request wins."""

@@ -15,6 +15,7 @@ chunks appended in O(new steps) and concatenated on load, so a save never rewrit
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -35,6 +36,10 @@ ROLES = ("user", "assistant")
 
 class StoreError(TokenwiseError):
     """The chat history cannot be opened or used."""
+
+
+class DamagedStoreError(StoreError):
+    """The file is damaged, or is not a Tokenwise chat history at all."""
 
 
 class RecordNotFoundError(StoreError, LookupError):
@@ -128,6 +133,24 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
+def open_or_recover(path: Path | None = None) -> ChatStore:
+    """Open the chat history. A damaged or foreign file is kept aside (``store.recovered_from``
+    names the copy) and a new history begun: the app starts, never a crash loop. A history
+    from a newer Tokenwise is refused, not replaced."""
+    path = Path(path) if path is not None else paths.database_path()
+    try:
+        return ChatStore(path)
+    except DamagedStoreError:
+        kept = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+        for suffix in ("", "-wal", "-shm"):
+            source = path.with_name(path.name + suffix)
+            if source.exists():
+                os.replace(source, kept.with_name(kept.name + suffix))
+        store = ChatStore(path)
+        store.recovered_from = kept
+        return store
+
+
 class ChatStore:
     """The chat history in one SQLite file. Use from one thread at a time; close when done."""
 
@@ -136,6 +159,7 @@ class ChatStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
+        self.recovered_from: Path | None = None  # see open_or_recover
         try:
             conn = sqlite3.connect(
                 self.path, timeout=10.0, isolation_level=None, check_same_thread=False
@@ -162,7 +186,7 @@ class ChatStore:
             raise StoreError(f"The chat history at {self.path} cannot be opened: {exc}") from exc
         except sqlite3.DatabaseError as exc:
             conn.close()
-            raise StoreError(
+            raise DamagedStoreError(
                 f"The chat history at {self.path} is damaged or not a Tokenwise database: {exc}"
             ) from exc
         except BaseException:
