@@ -137,3 +137,47 @@ def test_sigterm_while_the_first_load_checks_the_file_exits_quickly_with_no_orph
     assert proc.returncode == 0, err
     assert elapsed < 2.0, f"took {elapsed:.2f} s to exit"
     assert _wait_for(lambda: not any(Path(f"/proc/{c}").exists() for c in checking), 2)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_sigkill_while_streaming_loses_at_most_the_last_second(
+        tmp_path, starter_model_path, seed):
+    """Killed at a random point of a streaming reply: the database opens clean and holds the
+    reply up to its last save (saves come every half second), and everything before it."""
+    import random
+    import threading
+
+    settings = tmp_path / "config" / "settings.json"
+    settings.parent.mkdir(parents=True)
+    settings.write_text(json.dumps({"sampler": {"temperature": 0.0, "max_tokens": 3000}}))
+    proc = _app("--smoke-test", "--smoke-prompt",
+                "Write a very long essay about the history of computing.", home=tmp_path)
+    rng = random.Random(seed)
+    kill_after = rng.randint(1, 6)  # saves of the reply before the kill
+    saves = []
+    assert proc.stdout is not None
+    try:
+        for line in proc.stdout:
+            if line.startswith("{") and "saved_steps" in line:
+                saves.append((time.monotonic(), json.loads(line)["saved_steps"]))
+                if len(saves) >= kill_after:
+                    break
+        assert len(saves) >= kill_after, "the reply did not stream"
+        threading.Event().wait(rng.uniform(0.0, 0.5))  # a random point between two saves
+        proc.kill()  # SIGKILL: no handler runs
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    db = tmp_path / "data" / "tokenwise.db"
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        users = conn.execute("SELECT content FROM messages WHERE role = 'user'").fetchall()
+        content, = conn.execute(
+            "SELECT content FROM messages WHERE role = 'assistant'").fetchone()
+        stored = conn.execute("SELECT COALESCE(SUM(n_steps), 0) FROM trace_chunks").fetchone()[0]
+    assert users == [("Write a very long essay about the history of computing.",)]
+    _, last_saved = saves[-1]
+    # every reported save is on disk; saves come every 0.5 s, so at most that much is lost
+    assert stored >= last_saved
+    assert content  # the text streamed so far is there too
