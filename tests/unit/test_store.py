@@ -597,3 +597,21 @@ def test_a_version_one_file_is_migrated(db_path: Path) -> None:
     assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     raw.close()
+
+
+def test_a_full_disk_gives_a_message_and_loses_nothing_saved(store: ChatStore) -> None:
+    from tokenwise.core.chat.store import StoreFullError
+
+    conv = store.create_conversation("kept")
+    first = store.add_message(conv.id, None, "user", "saved before the disk filled")
+    conn = store._conn
+    assert conn is not None
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    conn.execute(f"PRAGMA max_page_count = {pages}")  # SQLite's own way to fill a disk
+    with pytest.raises(StoreFullError, match="disk holding the chat history is full"):
+        store.add_message(conv.id, first.id, "assistant", "x" * 200_000)
+    conn.execute("PRAGMA max_page_count = 1073741823")
+    assert [m.content for m in store.active_path(conv.id)] == [
+        "saved before the disk filled"]
+    later = store.add_message(conv.id, first.id, "assistant", "room again")
+    assert [m.content for m in store.active_path(conv.id)][-1] == later.content

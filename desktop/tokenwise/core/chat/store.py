@@ -42,6 +42,15 @@ class DamagedStoreError(StoreError):
     """The file is damaged, or is not a Tokenwise chat history at all."""
 
 
+class StoreFullError(StoreError):
+    """The disk (or the database's size limit) is full: the write was rolled back."""
+
+
+def _is_full(error: sqlite3.Error) -> bool:
+    return getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or (
+        "full" in str(error).lower())
+
+
 class RecordNotFoundError(StoreError, LookupError):
     """A conversation or message id that is not (or no longer) in the store."""
 
@@ -227,10 +236,20 @@ class ChatStore:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                if _is_full(exc):
+                    raise StoreFullError(
+                        f"The disk holding the chat history is full ({self.path.parent}): "
+                        "this change was not saved; everything saved before is kept. "
+                        "Free some space and try again.") from exc
                 raise
-            conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
 
     # ------------------------------------------------------------ conversations
 
