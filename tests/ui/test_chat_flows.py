@@ -141,3 +141,43 @@ def test_branch_keeps_the_prefix_and_forces_the_token(qtbot, window, send, store
     store = store_reader()
     assert [s.token_id for s in store.load_trace(blocker.args[0])] == [s.token_id for s in new]
     assert len(store.versions(blocker.args[0])) == 2
+
+
+def test_a_cut_off_reply_offers_continue_which_keeps_every_token(qtbot, new_window):
+    window = new_window(max_tokens=60)
+    controller = window.controller
+    window.composer.edit.setPlainText("Tell me a long story about a lighthouse keeper.")
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: controller.flow.reply is not None
+                    and len(controller.flow.reply.steps) >= 8, timeout=REPLY_TIMEOUT_MS)
+    with qtbot.waitSignal(controller.reply_finished, timeout=10_000) as blocker:
+        window.act_stop.trigger()
+    cut = blocker.args[0]
+    bubble = window.chat_view.bubble(cut)
+    assert bubble.continue_button.isVisibleTo(window)  # cut off: Continue is offered
+    before = [s.token_id for s in controller.flow.traces[cut]]
+    with qtbot.waitSignal(controller.reply_finished, timeout=REPLY_TIMEOUT_MS) as done:
+        bubble.continue_button.click()
+    longer = done.args[0]
+    assert longer != cut  # a new version; the cut-off one stays among the versions
+    after = [s.token_id for s in controller.flow.traces[longer]]
+    assert after[:len(before)] == before and len(after) > len(before)
+    finished = window.chat_view.bubble(longer)
+    assert not finished.continue_button.isVisibleTo(window)  # the model finished it
+    assert _version_label(finished) == "2/2"
+
+
+def test_the_next_start_reopens_the_conversation_the_user_was_in(
+        qtbot, window, send, new_window):
+    send(window, "Name a colour.")
+    first = window.controller.flow.conversation.id
+    window.controller.flow.new_conversation()
+    send(window, "Name a fruit.")
+    second = window.controller.flow.conversation.id
+    window.controller.flow.open_conversation(first)
+    qtbot.waitUntil(lambda: window.controller.flow.conversation.id == first, timeout=10_000)
+    window.close()
+    again = new_window()
+    qtbot.waitUntil(lambda: again.controller.flow.conversation is not None, timeout=10_000)
+    assert again.controller.flow.conversation.id == first != second
+    assert again.controller.flow.path[0].content == "Name a colour."

@@ -49,6 +49,7 @@ class AppSettings:
     theme: str = "system"
     font_size: int = 11  # points
     last_model: str = ""  # path of the model loaded last, "" for none
+    last_conversation: int | None = None  # the conversation open last: reopened at start
     show_inspector: bool = True
     heatmap: bool = True  # shade reply tokens by their probability
     top_k_display: int = 20  # candidates listed per step

@@ -135,6 +135,8 @@ class MainWindow(QMainWindow):
         QGuiApplication.styleHints().colorSchemeChanged.connect(self._on_system_scheme)
         self.flow.report_recovery()
         self.flow.refresh_conversations()
+        if settings.last_conversation is not None:
+            self.flow.reopen(settings.last_conversation)
         self._fill_model_picker(model_path, then_load=autoload)
         QTimer.singleShot(0, self.downloads.resume_from_last_session)
 

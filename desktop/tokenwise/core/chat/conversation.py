@@ -27,7 +27,7 @@ from tokenwise.core.chat.engine_tasks import (
 )
 from tokenwise.core.chat.listener import STORE_ERROR, ChatListener, error_text
 from tokenwise.core.chat.reply import Reply, ReplyWriter
-from tokenwise.core.chat.store import ChatStore, Conversation, Message
+from tokenwise.core.chat.store import ChatStore, Conversation, Message, RecordNotFoundError
 from tokenwise.core.interface import ModelInfo, Token
 from tokenwise.core.sampling.settings import SamplerSettings
 from tokenwise.core.settings import AppSettings
@@ -161,6 +161,32 @@ class ConversationFlow:
         self.path = []
         self.listener.on_conversation_cleared()
         self._inspect(None, [])
+
+    def reopen(self, conv_id: int) -> None:
+        """At start: open the conversation the user was in, if it still exists."""
+        def read(store: ChatStore) -> tuple[Conversation, list[Message]] | None:
+            try:
+                return store.get_conversation(conv_id), store.active_path(conv_id)
+            except RecordNotFoundError:
+                return None
+
+        def done(found: tuple[Conversation, list[Message]] | None) -> None:
+            if found is not None and self.conversation is None:
+                self.conversation, self.path = found
+                self.listener.on_conversation_loaded(*found)
+
+        self.store.submit(lambda store, _state: read(store), key="open", returned=done,
+                          failed=self._store_failed)
+
+    def continue_reply(self, message_id: int) -> None:
+        """A reply cut off (the app was closed or killed, or the user stopped it): write on
+        from where it stopped, as a new version that keeps every token it had."""
+        k = self._index(message_id)
+        steps = self.traces.get(message_id)
+        if self._can_start() and k >= 1 and steps:
+            message = self.path[k]
+            prefix = [s for s in steps if s.stop_reason is None]
+            self._new_reply_version(k, settings_of(message, self.sampler_settings()), prefix)
 
     def open_conversation(self, conv_id: int) -> None:
         self.stop()

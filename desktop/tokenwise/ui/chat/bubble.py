@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from tokenwise.core.chat.store import Message
-from tokenwise.core.trace.records import STOP_REASON_TEXT, Step
+from tokenwise.core.trace.records import STOP_CANCELLED, STOP_REASON_TEXT, Step
 from tokenwise.ui.chat.token_text import TokenText
 
 
@@ -34,6 +34,7 @@ class MessageBubble(QFrame):
     Signals:
         step_clicked(int, int): message id, step index.
         regenerate_requested(int): message id (an assistant reply).
+        continue_requested(int): message id of a cut-off reply to write on from its end.
         edit_submitted(int, str): message id (a user message), the new text.
         version_requested(int, int): message id, +1 or -1.
         copied(int): message id; its text is on the clipboard.
@@ -41,6 +42,7 @@ class MessageBubble(QFrame):
 
     step_clicked = Signal(int, int)
     regenerate_requested = Signal(int)
+    continue_requested = Signal(int)
     edit_submitted = Signal(int, str)
     version_requested = Signal(int, int)
     copied = Signal(int)
@@ -100,6 +102,12 @@ class MessageBubble(QFrame):
             self.regenerate_button.clicked.connect(
                 lambda: self.regenerate_requested.emit(self.message.id))
             footer.addWidget(self.regenerate_button)
+            self.continue_button = _tool(
+                "Continue", "This reply was cut off: write on from where it stopped "
+                "(as a new version that keeps every token so far)")
+            self.continue_button.clicked.connect(
+                lambda: self.continue_requested.emit(self.message.id))
+            footer.insertWidget(footer.indexOf(self.regenerate_button), self.continue_button)
         outer.addLayout(footer)
         self.refresh()
 
@@ -122,6 +130,15 @@ class MessageBubble(QFrame):
         self._next.setEnabled(index < count - 1)
         self._version.setText(f"{index + 1}/{count}")
         self._meta.setText(self._meta_text())
+        if m.role == "assistant":
+            self.continue_button.setVisible(self.cut_off)
+
+    @property
+    def cut_off(self) -> bool:
+        """Stopped before the model finished: by the user, or the app closed or killed."""
+        m = self.message
+        return not self.streaming and m.role == "assistant" and (
+            m.stop_reason == STOP_CANCELLED or (not m.complete and m.stop_reason is None))
 
     def _meta_text(self) -> str:
         m = self.message

@@ -8,6 +8,7 @@ what, and streamed tokens drawn at most once per frame.
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -19,7 +20,7 @@ from tokenwise.core.chat.store import ChatStore, Conversation, Message
 from tokenwise.core.engine import preflight
 from tokenwise.core.interface import ModelInfo, Token
 from tokenwise.core.sampling.settings import SamplerSettings
-from tokenwise.core.settings import AppSettings
+from tokenwise.core.settings import AppSettings, save_settings
 from tokenwise.core.tasks import SerialWorker
 from tokenwise.core.trace.records import Step
 from tokenwise.ui.chat.composer import Composer
@@ -93,6 +94,7 @@ class ChatController(QObject, ChatListener):
         sidebar.search_changed.connect(flow.refresh_conversations)
         view.step_clicked.connect(self.inspect_step)
         view.regenerate_requested.connect(flow.regenerate)
+        view.continue_requested.connect(flow.continue_reply)
         view.edit_submitted.connect(flow.edit_and_resend)
         view.version_requested.connect(flow.switch_version)
         view.earlier_requested.connect(self._show_earlier)
@@ -205,6 +207,10 @@ class ChatController(QObject, ChatListener):
         self.composer.edit.setFocus()
 
     def on_conversation_loaded(self, conversation: Conversation, path: list[Message]) -> None:
+        if self.settings.last_conversation != conversation.id:  # reopened at the next start
+            self.settings.last_conversation = conversation.id
+            with contextlib.suppress(OSError):
+                save_settings(self.settings)
         self._show_path()
         self.sidebar.select(conversation.id)
         self.last_switch_ms = (time.perf_counter() - self._switch_started) * 1000

@@ -33,6 +33,7 @@ class ChatView(QWidget):
     Signals:
         step_clicked(int, int): message id, step index.
         regenerate_requested(int): assistant message id.
+        continue_requested(int): assistant message id of a cut-off reply.
         edit_submitted(int, str): user message id, new text.
         version_requested(int, int): message id, +1 / -1.
         earlier_requested(): the user asked for older messages than the window shows.
@@ -40,6 +41,7 @@ class ChatView(QWidget):
 
     step_clicked = Signal(int, int)
     regenerate_requested = Signal(int)
+    continue_requested = Signal(int)
     edit_submitted = Signal(int, str)
     version_requested = Signal(int, int)
     earlier_requested = Signal()
@@ -140,6 +142,7 @@ class ChatView(QWidget):
         bubble.show_content()
         bubble.step_clicked.connect(self.step_clicked)
         bubble.regenerate_requested.connect(self.regenerate_requested)
+        bubble.continue_requested.connect(self.continue_requested)
         bubble.edit_submitted.connect(self.edit_submitted)
         bubble.version_requested.connect(self.version_requested)
         row = QWidget()
