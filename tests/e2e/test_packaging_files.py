@@ -152,6 +152,14 @@ def test_launcher_runs_the_cli_and_tokenwise_modules(starter_model_path: Path) -
                            check=False)
     assert child.returncode == 0, child.stderr
     assert json.loads(child.stdout.strip().splitlines()[-1]) == {"ok": True}
+    request = {"template": "{{ bos_token }}{{ messages[0].content }}", "add_generation_prompt":
+               True, "messages": [{"role": "user", "content": "hi"}],
+               "special_tokens": {"bos_token": "<s>"}}
+    templates = subprocess.run([*launcher, "-m", "tokenwise.core.chat.template_worker"],
+                               input=json.dumps(request) + "\n", capture_output=True,
+                               text=True, check=True, timeout=60)
+    assert [json.loads(line) for line in templates.stdout.splitlines()] == [
+        {"ready": True}, {"text": "<s>hi"}]
     foreign = subprocess.run([*launcher, "-m", "http.server"], capture_output=True,
                              text=True, check=False, timeout=60)
     assert foreign.returncode == 2

@@ -1,14 +1,22 @@
-"""Render a conversation with the model's own chat template, in a sandboxed Jinja."""
+"""Render a conversation with the model's own chat template, in the Jinja environment the
+reference renderers (transformers, llama.cpp's Jinja path) use.
+
+A model's template is untrusted code: :mod:`.template_sandbox` runs :func:`render_source` in a
+helper process with a time and memory limit. This module is the renderer itself, with no
+process of its own, and the words the user reads when a template fails.
+"""
 
 from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import TemplateError
+import jinja2.ext
+from jinja2 import Template, TemplateError
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from tokenwise.core.errors import TokenwiseError
@@ -21,58 +29,82 @@ CHATML_TEMPLATE = (
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
 CHATML_NOTE = "This model has no chat template; Tokenwise used ChatML, which it may not know."
+FALLBACK = "Tokenwise used ChatML instead, which the model may not know."
+#: the special tokens a template may name, as transformers passes them
+SPECIAL_TOKENS = ("bos_token", "eos_token", "pad_token", "unk_token")
+#: more text than any context holds (a million tokens is about 4 MB)
+MAX_RENDER_CHARS = 32 * 1024 * 1024
 
 
 class ChatTemplateError(TokenwiseError):
+    """The template called ``raise_exception``: it refuses this conversation."""
+
+
+class RenderTooLargeError(TokenwiseError):
     pass
 
 
 def _raise_exception(message: str) -> None:
-    raise ChatTemplateError(f"The model's chat template refused this conversation: {message}")
+    raise ChatTemplateError(message)
 
 
 def _strftime_now(fmt: str) -> str:
     return datetime.datetime.now().strftime(fmt)
 
 
+def _tojson(value: Any, ensure_ascii: bool = False, indent: int | None = None,
+            separators: tuple[str, str] | None = None, sort_keys: bool = False) -> str:
+    return json.dumps(value, ensure_ascii=ensure_ascii, indent=indent, separators=separators,
+                      sort_keys=sort_keys)
+
+
 @lru_cache(maxsize=8)
-def _compile(source: str) -> Any:
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+def _compile(source: str) -> Template:
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
+                                        extensions=[jinja2.ext.loopcontrols])
     env.globals["raise_exception"] = _raise_exception
     env.globals["strftime_now"] = _strftime_now
     env.filters["tojson"] = _tojson
     return env.from_string(source)
 
 
-def _tojson(value: Any, indent: int | None = None, ensure_ascii: bool = False) -> str:
-    return json.dumps(value, indent=indent, ensure_ascii=ensure_ascii)
+def message_payload(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
+    return [{"role": m.role, "content": m.content} for m in messages]
 
 
-def render(
-    template: str | None,
-    messages: Sequence[ChatMessage],
-    *,
-    bos_token: str = "",
-    eos_token: str = "",
-    add_generation_prompt: bool = True,
-) -> tuple[str, str]:
-    """Return (prompt text, note). A missing template falls back to ChatML with a note."""
-    note = ""
-    if not template:
-        template, note = CHATML_TEMPLATE, CHATML_NOTE
-    payload = [{"role": m.role, "content": m.content} for m in messages]
-    try:
-        text = _compile(template).render(
-            messages=payload,
-            add_generation_prompt=add_generation_prompt,
-            bos_token=bos_token,
-            eos_token=eos_token,
-        )
-    except ChatTemplateError:
-        raise
-    except TemplateError as exc:
-        if template == CHATML_TEMPLATE:
-            raise
-        fallback, _ = render(None, messages, add_generation_prompt=add_generation_prompt)
-        return fallback, f"The model's chat template failed ({exc}); Tokenwise used ChatML."
-    return text, note
+def render_source(source: str, messages: list[dict[str, str]], *,
+                  special_tokens: Mapping[str, str], add_generation_prompt: bool) -> str:
+    """The template's text for ``messages``; raises whatever the template raises."""
+    tokens = {name: special_tokens.get(name, "") for name in SPECIAL_TOKENS}
+    text = _compile(source).render(messages=messages,
+                                   add_generation_prompt=add_generation_prompt, **tokens)
+    if len(text) > MAX_RENDER_CHARS:
+        raise RenderTooLargeError(f"{len(text):,} characters")
+    return text
+
+
+def chatml(messages: Sequence[ChatMessage], *, add_generation_prompt: bool = True) -> str:
+    """The fallback prompt (Tokenwise's own template, trusted, rendered here)."""
+    return render_source(CHATML_TEMPLATE, message_payload(messages), special_tokens={},
+                         add_generation_prompt=add_generation_prompt)
+
+
+def failure_note(exc: BaseException) -> str:
+    """What the user reads when the model's template failed with ``exc``."""
+    if isinstance(exc, ChatTemplateError):
+        return f"The model's chat template refused this conversation: {exc}. {FALLBACK}"
+    if isinstance(exc, SecurityError):
+        return ("The model's chat template tried to reach Python internals and was stopped "
+                f"({exc}). {FALLBACK}")
+    if isinstance(exc, RecursionError):
+        return f"The model's chat template recursed without end and was stopped. {FALLBACK}"
+    if isinstance(exc, (MemoryError, RenderTooLargeError)):
+        return ("The model's chat template wrote more text than any prompt could hold and "
+                f"was stopped. {FALLBACK}")
+    kind = "" if isinstance(exc, TemplateError) else f"{type(exc).__name__}: "
+    return f"The model's chat template failed ({kind}{exc}). {FALLBACK}"
+
+
+def timeout_note(seconds: float) -> str:
+    return (f"The model's chat template ran for more than {seconds:g} s and was stopped. "
+            f"{FALLBACK}")

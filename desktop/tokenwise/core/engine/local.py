@@ -20,7 +20,7 @@ from typing import Any
 import llama_cpp
 import numpy as np
 
-from tokenwise.core.chat import template as chat_template
+from tokenwise.core.chat.template_sandbox import TemplateRenderer
 from tokenwise.core.engine import native as engine_native
 from tokenwise.core.engine.stages import CandidateBuffer, StepSampler
 from tokenwise.core.engine.threads import ThreadGovernor, default_threads
@@ -49,6 +49,14 @@ from tokenwise.core.trace.records import (
 
 _new_tuple = tuple.__new__
 PROMPT_CHUNK_GPU = 64  # prompt tokens per decode when offloaded: cancel is checked between
+
+#: the GGUF metadata that names each special token a chat template may use
+SPECIAL_TOKEN_KEYS = {
+    "bos_token": "tokenizer.ggml.bos_token_id",
+    "eos_token": "tokenizer.ggml.eos_token_id",
+    "pad_token": "tokenizer.ggml.padding_token_id",
+    "unk_token": "tokenizer.ggml.unknown_token_id",
+}
 
 #: the local engine owns the context: it sees every stage and the whole vocabulary
 LOCAL_CAPABILITIES = Capabilities(
@@ -145,6 +153,7 @@ class Engine:
         self.chat_template = header.chat_template or ""
         self.bos_id = int(llama_cpp.llama_vocab_bos(self.vocab))
         self.eos_id = int(llama_cpp.llama_vocab_eos(self.vocab))
+        self.special_tokens = self._special_tokens(header.metadata)
         self.info = ModelInfo(
             path=str(self.path),
             name=_display_name(self.path, header.name),
@@ -165,6 +174,19 @@ class Engine:
         )
         self.offloaded = self.info.gpu_layers > 0
         self._watch_decodes = self.adaptive_threads and self.n_threads > 1 and not self.offloaded
+        self.templates = TemplateRenderer()
+        self.templates.start()  # the helper starts while the user types the first message
+
+    def _special_tokens(self, metadata: dict[str, object]) -> dict[str, str]:
+        """The special tokens the GGUF names, as text for the chat template."""
+        ids = {"bos_token": self.bos_id, "eos_token": self.eos_id, "pad_token": -1,
+               "unk_token": -1}
+        for name, key in SPECIAL_TOKEN_KEYS.items():
+            value = metadata.get(key)
+            if isinstance(value, int) and not isinstance(value, bool):
+                ids[name] = value
+        return {name: self.piece(i).decode("utf-8", "replace") if 0 <= i < self.n_vocab else ""
+                for name, i in ids.items()}
 
     def _on_progress(self, fraction: float, _data: ctypes.c_void_p) -> bool:
         assert self._progress is not None
@@ -183,6 +205,7 @@ class Engine:
         if self._closed:
             return
         self._closed = True
+        self.templates.close()
         llama_cpp.llama_free(self.ctx)
         llama_cpp.llama_model_free(self.model)
 
@@ -239,12 +262,8 @@ class Engine:
         turns = [m for m in messages if m.role != "system"]
         dropped = 0
         while True:
-            text, note = chat_template.render(
-                self.chat_template, system + turns,
-                bos_token=self.piece(self.bos_id).decode("utf-8", "replace")
-                if self.bos_id >= 0 else "",
-                eos_token=self.piece(self.eos_id).decode("utf-8", "replace")
-                if self.eos_id >= 0 else "",
+            text, note = self.templates.render(
+                self.chat_template, system + turns, special_tokens=self.special_tokens,
                 add_generation_prompt=add_generation_prompt,
             )
             ids = self._prompt_ids(text)
