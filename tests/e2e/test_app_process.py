@@ -181,3 +181,23 @@ def test_sigkill_while_streaming_loses_at_most_the_last_second(
     # every reported save is on disk; saves come every 0.5 s, so at most that much is lost
     assert stored >= last_saved
     assert content  # the text streamed so far is there too
+
+
+def test_after_a_crash_the_next_start_offers_the_report(tmp_path, starter_model_path):
+    first = _app(home=tmp_path)
+    assert first.stdout is not None
+    for line in first.stdout:
+        if "window shown" in line:
+            break
+    first.kill()  # as a crash would end it: nothing runs on the way out
+    first.wait(10)
+    second = _app("--smoke-test", home=tmp_path)
+    out, err = second.communicate(timeout=180)
+    assert second.returncode == 0, err
+    assert "ended unexpectedly; its report is offered" in out
+    log = (tmp_path / "cache" / "tokenwise.log").read_text(encoding="utf-8")
+    assert "started: Tokenwise" in log and "closed cleanly" in log
+    third = _app("--smoke-test", home=tmp_path)  # a clean exit before: nothing to offer
+    out, err = third.communicate(timeout=180)
+    assert third.returncode == 0, err
+    assert "unexpectedly" not in out

@@ -48,3 +48,19 @@ def test_about_without_a_model(qtbot: Any) -> None:
     dialog = AboutDialog(None)
     qtbot.addWidget(dialog)
     assert "No model is loaded" in dialog.summary.text()
+
+
+def test_the_crash_report_shows_versions_and_log_and_copies(qtbot: Any, window: Any) -> None:
+    from PySide6.QtWidgets import QApplication
+
+    from tokenwise.core import crashes
+
+    crashes.log_path().write_text("line one\nGGML_ASSERT(x) failed\n", encoding="utf-8")
+    text = crashes.report_text()
+    assert text.startswith(f"Tokenwise {__version__}; Python ")
+    assert "llama-cpp-python 0.3.36" in text and "GGML_ASSERT(x) failed" in text
+    window.offer_crash_report(text)
+    dialog = window.crash_dialog
+    assert dialog.isVisible() and dialog.report.toPlainText() == text
+    dialog.copy_button.click()
+    assert QApplication.clipboard().text() == text

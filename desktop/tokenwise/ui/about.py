@@ -1,5 +1,5 @@
 """Help > About: the version, the llama.cpp build and backend, the licences of Tokenwise,
-of its parts and of the loaded model."""
+of its parts and of the loaded model. And the report offered after a crash."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import html
 import importlib.metadata as metadata
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -73,4 +74,34 @@ class AboutDialog(QDialog):
         layout.setSpacing(12)
         layout.addWidget(self.summary)
         layout.addWidget(self.licences, 1)
+        layout.addWidget(buttons)
+
+
+class CrashReportDialog(QDialog):
+    """The last run ended unexpectedly: its versions and last log lines, to copy."""
+
+    def __init__(self, text: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Tokenwise closed unexpectedly")
+        self.setObjectName("crashReport")
+        self.resize(640, 420)
+        intro = QLabel("The last time, Tokenwise ended without closing. Your chats were saved "
+                       "as they streamed. If you report the problem, this helps:")
+        intro.setWordWrap(True)
+        self.report = QPlainTextEdit(text)
+        self.report.setReadOnly(True)
+        self.report.setAccessibleName("Crash report")
+        self.report.setToolTip("Versions and the last lines of the log")
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        self.copy_button = buttons.addButton("Copy report",
+                                             QDialogButtonBox.ButtonRole.ActionRole)
+        self.copy_button.setToolTip("Copy the report to the clipboard")
+        self.copy_button.clicked.connect(
+            lambda: QGuiApplication.clipboard().setText(self.report.toPlainText()))
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 16, 16, 16)
+        layout.setSpacing(12)
+        layout.addWidget(intro)
+        layout.addWidget(self.report, 1)
         layout.addWidget(buttons)

@@ -97,8 +97,15 @@ def run_gui(argv: Sequence[str] | None = None) -> int:
         print(NO_DISPLAY_MESSAGE, file=sys.stderr)  # noqa: T201
         return 2
     app = application([sys.argv[0], *[a for a in args if a.startswith("-platform")]])
+    from tokenwise.core import crashes
+
+    crashed = crashes.start_session()
     window = create_window()
     window.show()
+    if crashed is not None:
+        window.offer_crash_report(crashed.text)
+        print("tokenwise: the last run ended unexpectedly; its report is offered",  # noqa: T201
+              flush=True)
 
     def close_on_signal(_signum: int, _frame: FrameType | None) -> None:
         from PySide6.QtCore import QTimer
@@ -116,6 +123,7 @@ def run_gui(argv: Sequence[str] | None = None) -> int:
     print("tokenwise: window shown", flush=True)  # noqa: T201
     status = int(app.exec())
     del _ticker
+    crashes.end_session()
     _exit_if_engine_still_busy(status)
     return status
 

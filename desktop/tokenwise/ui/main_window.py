@@ -394,6 +394,13 @@ class MainWindow(QMainWindow):
         if self.settings.theme == "system":
             self.apply_theme()
 
+    def offer_crash_report(self, text: str) -> None:
+        """The last run crashed: show its report, ready to copy (not modal)."""
+        from tokenwise.ui.about import CrashReportDialog
+
+        self.crash_dialog = CrashReportDialog(text, self)
+        self.crash_dialog.show()
+
     def open_about(self) -> None:
         from tokenwise.ui.about import AboutDialog
 
