@@ -345,3 +345,25 @@ def test_automatic_threads_give_one_up_when_decodes_stall(starter_model_path) ->
         assert eng.threads_now == start  # tried again once the machine was quiet
     with Engine(starter_model_path, n_ctx=256, n_threads=2, preflight=False) as fixed:
         assert not fixed.adaptive_threads  # a number chosen in Settings is kept
+
+
+def test_a_context_the_machine_cannot_hold_is_refused_before_loading(
+        starter_model_path, monkeypatch) -> None:
+    """The machine is made small by its memory probe (it cannot be made small for real)."""
+    from tokenwise.core.engine.local import Engine
+    from tokenwise.core.models import fit
+
+    monkeypatch.setattr(fit, "free_ram_bytes", lambda: 300_000_000)
+    loads: list[str] = []
+    monkeypatch.setattr("llama_cpp.llama_model_load_from_file",
+                        lambda *args: loads.append("loaded") or None)
+    with pytest.raises(ContextOverflowError) as refused:
+        Engine(starter_model_path, n_ctx=8192, n_gpu_layers=0, preflight=False)
+    message = str(refused.value)
+    assert "8,192 tokens of context" in message and "does not fit in 300 MB" in message
+    assert "smaller context length" in message
+    assert loads == []  # refused before llama.cpp was asked to load anything
+    monkeypatch.undo()
+    monkeypatch.setattr(fit, "free_ram_bytes", lambda: 300_000_000)
+    with Engine(starter_model_path, n_ctx=512, n_gpu_layers=0, preflight=False) as small:
+        assert small.n_ctx == 512  # a context that fits still loads

@@ -36,6 +36,8 @@ from tokenwise.core.interface import (
     RenderedPrompt,
     Token,
 )
+from tokenwise.core.models import fit
+from tokenwise.core.models.gguf import GGUFInfo
 from tokenwise.core.sampling.settings import SamplerSettings
 from tokenwise.core.trace.records import (
     STOP_CANCELLED,
@@ -66,6 +68,19 @@ LOCAL_CAPABILITIES = Capabilities(
 )
 
 
+def _check_memory(header: GGUFInfo, n_ctx: int, *, offload: bool) -> None:
+    """Refuse, before loading, a context the machine cannot hold: say what it would need."""
+    trained = header.context_length
+    estimate = fit.estimate_memory(header, min(n_ctx, trained) if trained > 0 else n_ctx,
+                                   probe_gpu=offload)
+    room = [free for free in (estimate.free_ram, estimate.free_vram) if free is not None]
+    if room and estimate.total > sum(room):
+        raise ContextOverflowError(
+            f"Not enough memory for this model at {estimate.n_ctx:,} tokens of context: it "
+            f"{estimate.summary()} Choose a smaller context length in Settings (or close "
+            "other programs).")
+
+
 class Engine:
     """A loaded model and its context."""
 
@@ -84,6 +99,8 @@ class Engine:
 
         self.path = Path(path)
         header = gguf.inspect_gguf(self.path)  # raises a specific ModelFileError
+        _check_memory(header, n_ctx, offload=n_gpu_layers != 0
+                      and engine_native.supports_gpu_offload())
         if preflight:
             preflight_mod.ensure_preflight(self.path)
         engine_native.ensure_backend()
