@@ -18,6 +18,7 @@ from tokenwise.core.errors import (
     DamagedModelError,
     ModelFileError,
     ModelNotFoundError,
+    NotAModelError,
     NotGGUFError,
     TruncatedModelError,
     UnsupportedGGUFVersionError,
@@ -266,3 +267,19 @@ def test_large_vocabulary_is_counted_not_kept(tmp_path: Path) -> None:
     info = inspect_gguf(path)
     assert info.vocab_size == 50_000
     assert info.metadata["tokenizer.ggml.tokens"] == ArrayInfo("string", 50_000)
+
+
+@pytest.mark.parametrize("padded", [False, True])
+def test_a_vocabulary_without_weights_says_what_it_is(tmp_path: Path, padded: bool) -> None:
+    """llama.cpp's ggml-vocab-*.gguf tokenizer test files: metadata and no tensors, and no
+    padding after the metadata (written here with alignment 1), or padded to 32 bytes."""
+    path = tmp_path / "ggml-vocab-llama-bpe.gguf"
+    path.write_bytes(gguf_bytes(tiny_model_metadata(vocab=1000), [],
+                                alignment=32 if padded else 1))
+    assert struct.unpack_from("<Q", path.read_bytes(), 8)[0] == 0  # tensor count
+    with pytest.raises(NotAModelError, match="vocabulary only") as raised:
+        inspect_gguf(path)
+    message = str(raised.value)
+    assert "no weights" in message
+    assert "missing" not in message
+    assert "again" not in message

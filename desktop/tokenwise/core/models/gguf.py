@@ -21,6 +21,7 @@ from tokenwise.core.errors import (
     DamagedModelError,
     ModelFileError,
     ModelNotFoundError,
+    NotAModelError,
     NotGGUFError,
     TruncatedModelError,
     UnsupportedGGUFVersionError,
@@ -463,6 +464,14 @@ def _parse(buf: mmap.mmap, file_size: int, path: Path) -> GGUFInfo:
             raise _damaged(path, f"tensor {name!r} is not aligned")
         tensors.append(TensorInfo(name, tuple(shape), ggml_type, offset, n_elements, n_bytes))
 
+    if not tensors:
+        # Nothing follows the header, so no padding either: llama.cpp ships such files
+        # (ggml-vocab-*.gguf) to test its tokenizers.
+        what = "a vocabulary only" if "tokenizer.ggml.tokens" in metadata else "metadata only"
+        raise NotAModelError(
+            f"{path.name} holds {what} (no weights): a tokenizer test file, not a model you "
+            "can chat with. Choose a .gguf file of a model."
+        )
     data_offset = -(-r.pos // alignment) * alignment
     data_end = data_offset
     for tensor in tensors:
