@@ -100,3 +100,20 @@ def test_preflight_runs_once_per_file(tmp_path: Path, starter_model_path: Path) 
     st = copy.stat()
     os.utime(copy, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))  # changed: check again
     assert not preflight.passed_before(copy)
+
+
+def test_the_error_line_that_says_what_is_wrong_is_reported() -> None:
+    """llama.cpp follows the specific line with generic ones ("failed to load model"); the
+    message shows the specific one, without its function name."""
+    from tokenwise.core.engine import native
+
+    native.clear_errors()
+    native._log_callback(2, b"llama_model_loader: loaded meta data\n", None)
+    native._log_callback(4, b"gguf_init_from_reader: tensor 'x' has offset 64, ", None)
+    native._log_callback(5, b"expected 32\n", None)
+    native._log_callback(4, b"gguf_init_from_reader: failed to read tensor data\n", None)
+    native._log_callback(4, b"llama_model_load_from_file_impl: failed to load model\n", None)
+    assert native.last_error_line() == "tensor 'x' has offset 64, expected 32"
+    native.clear_errors()
+    native._log_callback(4, b"llama_model_load_from_file_impl: failed to load model\n", None)
+    assert "failed to load model" in native.last_error_line()

@@ -283,3 +283,22 @@ def test_a_vocabulary_without_weights_says_what_it_is(tmp_path: Path, padded: bo
     assert "no weights" in message
     assert "missing" not in message
     assert "again" not in message
+
+
+@pytest.mark.parametrize("shift", [32, -32])
+def test_a_tensor_table_that_does_not_add_up_is_damage(tmp_path: Path, shift: int) -> None:
+    """llama.cpp refuses such a file with a generic "failed to load model"; the reader says
+    what is wrong (found by tests/benchmarks/mutate_models.py: offsets and dimensions)."""
+    data = bytearray(gguf_bytes(tiny_model_metadata(), TINY_TENSORS))
+    name = b"blk.0.ffn_up.weight"
+    at = data.index(name) + len(name) + 4 + 8 * 2 + 4  # n_dims, two dims, type: the offset
+    (offset,) = struct.unpack_from("<Q", data, at)
+    struct.pack_into("<Q", data, at, offset + shift)
+    path = tmp_path / "shifted.gguf"
+    path.write_bytes(bytes(data))
+    with pytest.raises(DamagedModelError, match="does not add up"):
+        inspect_gguf(path)
+
+
+def test_the_gemma_layout_is_accepted(gemma_model_path: Path) -> None:
+    assert inspect_gguf(gemma_model_path).tensor_count == 236
