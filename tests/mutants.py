@@ -186,12 +186,14 @@ def _set_alignment(out: bytearray, fm: FieldMap, rng: random.Random) -> None:
 class Tally:
     counts: Counter[str] = field(default_factory=Counter)
     examples: list[str] = field(default_factory=list)  # of "anything else"
+    messages: dict[str, list[str]] = field(default_factory=dict)  # a few of each rejection
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, object]:
         return {
             **{name: self.counts[name] for name in OUTCOMES},
             "examples of anything else": self.examples[:10],
+            "sample messages": self.messages,
             "seconds": round(self.seconds, 1),
         }
 
@@ -309,6 +311,10 @@ def sweep(model: Path, count: int, seed: int, workdir: Path, *, timeout_s: float
             tally.counts[outcome] += 1
             if outcome == "anything else":
                 tally.examples.append(f"#{i} {kind}: {detail}")
+            elif outcome.startswith("rejected"):
+                shown = tally.messages.setdefault(outcome, [])
+                if len(shown) < 3 and not any(m.startswith(f"{kind}:") for m in shown):
+                    shown.append(f"{kind}: {detail}")
             with copy.open("r+b") as f:
                 f.write(head)
     finally:

@@ -115,5 +115,9 @@ def test_the_error_line_that_says_what_is_wrong_is_reported() -> None:
     native._log_callback(4, b"llama_model_load_from_file_impl: failed to load model\n", None)
     assert native.last_error_line() == "tensor 'x' has offset 64, expected 32"
     native.clear_errors()
+    native._log_callback(4, b"llama_model_load: error loading model: missing tensor 'y'\n", None)
+    native._log_callback(4, b"llama_model_load_from_file_impl: failed to load model\n", None)
+    assert native.last_error_line() == "missing tensor 'y'"
+    native.clear_errors()
     native._log_callback(4, b"llama_model_load_from_file_impl: failed to load model\n", None)
     assert "failed to load model" in native.last_error_line()

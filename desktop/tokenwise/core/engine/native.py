@@ -19,7 +19,7 @@ _partial: list[str] = []
 _partial_level = [0]
 _LEVEL_ERROR, _LEVEL_CONT = 4, 5
 # What llama.cpp adds after the line that says what is wrong
-_GENERIC = ("failed to load model", "failed to read tensor data", "error loading model")
+_GENERIC = ("failed to load model", "failed to read tensor data")
 
 
 @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
@@ -60,8 +60,9 @@ def clear_errors() -> None:
 def last_error_line() -> str:
     """The line of the latest failure that says what is wrong, without its function name."""
     for line in _errors:
-        if not any(generic in line for generic in _GENERIC):
-            return line.split(": ", 1)[-1].strip()
+        text = line.split("error loading model: ", 1)[-1]
+        if not any(generic in text for generic in _GENERIC):
+            return (text if text is not line else line.split(": ", 1)[-1]).strip()
     for line in reversed(_recent):
         lower = line.lower()
         if "error" in lower or "failed" in lower or "invalid" in lower:
