@@ -169,9 +169,9 @@ def check_filename(filename: str) -> str:
     problem = safenames.name_problem(filename) if isinstance(filename, str) else "not text"
     if problem:
         raise UnsafeFileNameError(
-            f"The hub listed a file named {filename!r} ({problem}), which cannot be written "
-            "safely inside the models folder. Tokenwise refuses it; choose another file or "
-            "repository."
+            f"The hub listed a file named {filename!r} ({problem}): as it stands it could be "
+            "written outside the models folder, or not at all on some systems. Tokenwise "
+            "refuses it; choose another file or repository."
         )
     if not filename.lower().endswith(".gguf"):
         raise UnsafeFileNameError(
