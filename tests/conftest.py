@@ -35,6 +35,24 @@ def starter_model_path() -> Path:
     return find()
 
 
+@pytest.fixture(scope="session")
+def gemma_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Gemma-3-270M assembled once into a session folder (never the user's cache)."""
+    from tokenwise.core import paths
+    from tokenwise.core.errors import ModelNotFoundError
+    from tokenwise.core.models.starter import gemma_bench_model_path
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TOKENWISE_HOME", str(tmp_path_factory.mktemp("gemma-home")))
+        paths.set_base(None)
+        try:
+            return gemma_bench_model_path()
+        except ModelNotFoundError as exc:
+            pytest.skip(str(exc))
+        finally:
+            paths.set_base(None)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     """With TOKENWISE_NO_SKIPS=1 (CI sets it), a skipped test fails: CI installs what every

@@ -135,3 +135,24 @@ def test_stopping_a_running_check_ends_its_child_and_the_load(
     assert isinstance(outcome[0], TokenwiseError) and "was stopped" in str(outcome[0])
     assert all(child.poll() is not None for child in children)
     assert not preflight.passed_before(copy)  # a stopped check proves nothing
+
+
+def test_the_error_line_that_says_what_is_wrong_is_reported() -> None:
+    """llama.cpp follows the specific line with generic ones ("failed to load model"); the
+    message shows the specific one, without its function name."""
+    from tokenwise.core.engine import native
+
+    native.clear_errors()
+    native._log_callback(2, b"llama_model_loader: loaded meta data\n", None)
+    native._log_callback(4, b"gguf_init_from_reader: tensor 'x' has offset 64, ", None)
+    native._log_callback(5, b"expected 32\n", None)
+    native._log_callback(4, b"gguf_init_from_reader: failed to read tensor data\n", None)
+    native._log_callback(4, b"llama_model_load_from_file_impl: failed to load model\n", None)
+    assert native.last_error_line() == "tensor 'x' has offset 64, expected 32"
+    native.clear_errors()
+    native._log_callback(4, b"llama_model_load: error loading model: missing tensor 'y'\n", None)
+    native._log_callback(4, b"llama_model_load_from_file_impl: failed to load model\n", None)
+    assert native.last_error_line() == "missing tensor 'y'"
+    native.clear_errors()
+    native._log_callback(4, b"llama_model_load_from_file_impl: failed to load model\n", None)
+    assert "failed to load model" in native.last_error_line()

@@ -18,6 +18,7 @@ from tokenwise.core.errors import (
     DamagedModelError,
     ModelFileError,
     ModelNotFoundError,
+    NotAModelError,
     NotGGUFError,
     TruncatedModelError,
     UnsupportedGGUFVersionError,
@@ -266,3 +267,38 @@ def test_large_vocabulary_is_counted_not_kept(tmp_path: Path) -> None:
     info = inspect_gguf(path)
     assert info.vocab_size == 50_000
     assert info.metadata["tokenizer.ggml.tokens"] == ArrayInfo("string", 50_000)
+
+
+@pytest.mark.parametrize("padded", [False, True])
+def test_a_vocabulary_without_weights_says_what_it_is(tmp_path: Path, padded: bool) -> None:
+    """llama.cpp's ggml-vocab-*.gguf tokenizer test files: metadata and no tensors, and no
+    padding after the metadata (written here with alignment 1), or padded to 32 bytes."""
+    path = tmp_path / "ggml-vocab-llama-bpe.gguf"
+    path.write_bytes(gguf_bytes(tiny_model_metadata(vocab=1000), [],
+                                alignment=32 if padded else 1))
+    assert struct.unpack_from("<Q", path.read_bytes(), 8)[0] == 0  # tensor count
+    with pytest.raises(NotAModelError, match="vocabulary only") as raised:
+        inspect_gguf(path)
+    message = str(raised.value)
+    assert "no weights" in message
+    assert "missing" not in message
+    assert "again" not in message
+
+
+@pytest.mark.parametrize("shift", [32, -32])
+def test_a_tensor_table_that_does_not_add_up_is_damage(tmp_path: Path, shift: int) -> None:
+    """llama.cpp refuses such a file with a generic "failed to load model"; the reader says
+    what is wrong (found by tests/benchmarks/mutate_models.py: offsets and dimensions)."""
+    data = bytearray(gguf_bytes(tiny_model_metadata(), TINY_TENSORS))
+    name = b"blk.0.ffn_up.weight"
+    at = data.index(name) + len(name) + 4 + 8 * 2 + 4  # n_dims, two dims, type: the offset
+    (offset,) = struct.unpack_from("<Q", data, at)
+    struct.pack_into("<Q", data, at, offset + shift)
+    path = tmp_path / "shifted.gguf"
+    path.write_bytes(bytes(data))
+    with pytest.raises(DamagedModelError, match="does not add up"):
+        inspect_gguf(path)
+
+
+def test_the_gemma_layout_is_accepted(gemma_model_path: Path) -> None:
+    assert inspect_gguf(gemma_model_path).tensor_count == 236

@@ -27,6 +27,10 @@ class TruncatedModelError(ModelFileError):
     pass
 
 
+class NotAModelError(ModelFileError):
+    """A well-formed GGUF file that holds no weights (a vocabulary for tokenizer tests)."""
+
+
 class DamagedModelError(ModelFileError):
     """The file passed the header checks but llama.cpp rejected it or crashed loading it."""
 

@@ -117,6 +117,7 @@ class Engine:
         if progress is not None:
             self._progress_cb = llama_cpp.llama_progress_callback(self._on_progress)
             mparams.progress_callback = self._progress_cb
+        engine_native.clear_errors()
         self.model = llama_cpp.llama_model_load_from_file(str(self.path).encode(), mparams)
         if not self.model:
             if self._cancel_load:
@@ -124,7 +125,7 @@ class Engine:
             detail = engine_native.last_error_line()
             raise DamagedModelError(
                 f"llama.cpp could not load {self.path.name}"
-                + (f": {detail}" if detail else ".")
+                + (f": {detail.rstrip('.')}." if detail else ".")
                 + " The file may be damaged or use a format this version does not support."
             )
         self.vocab = llama_cpp.llama_model_get_vocab(self.model)

@@ -14,17 +14,26 @@ log = logging.getLogger("tokenwise.llama")
 _lock = threading.Lock()
 _initialised = False
 _recent: deque[str] = deque(maxlen=40)
+_errors: deque[str] = deque(maxlen=20)  # lines logged at GGML_LOG_LEVEL_ERROR
 _partial: list[str] = []
+_partial_level = [0]
+_LEVEL_ERROR, _LEVEL_CONT = 4, 5
+# What llama.cpp adds after the line that says what is wrong
+_GENERIC = ("failed to load model", "failed to read tensor data")
 
 
 @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
 def _log_callback(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
     # llama.cpp logs in fragments; keep whole lines for error messages, never print them
+    if level != _LEVEL_CONT and not _partial:
+        _partial_level[0] = level
     _partial.append(text.decode("utf-8", "replace"))
     if _partial[-1].endswith("\n"):
         line = "".join(_partial).rstrip()
         _partial.clear()
         _recent.append(line)
+        if _partial_level[0] == _LEVEL_ERROR:
+            _errors.append(line)
         log.debug("%s", line)
 
 
@@ -43,7 +52,17 @@ def recent_log(n: int = 8) -> list[str]:
     return list(_recent)[-n:]
 
 
+def clear_errors() -> None:
+    """Forget earlier errors, so that the next failure reports its own."""
+    _errors.clear()
+
+
 def last_error_line() -> str:
+    """The line of the latest failure that says what is wrong, without its function name."""
+    for line in _errors:
+        text = line.split("error loading model: ", 1)[-1]
+        if not any(generic in text for generic in _GENERIC):
+            return (text if text is not line else line.split(": ", 1)[-1]).strip()
     for line in reversed(_recent):
         lower = line.lower()
         if "error" in lower or "failed" in lower or "invalid" in lower:

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from tokenwise.core import paths
 from tokenwise.core.errors import ModelFileError, TokenwiseError
 from tokenwise.core.formatting import format_size
-from tokenwise.core.models import hub
+from tokenwise.core.models import hub, safenames
 from tokenwise.core.models.gguf import inspect_gguf
 from tokenwise.core.models.library import Library
 
@@ -124,13 +124,14 @@ def _ensure(path: Path) -> Path:
 def target_path(repo_id: str, filename: str) -> Path:
     """Where a finished download lives: <models>/<owner>/<repo>/<file>."""
     hub.check_filename(filename)
-    return paths.models_dir() / hub.check_repo_id(repo_id) / filename
+    base = paths.models_dir()
+    return safenames.check_inside(base, base / hub.check_repo_id(repo_id) / filename)
 
 
 def partial_path(repo_id: str, filename: str) -> Path:
     hub.check_filename(filename)
     flat = f"{hub.check_repo_id(repo_id).replace('/', '__')}__{filename.replace('/', '__')}"
-    return partial_dir() / f"{flat}.part"
+    return safenames.check_inside(paths.models_dir(), partial_dir() / f"{flat}.part")
 
 
 def _note_path(part: Path) -> Path:
@@ -303,6 +304,7 @@ def download_file(
         jail = _quarantine(part, got)
         message = str(exc).replace(part.name, filename)
         raise type(exc)(f"{message} (The download was set aside in {jail.parent}.)") from None
+    safenames.check_inside(paths.models_dir(), final)  # again: a link may have appeared since
     final.parent.mkdir(parents=True, exist_ok=True)
     os.replace(part, final)
     _note_path(part).unlink(missing_ok=True)

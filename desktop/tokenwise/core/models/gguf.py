@@ -21,6 +21,7 @@ from tokenwise.core.errors import (
     DamagedModelError,
     ModelFileError,
     ModelNotFoundError,
+    NotAModelError,
     NotGGUFError,
     TruncatedModelError,
     UnsupportedGGUFVersionError,
@@ -405,7 +406,7 @@ def _parse(buf: mmap.mmap, file_size: int, path: Path) -> GGUFInfo:
         if version == 1:
             hint = "version 1, an early draft of the format from 2023"
         elif version in (0x02000000, 0x03000000):
-            hint = "a big-endian GGUF file, made for another kind of computer"
+            hint = "the big-endian kind, made for another kind of computer"
         else:
             hint = f"version {version}"
         raise UnsupportedGGUFVersionError(
@@ -463,6 +464,15 @@ def _parse(buf: mmap.mmap, file_size: int, path: Path) -> GGUFInfo:
             raise _damaged(path, f"tensor {name!r} is not aligned")
         tensors.append(TensorInfo(name, tuple(shape), ggml_type, offset, n_elements, n_bytes))
 
+    if not tensors:
+        # Nothing follows the header, so no padding either: llama.cpp ships such files
+        # (ggml-vocab-*.gguf) to test its tokenizers.
+        what = "a vocabulary only" if "tokenizer.ggml.tokens" in metadata else "metadata only"
+        raise NotAModelError(
+            f"{path.name} holds {what} (no weights): a tokenizer test file, not a model you "
+            "can chat with. Choose a .gguf file of a model."
+        )
+    _check_layout(path, tensors, alignment)
     data_offset = -(-r.pos // alignment) * alignment
     data_end = data_offset
     for tensor in tensors:
@@ -476,6 +486,23 @@ def _parse(buf: mmap.mmap, file_size: int, path: Path) -> GGUFInfo:
             "where it stopped)."
         )
     return _summarise(path, file_size, version, data_offset, data_end, metadata, tensors)
+
+
+def _check_layout(path: Path, tensors: list[TensorInfo], alignment: int) -> None:
+    """llama.cpp wants the tensors back to back in the order listed, each padded to the
+    alignment; a table that says otherwise has a damaged size, type or offset."""
+    expected = 0
+    for tensor in tensors:
+        if tensor.n_bytes is None:
+            return  # a type this reader cannot size: leave the layout to llama.cpp
+        if tensor.offset != expected:
+            raise _damaged(
+                path,
+                f"tensor {tensor.name!r} starts at byte {tensor.offset:,} of the data where "
+                f"the tensors before it end at {expected:,}: its table of sizes, types and "
+                "offsets does not add up",
+            )
+        expected += -(-tensor.n_bytes // alignment) * alignment
 
 
 def _summarise(

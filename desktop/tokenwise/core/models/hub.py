@@ -16,6 +16,7 @@ from pathlib import Path, PurePosixPath
 
 from tokenwise.core import paths, secrets
 from tokenwise.core.errors import TokenwiseError
+from tokenwise.core.models import safenames
 
 #: a part of a split model: "<stem>-00001-of-00003.gguf"
 SPLIT_RE = re.compile(r"^(?P<stem>.+)-(?P<index>\d{5})-of-(?P<count>\d{5})\.gguf$", re.I)
@@ -154,6 +155,8 @@ def check_repo_id(repo_id: str) -> str:
         validate_repo_id(repo_id)
         if not isinstance(repo_id, str) or repo_id.count("/") != 1:
             raise ValueError(repo_id)
+        if safenames.name_problem(repo_id):  # owner and name become folders
+            raise ValueError(repo_id)
     except ValueError:
         raise InvalidRepoIdError(
             f"{repo_id!r} is not a hub repository id: it should look like owner/name."
@@ -163,18 +166,12 @@ def check_repo_id(repo_id: str) -> str:
 
 def check_filename(filename: str) -> str:
     """Refuse names from a listing that would write outside the models folder."""
-    pure = PurePosixPath(filename)
-    if (
-        not filename
-        or "\\" in filename
-        or "\0" in filename
-        or pure.is_absolute()
-        or any(part in ("..", ".", "") for part in filename.split("/"))
-        or re.match(r"^[A-Za-z]:", filename)
-    ):
+    problem = safenames.name_problem(filename) if isinstance(filename, str) else "not text"
+    if problem:
         raise UnsafeFileNameError(
-            f"The hub listed a file named {filename!r}, which would be written outside the "
-            "models folder. Tokenwise refuses it; choose another file or repository."
+            f"The hub listed a file named {filename!r} ({problem}): as it stands it could be "
+            "written outside the models folder, or not at all on some systems. Tokenwise "
+            "refuses it; choose another file or repository."
         )
     if not filename.lower().endswith(".gguf"):
         raise UnsafeFileNameError(
@@ -364,6 +361,7 @@ def load_catalogue(path: Path | None = None) -> list[CatalogueEntry]:
     entries = []
     for raw in data["models"]:
         entry = CatalogueEntry(**{**raw, "files": tuple(raw["files"])})
+        check_repo_id(entry.repo_id)
         for name in entry.files:
             check_filename(name)
         entries.append(entry)

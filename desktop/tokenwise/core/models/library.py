@@ -23,6 +23,7 @@ from pathlib import Path
 from tokenwise.core import paths
 from tokenwise.core.errors import ModelFileError, ModelNotFoundError, TokenwiseError
 from tokenwise.core.formatting import format_size
+from tokenwise.core.models import safenames
 from tokenwise.core.models.gguf import ArrayInfo, GGUFInfo, inspect_gguf
 from tokenwise.core.models.hub import SPLIT_RE
 from tokenwise.core.models.starter import STARTER_NAME, starter_model_path
@@ -292,8 +293,9 @@ class Library:
                     f"({format_size(info.file_size)}; {format_size(free)} free). Import it "
                     "in place instead, or free some space."
                 )
-            target = _free_name(folder / source.name)
+            target = _free_name(folder / safenames.safe_import_name(source.name))
             tmp = target.with_name(f".{target.name}.copying")
+            safenames.check_inside(paths.models_dir(), tmp)
             try:
                 _copy_file(source, tmp, progress, cancel)
                 os.replace(tmp, target)
