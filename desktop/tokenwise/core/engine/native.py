@@ -34,7 +34,9 @@ def _log_callback(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
         _recent.append(line)
         if _partial_level[0] == _LEVEL_ERROR:
             _errors.append(line)
-        log.debug("%s", line)
+            log.warning("%s", line)  # kept in the app's log: a crash report shows it
+        else:
+            log.debug("%s", line)
 
 
 def ensure_backend() -> None:
