@@ -86,9 +86,13 @@ def start_session() -> CrashReport | None:
                                                    backupCount=1, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
-    root.addHandler(handler)
     if root.level > logging.INFO or root.level == logging.NOTSET:
+        for existing in root.handlers:  # the terminal keeps showing what it showed before
+            if existing.level == logging.NOTSET:
+                existing.setLevel(root.level or logging.WARNING)
         root.setLevel(logging.INFO)
+    handler.setLevel(logging.INFO)
+    root.addHandler(handler)
     _fault_file = open(log_path(), "a", encoding="utf-8")  # noqa: SIM115 (open for the run)
     faulthandler.enable(_fault_file)
     logging.getLogger(__name__).info("started: %s", _versions())
