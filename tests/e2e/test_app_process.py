@@ -33,6 +33,8 @@ def test_smoke_test_answers_and_exits(tmp_path, starter_model_path):
     assert proc.returncode == 0, err
     report = json.loads(next(line for line in out.splitlines() if "smoke_test" in line))
     assert report["smoke_test"] == "ok" and report["tokens"] > 0
+    assert "INFO" not in out + err  # the log file takes those, not the terminal
+    assert "started: Tokenwise" in (tmp_path / "cache" / "tokenwise.log").read_text("utf-8")
 
 
 def test_sigterm_mid_reply_exits_quickly_and_keeps_the_reply(tmp_path, starter_model_path):
