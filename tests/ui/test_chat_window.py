@@ -244,3 +244,26 @@ def test_a_damaged_history_at_start_is_kept_aside_with_a_message(
     assert kept and kept[0].read_bytes().startswith(b"\x00garbage")
     reply = send(window, "Hello again")  # the new history works
     assert reply > 0
+
+
+def test_focus_starts_in_the_message_box_and_enter_while_loading_sends_once_loaded(
+        qtbot, starter_model_path):
+    from tokenwise.core.sampling.settings import PRESETS
+    from tokenwise.core.settings import load_settings, save_settings
+    from tokenwise.ui.app import create_window
+
+    settings = load_settings()
+    settings.sampler = PRESETS["Greedy"].with_(max_tokens=8)
+    save_settings(settings)
+    window = create_window()
+    qtbot.addWidget(window)
+    window.show()
+    assert window.focusWidget() is window.composer.edit  # typing goes straight in
+    assert window.flow.model_info is None  # still loading
+    window.composer.edit.setPlainText("Hello there")
+    with qtbot.waitSignal(window.controller.reply_finished, timeout=120_000):
+        qtbot.keyClick(window.composer.edit, Qt.Key.Key_Return)
+        assert window.composer.waiting_for_model  # kept, not dropped
+        assert window.composer.edit.toPlainText() == "Hello there"
+    assert window.flow.path[0].content == "Hello there"
+    assert not window.composer.waiting_for_model

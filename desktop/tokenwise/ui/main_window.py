@@ -473,6 +473,7 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         if not self._shown:
             self._shown = True
+            self.composer.edit.setFocus()  # the first word typed goes into the message box
             self.window_shown.emit()
 
     def closeEvent(self, event: QCloseEvent) -> None:

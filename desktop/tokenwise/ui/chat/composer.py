@@ -87,7 +87,9 @@ class Composer(QWidget):
         row.addWidget(self.stop_button, 0, Qt.AlignmentFlag.AlignBottom)
         outer.addWidget(frame)
         self._busy = False
-        self._ready = True
+        self._ready = False  # until a model has loaded; the main window says when
+        self.send_button.setEnabled(False)
+        self.waiting_for_model = False  # Enter was pressed before the model had loaded
 
     def set_busy(self, busy: bool) -> None:
         """While a reply streams: Stop instead of Send."""
@@ -96,13 +98,21 @@ class Composer(QWidget):
         self.stop_button.setVisible(busy)
 
     def set_ready(self, ready: bool) -> None:
-        """Whether a model is loaded to answer."""
+        """Whether a model is loaded to answer. A message sent while it loaded goes now."""
         self._ready = ready
         self.send_button.setEnabled(ready)
+        if ready and self.waiting_for_model:
+            self.waiting_for_model = False
+            self.send_button.setText("Send")
+            self._submit()
 
     def _submit(self) -> None:
         text = self.edit.toPlainText().strip()
-        if not text or self._busy or not self._ready:
+        if not text or self._busy:
+            return
+        if not self._ready:  # kept in the box, and sent as soon as the model has loaded
+            self.waiting_for_model = True
+            self.send_button.setText("Sends when loaded")
             return
         self.edit.clear()
         self.send_requested.emit(text)
