@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from tokenwise.core.interface import EngineFactory, ModelInfo
 from tokenwise.core.models.queue import DONE, FAILED, RUNNING, DownloadJob
 from tokenwise.core.settings import AppSettings, save_settings
+from tokenwise.ui.accessibility import name_controls
 from tokenwise.ui.chat.composer import Composer
 from tokenwise.ui.chat.controller import ChatController
 from tokenwise.ui.chat.conversations import ConversationList
@@ -122,6 +123,7 @@ class MainWindow(QMainWindow):
         self._build_header()
         self._build_actions()
         self._build_status()
+        name_controls(self)
         self._restore_geometry()
         self.inspector.setVisible(settings.show_inspector)
         self.chat_view.set_heatmap(settings.heatmap)

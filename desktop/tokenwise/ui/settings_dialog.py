@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from tokenwise.core.sampling.settings import PRESETS
 from tokenwise.core.settings import THEMES, AppSettings
+from tokenwise.ui.accessibility import name_controls
 
 GPU_HINT = (
     "This build of llama-cpp-python runs on the CPU only, so GPU layers are ignored. "
@@ -98,6 +99,7 @@ class SettingsDialog(QDialog):
         layout.setContentsMargins(16, 16, 16, 16)
         layout.addLayout(form)
         layout.addWidget(buttons)
+        name_controls(self)
         self.gpu_layers.valueChanged.connect(self._update_hint)
         self._update_hint()
 

@@ -46,6 +46,7 @@ from tokenwise.core.models.fit import estimate_memory
 from tokenwise.core.models.library import ImportCancelled, InstalledModel, Library
 from tokenwise.core.models.queue import DONE, DownloadJob
 from tokenwise.core.tasks import SerialWorker, Task, TaskCancelled, TaskState
+from tokenwise.ui.accessibility import name_controls
 from tokenwise.ui.models.downloads import Downloads
 from tokenwise.ui.models.hub_search import HubSearchPage
 from tokenwise.ui.models.parts import failure_text, push_button, table_view
@@ -121,6 +122,7 @@ class ModelsWindow(QDialog):
         layout.addWidget(self.tabs, 4)
         layout.addWidget(downloads_title)
         layout.addWidget(scroll, 1)
+        name_controls(self)
 
         self.refresh_installed()
         self.catalogue_model.set_records(hub.load_catalogue())
