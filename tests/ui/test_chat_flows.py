@@ -25,8 +25,9 @@ def test_send_streams_a_reply_and_stores_it_with_its_trace(qtbot, window, send, 
     assert stored.content == "".join(s.text for s in steps)
     assert [s.token_id for s in store.load_trace(reply_id)] == [s.token_id for s in steps]
     assert stored.n_tokens == len(steps)
-    assert "tok/s" in window.speed_label.text() and "–" not in window.speed_label.text()
-    assert window.context_label.text().startswith("context ")
+    speed = window.status.speed_label.text()
+    assert "tok/s" in speed and "–" not in speed
+    assert window.status.context_label.text().startswith("context ")
     conversations = store.list_conversations()
     assert [c.title for c in conversations] == ["Name three colours."]
 

@@ -289,8 +289,8 @@ def test_the_main_window_shows_the_download_and_asks_before_quitting(
     hub_server.faults.hold_after = 5_000_000
     window = new_window()
     window.downloads.enqueue(CATALOGUE_REPO, (starter_model_path.name,))
-    qtbot.waitUntil(lambda: window.download_label.isVisible(), timeout=TIMEOUT_MS)
-    assert window.download_label.text().startswith(f"Downloading {starter_model_path.name}")
+    qtbot.waitUntil(lambda: window.status.download_label.isVisible(), timeout=TIMEOUT_MS)
+    assert window.status.download_label.text().startswith(f"Downloading {starter_model_path.name}")
     asked: list[int] = []
     window.confirm_quit_during_downloads = lambda n: asked.append(n) or False
     window.close()

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from tokenwise.core.interface import EngineFactory, ModelInfo
-from tokenwise.core.models.queue import DONE, FAILED, RUNNING, DownloadJob
+from tokenwise.core.models.queue import DownloadJob
 from tokenwise.core.settings import AppSettings, save_settings
 from tokenwise.ui.accessibility import name_controls
 from tokenwise.ui.chat.composer import Composer
@@ -39,6 +39,7 @@ from tokenwise.ui.chat.view import ChatView
 from tokenwise.ui.inspector import InspectorPanel
 from tokenwise.ui.model_picker import ModelPicker
 from tokenwise.ui.models.downloads import Downloads
+from tokenwise.ui.status_bar import StatusBar
 from tokenwise.ui.workers import (
     StoreFactory,
     database_worker,
@@ -50,15 +51,6 @@ from tokenwise.ui.workers import (
 if TYPE_CHECKING:
     from tokenwise.ui.models.window import ModelsWindow
 
-GPU_README = "README.md, section “GPU builds”"
-
-
-def backend_text(info: ModelInfo | None) -> str:
-    if info is None:
-        return "No model"
-    if info.backend == "CPU" or info.gpu_layers <= 0:
-        return "CPU"
-    return f"{info.backend} · {info.gpu_layers}/{info.layers} layers"
 
 
 class MainWindow(QMainWindow):
@@ -122,7 +114,8 @@ class MainWindow(QMainWindow):
 
         self._build_header()
         self._build_actions()
-        self._build_status()
+        self.status = StatusBar()
+        self.setStatusBar(self.status)
         name_controls(self)
         self._restore_geometry()
         self.inspector.setVisible(settings.show_inspector)
@@ -245,36 +238,6 @@ class MainWindow(QMainWindow):
                   self.act_settings):
             self.toolbar.addAction(a)
 
-    def _build_status(self) -> None:
-        status = self.statusBar()
-        self.backend_label = QLabel("No model")
-        self.backend_label.setToolTip("Where the model runs: CPU, or a GPU backend with the "
-                                      "number of layers offloaded")
-        self.speed_label = QLabel("– tok/s")
-        self.speed_label.setToolTip("Tokens per second of the last reply")
-        self.first_token_label = QLabel("first token –")
-        self.first_token_label.setToolTip("Time from sending to the first token of the reply")
-        self.context_label = QLabel("context 0 / –")
-        self.context_label.setToolTip("Tokens in the context (prompt + reply) / context length")
-        self.context_meter = QProgressBar()
-        self.context_meter.setTextVisible(False)
-        self.context_meter.setToolTip(self.context_label.toolTip())
-        self.context_meter.setMaximumWidth(140)
-        for w in (self.backend_label, self.speed_label, self.first_token_label):
-            status.addWidget(w)
-        self.download_label = QLabel()
-        self.download_label.setToolTip("The running download; Models shows them all")
-        self.download_meter = QProgressBar()
-        self.download_meter.setRange(0, 1000)
-        self.download_meter.setTextVisible(False)
-        self.download_meter.setMaximumWidth(120)
-        self.download_meter.setToolTip(self.download_label.toolTip())
-        for widget in (self.download_label, self.download_meter):
-            widget.hide()
-            status.addPermanentWidget(widget)
-        status.addPermanentWidget(self.context_label)
-        status.addPermanentWidget(self.context_meter)
-
     # ------------------------------------------------------------------ model
 
     def _fill_model_picker(self, preferred: str | None, *, then_load: bool = False) -> None:
@@ -288,7 +251,7 @@ class MainWindow(QMainWindow):
             return
         self.load_bar.setValue(0)
         self.load_action.setVisible(True)
-        self.backend_label.setText("Loading…")
+        self.status.backend_label.setText("Loading…")
         self.composer.set_ready(False)
         self.controller.load_model(str(path))
 
@@ -297,20 +260,13 @@ class MainWindow(QMainWindow):
 
     def _on_model_loaded(self, info: ModelInfo) -> None:
         self.load_action.setVisible(False)
-        self.backend_label.setText(backend_text(info))
-        tip = f"{info.name}: {info.layers} layers, {info.backend}"
-        if not info.gpu_offload_supported and self.settings.n_gpu_layers != 0:
-            tip += ("\nThis build runs on the CPU only: GPU offload needs a GPU build of "
-                    f"llama-cpp-python ({GPU_README}).")
-        self.backend_label.setToolTip(tip)
-        self.context_meter.setMaximum(info.n_ctx)
-        self.context_label.setText(f"context 0 / {info.n_ctx:,}")
+        self.status.show_model(info, gpu_wanted=self.settings.n_gpu_layers != 0)
         self.composer.set_ready(True)
         self.settings.last_model = info.path
 
     def _on_model_failed(self, message: str) -> None:
         self.load_action.setVisible(False)
-        self.backend_label.setText("No model")
+        self.status.show_model(None)
         self._on_error(message)
 
     # ------------------------------------------------------------------ state
@@ -321,19 +277,10 @@ class MainWindow(QMainWindow):
         self.act_regenerate.setEnabled(not busy)
 
     def _on_stats(self, stats: dict[str, Any]) -> None:
-        if "tokens_per_second" in stats:
-            self.speed_label.setText(f"{stats['tokens_per_second']:.1f} tok/s")
-        if "first_token_s" in stats:
-            self.first_token_label.setText(f"first token {stats['first_token_s']:.2f} s")
-        if "context_used" in stats:
-            n_ctx = self.flow.n_ctx
-            used = int(stats["context_used"])
-            self.context_label.setText(f"context {used:,} / {n_ctx:,}" if n_ctx
-                                       else f"context {used:,}")
-            self.context_meter.setValue(min(used, self.context_meter.maximum()))
+        self.status.show_stats(stats, self.flow.n_ctx)
 
     def _on_error(self, message: str) -> None:
-        self.statusBar().showMessage(message, 15000)
+        self.status.showMessage(message, 15000)
         self.chat_view.show_notice(message)
 
     def set_inspector_visible(self, on: bool) -> None:
@@ -423,23 +370,7 @@ class MainWindow(QMainWindow):
         window.activateWindow()
 
     def _on_download_changed(self, job: DownloadJob) -> None:
-        """The status bar follows the running download, whether Models is open or not."""
-        running = [j for j in self.downloads.active() if j.state == RUNNING]
-        shown = running[0] if running else None
-        for widget in (self.download_label, self.download_meter):
-            widget.setVisible(shown is not None)
-        if shown is None:
-            if job.state == DONE:
-                self.statusBar().showMessage(f"Downloaded {job.title}.", 8000)
-            elif job.state == FAILED:
-                self.statusBar().showMessage(f"Download failed: {job.message}", 15000)
-            return
-        progress = shown.progress
-        fraction = progress.done / progress.total if progress and progress.total else 0.0
-        self.download_meter.setValue(round(fraction * 1000))
-        queued = len(self.downloads.active()) - 1
-        more = f" (+{queued} queued)" if queued > 0 else ""
-        self.download_label.setText(f"Downloading {shown.title} {fraction:.0%}{more}")
+        self.status.show_download(job, self.downloads.active())
 
     def close_without_asking(self) -> None:
         """Close for a signal (logout, kill): nobody is there to answer a question."""
