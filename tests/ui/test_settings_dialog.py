@@ -109,3 +109,27 @@ def test_the_window_follows_the_desktop_between_light_and_dark(qtbot, window, se
     assert theme.current().dark
     window.settings.theme = "light"
     window.apply_theme()  # as the other tests expect it
+
+
+@pytest.mark.parametrize("dark", [False, True])
+def test_number_fields_draw_their_step_buttons_with_arrows(qtbot, dark) -> None:
+    """A styled spin box loses the platform's arrows: the style sheet names its own."""
+    import re
+    from pathlib import Path
+
+    from PySide6.QtWidgets import QDoubleSpinBox
+
+    from tokenwise.ui import theme
+
+    sheet = theme.style_sheet(theme.DARK if dark else theme.LIGHT, 11)
+    arrows = re.findall(r"image: url\(([^)]+)\)", sheet)
+    assert len(arrows) == 2 and all(Path(a).is_file() for a in arrows)
+    assert "@" not in sheet.split("*/", 1)[1]  # every template name was filled in
+    box = QDoubleSpinBox()
+    qtbot.addWidget(box)
+    box.setStyleSheet(sheet)
+    box.resize(120, 32)
+    image = box.grab().toImage()
+    right = [image.pixelColor(x, y).name() for x in range(100, 118) for y in range(4, 28)]
+    # an arrow's antialiased strokes, not a blank box (its border and fill: 3 colours)
+    assert len(set(right)) > 5

@@ -75,6 +75,7 @@ def style_sheet(colors: Colors, font_size: int) -> str:
     values = {k: v for k, v in asdict(colors).items() if isinstance(v, str)}
     values["font_size"] = f"{font_size}pt"
     values["small_size"] = f"{max(7, font_size - 1)}pt"
+    values["icons"] = (paths.resources_dir() / "icons").as_posix()
     # longest names first so that @accent_text is not read as @accent + "_text"
     for name in sorted(values, key=len, reverse=True):
         template = template.replace(f"@{name}", values[name])
