@@ -36,7 +36,7 @@ from tokenwise.core.interface import (
     RenderedPrompt,
     Token,
 )
-from tokenwise.core.models import fit
+from tokenwise.core.models import fit, gguf
 from tokenwise.core.models.gguf import GGUFInfo
 from tokenwise.core.sampling.settings import SamplerSettings
 from tokenwise.core.trace.records import (
@@ -95,12 +95,11 @@ class Engine:
         preflight: bool = True,
     ) -> None:
         from tokenwise.core.engine import preflight as preflight_mod
-        from tokenwise.core.models import gguf
 
         self.path = Path(path)
         header = gguf.inspect_gguf(self.path)  # raises a specific ModelFileError
-        _check_memory(header, n_ctx, offload=n_gpu_layers != 0
-                      and engine_native.supports_gpu_offload())
+        offload = engine_native.supports_gpu_offload()
+        _check_memory(header, n_ctx, offload=offload and n_gpu_layers != 0)
         if preflight:
             preflight_mod.ensure_preflight(self.path)
         engine_native.ensure_backend()
@@ -109,7 +108,6 @@ class Engine:
         self._cancel_load = False
 
         mparams = llama_cpp.llama_model_default_params()
-        offload = engine_native.supports_gpu_offload()
         mparams.n_gpu_layers = (
             (header.layers + 1 if n_gpu_layers < 0 else n_gpu_layers) if offload else 0
         )
