@@ -5,6 +5,7 @@
   tokenwise tokenize TEXT            how a model splits a text into tokens
   tokenwise info MODEL               what a GGUF file holds
   tokenwise models ...               list, search, download, import, remove models
+  tokenwise compare --prompt TEXT    one prompt written by greedy, beam search, sampling
   tokenwise bench                    throughput of the inspected engine against a bare loop
   tokenwise screenshot --out F.png   the real window, offscreen, after one reply
 """
@@ -280,9 +281,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_bench)
 
+    from tokenwise.cli import lab as cli_lab
     from tokenwise.cli import models as cli_models
 
     cli_models.add_parser(sub)
+    cli_lab.add_parser(sub)
 
     p = sub.add_parser("desktop", help="add Tokenwise to the desktop's menu (Linux), or remove "
                                        "it")
