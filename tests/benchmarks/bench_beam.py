@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from tokenwise.core.engine.lab_bench import as_dict, bench_beam
+from tokenwise.core.engine.lab_bench import as_dict, bench_beam, bench_score
 from tokenwise.core.errors import ModelNotFoundError
 from tokenwise.core.models.starter import gemma_bench_model_path, starter_model_path
 
@@ -22,6 +22,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None,
                         help="llama.cpp threads (default: as the app; 1 is steadier on a busy "
                              "machine)")
+    parser.add_argument("--score-tokens", type=int, default=256)
+    parser.add_argument("--only", choices=["beam", "score", "both"], default="both")
     parser.add_argument("--model", choices=["starter", "gemma", "both"], default="both")
     args = parser.parse_args()
     models = []
@@ -33,9 +35,14 @@ def main() -> None:
         except ModelNotFoundError as exc:
             print(f"# skipped Gemma: {exc}")
     for path in models:
-        for row in bench_beam(path, steps=args.steps, rounds=args.rounds,
-                              threads=args.threads):
-            print(json.dumps(as_dict(row)), flush=True)
+        if args.only in ("beam", "both"):
+            for row in bench_beam(path, steps=args.steps, rounds=args.rounds,
+                                  threads=args.threads):
+                print(json.dumps(as_dict(row)), flush=True)
+        if args.only in ("score", "both"):
+            for row in bench_score(path, n_tokens=args.score_tokens, rounds=args.rounds,
+                                   threads=args.threads):
+                print(json.dumps(as_dict(row)), flush=True)
 
 
 if __name__ == "__main__":

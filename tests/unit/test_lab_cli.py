@@ -59,3 +59,31 @@ def test_compare_refusals_are_one_clear_line(tokenwise_home: Path, args: tuple[s
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], proc.stderr
+
+
+def test_score_json(tokenwise_home: Path) -> None:
+    proc = _run("score", "--text", "The cat sat on the mat.", "--json", home=tokenwise_home)
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    tokens, summary = rows[:-1], rows[-1]
+    assert summary["n_tokens"] == len(tokens) > 3
+    for t in tokens:
+        assert {"token_id", "piece", "prob", "logprob", "rank", "entropy",
+                "candidates"} <= t.keys()
+        assert t["prob"] == pytest.approx(math.exp(t["logprob"]))
+    assert summary["perplexity"] == pytest.approx(
+        math.exp(-sum(t["logprob"] for t in tokens) / len(tokens)))
+    assert summary["seconds"] > 0
+
+
+def test_score_refusals(tokenwise_home: Path, tmp_path: Path) -> None:
+    latin1 = tmp_path / "latin1.txt"
+    latin1.write_bytes("café".encode("latin-1"))
+    for args, message in ((("--file", str(latin1)), "not UTF-8"),
+                          (("--text", ""), "empty"),
+                          (("--file", str(tmp_path / "missing.txt")), "No such file")):
+        proc = _run("score", *args, home=tokenwise_home)
+        assert proc.returncode == 2, proc.stdout
+        assert "Traceback" not in proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0], proc.stderr

@@ -6,6 +6,7 @@
   tokenwise info MODEL               what a GGUF file holds
   tokenwise models ...               list, search, download, import, remove models
   tokenwise compare --prompt TEXT    one prompt written by greedy, beam search, sampling
+  tokenwise score --text TEXT        P(token | everything before) of every token, in one pass
   tokenwise bench                    throughput of the inspected engine against a bare loop
   tokenwise screenshot --out F.png   the real window, offscreen, after one reply
 """

@@ -81,3 +81,58 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--gpu-layers", type=int, default=-1, help="layers to offload (-1: all)")
     p.add_argument("--json", action="store_true", help="one JSON object per strategy")
     p.set_defaults(func=cmd_compare)
+    add_score_parser(sub)
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    if args.file is not None:
+        try:
+            text = Path(args.file).read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise TokenwiseError(
+                f"{args.file} is not UTF-8 text (byte {exc.start}: 0x{exc.object[exc.start]:02X})"
+                "; save it as UTF-8 and try again.") from None
+    else:
+        text = args.text
+    if not text.strip():
+        raise TokenwiseError("The text is empty: there is nothing to score.")
+    with _engine(args) as engine:
+        ids, start = engine.text_for_scoring(text)
+        result = engine.score(ids, start, top_k=args.show)
+        if result.unscored_first and not args.json:
+            print("note: this model uses no beginning-of-text token, so the first token has "
+                  "nothing before it and is not scored.")
+        for token in result.tokens:
+            if args.json:
+                print(json.dumps(token.to_dict(), ensure_ascii=False))
+            else:
+                alts = "  ".join(f"{c.label!r} {c.prob:.0%}" for c in token.candidates[:3])
+                print(f"{token.index:>5}  {token.label!r:<18} {token.prob:>8.3%} "
+                      f"{token.rank:>6} {token.entropy:>5.2f}  {alts}")
+        summary = result.summary()
+        if args.json:
+            print(json.dumps(summary))
+        else:
+            print(f"\n{result.n_tokens} tokens scored in one pass in {result.seconds:.3f} s; "
+                  f"perplexity {result.perplexity:.3f} "
+                  f"(total log-probability {result.total_logprob:.3f} nats)")
+    return 0
+
+
+def add_score_parser(sub: Any) -> None:
+    from tokenwise.cli import STARTER
+
+    p = sub.add_parser("score", help="P(token | everything before) for every token of a text")
+    p.add_argument("--model", "-m", default=STARTER,
+                   help="a GGUF path, an installed model's name, or 'starter' (default)")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--text", "-t", help="the text to score")
+    source.add_argument("--file", "-f", help="a UTF-8 text file to score")
+    p.add_argument("--show", type=int, default=8, help="alternatives kept per token")
+    p.add_argument("--ctx", type=int, default=4096, help="context length")
+    p.add_argument("--gpu-layers", type=int, default=-1, help="layers to offload (-1: all)")
+    p.add_argument("--json", action="store_true",
+                   help="one JSON object per token, then a summary object")
+    p.set_defaults(func=cmd_score)

@@ -163,7 +163,7 @@ class LabEngine(ChatEngine, Protocol):
                     cancel: threading.Event | None = None,
                     on_step: Callable[[BeamStep], None] | None = None) -> BeamResult: ...
 
-    def score(self, ids: Sequence[int], start: int, *, top_k: int = 8,
+    def score(self, ids: Sequence[int], start: int, *, top_k: int = 8, chunk: int = 32,
               cancel: threading.Event | None = None,
               progress: Callable[[int, int], None] | None = None) -> ScoreResult: ...
 

@@ -540,13 +540,14 @@ class Engine:
 
         return beam_search(self, prompt_ids, settings, cancel, on_step)
 
-    def score(self, ids: Sequence[int], start: int, *, top_k: int = 8,
+    def score(self, ids: Sequence[int], start: int, *, top_k: int = 8, chunk: int = 32,
               cancel: threading.Event | None = None,
               progress: Callable[[int, int], None] | None = None) -> ScoreResult:
         """P(token | everything before) of ``ids[start:]`` in one pass (see :mod:`.scoring`)."""
         from tokenwise.core.engine.scoring import score_tokens
 
-        return score_tokens(self, ids, start, top_k=top_k, cancel=cancel, progress=progress)
+        return score_tokens(self, ids, start, top_k=top_k, chunk=chunk, cancel=cancel,
+                            progress=progress)
 
     def text_for_scoring(self, text: str) -> tuple[list[int], int]:
         """A pasted text's tokens (after BOS where the model uses one) and the first to score."""

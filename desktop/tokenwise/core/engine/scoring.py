@@ -22,6 +22,11 @@ from tokenwise.core.trace.records import Candidate
 from tokenwise.core.trace.scores import ScoredToken, ScoreResult
 
 SCORE_SEQ = 1  # a beam sequence: free whenever no beam search runs
+#: positions per decode by default. llama.cpp's CPU kernels take another path from 64 tokens a
+#: batch on: measured on the starter, chunks of up to 63 give exactly the probabilities the
+#: one-token generation gave, chunks of 64 or 512 differ by up to 0.045 (and 0.08 in Chinese).
+#: ``chunk=0`` asks for the batch size: faster, rounded the other way.
+EXACT_CHUNK = 32
 LOGITS_BUDGET = 512 * 1024 * 1024  # bytes of logits one batch may keep
 
 #: tokens scored so far, tokens to score
@@ -34,6 +39,7 @@ def score_tokens(
     start: int,
     *,
     top_k: int = 8,
+    chunk: int = EXACT_CHUNK,
     cancel: threading.Event | None = None,
     progress: ScoreProgress | None = None,
 ) -> ScoreResult:
@@ -60,7 +66,8 @@ def score_tokens(
     if len(engine._cached) + (n - 1 - shared) > engine.n_ctx:
         engine._trim(0)  # no room beside the chat's cache: it is evaluated again next turn
         shared = 0
-    chunk = max(1, min(engine.n_batch, LOGITS_BUDGET // (4 * engine.n_vocab)))
+    chunk = max(1, min(chunk or engine.n_batch, engine.n_batch,
+                       LOGITS_BUDGET // (4 * engine.n_vocab)))
     scanner = RowScanner(engine.n_vocab)
     batch = SeqBatch(chunk)
     pieces = engine.vocabulary.pieces
