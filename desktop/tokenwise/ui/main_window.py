@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QCoreApplication, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -49,6 +49,7 @@ from tokenwise.ui.workers import (
 )
 
 if TYPE_CHECKING:
+    from tokenwise.ui.lab.window import LabWindow
     from tokenwise.ui.models.window import ModelsWindow
 
 
@@ -102,6 +103,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.splitter)
 
         self.engine = engine_worker(engine_factory)
+        self.lab: LabWindow | None = None
         self.db = database_worker(store_factory)
         self.library_worker = gui_worker("tokenwise-library", no_resource)
         self.controller = ChatController(
@@ -134,6 +136,17 @@ class MainWindow(QMainWindow):
             self.flow.reopen(settings.last_conversation)
         self._fill_model_picker(model_path, then_load=autoload)
         QTimer.singleShot(0, self.downloads.resume_from_last_session)
+
+    def open_lab(self, tab: int = 0) -> None:
+        """The decoding strategies lab (Compare, Score), one window, on the engine's thread."""
+        from tokenwise.ui.lab.window import LabWindow
+
+        if self.lab is None:
+            prompt = self.composer.edit.toPlainText().strip() or "Why is the sky blue?"
+            self.lab = LabWindow(self.engine, prompt, self)
+        self.lab.tabs.setCurrentIndex(tab)
+        self.lab.show()
+        self.lab.raise_()
 
     # ------------------------------------------------------------------ building
 
@@ -213,6 +226,15 @@ class MainWindow(QMainWindow):
         self.act_about = self._action("&About Tokenwise", None,
                                       "Version, backend and the licences of every part",
                                       self.open_about)
+        self.act_compare = self._action(
+            QCoreApplication.translate("MainWindow", "&Compare strategies…"), "Ctrl+Shift+C",
+            QCoreApplication.translate("MainWindow", "Greedy, beam search and sampling side by "
+                                                     "side on one prompt"),
+            lambda: self.open_lab(0))
+        self.act_score = self._action(
+            QCoreApplication.translate("MainWindow", "Score a &text…"), "Ctrl+Shift+S",
+            QCoreApplication.translate("MainWindow", "Every token of a text scored in one pass"),
+            lambda: self.open_lab(1))
         self.act_stop.setEnabled(False)
 
         menu = self.menuBar()
@@ -228,6 +250,9 @@ class MainWindow(QMainWindow):
         view_menu = menu.addMenu("&View")
         view_menu.addAction(self.act_inspector)
         view_menu.addAction(self.act_heatmap)
+        view_menu.addSeparator()
+        view_menu.addAction(self.act_compare)
+        view_menu.addAction(self.act_score)
         model_menu = menu.addMenu("&Model")
         model_menu.addAction(self.act_models)
         model_menu.addAction(self.act_settings)
