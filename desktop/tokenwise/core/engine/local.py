@@ -26,6 +26,7 @@ from tokenwise.core.engine.stages import CandidateBuffer, StepSampler
 from tokenwise.core.engine.threads import ThreadGovernor, default_threads
 from tokenwise.core.engine.vocab import EOG, Vocabulary
 from tokenwise.core.errors import ContextOverflowError, DamagedModelError, TokenwiseError
+from tokenwise.core.i18n import N_, _, gap
 from tokenwise.core.interface import (
     Capabilities,
     ChatMessage,
@@ -63,8 +64,8 @@ SPECIAL_TOKEN_KEYS = {
 #: the local engine owns the context: it sees every stage and the whole vocabulary
 LOCAL_CAPABILITIES = Capabilities(
     stage_view=True, tokenizer=True, step_mode=True, branching=True, full_vocabulary=True,
-    reasons=(("beam_search", "Beam search is not available in this version."),
-             ("scoring", "Scoring a text is not available in this version.")),
+    reasons=(("beam_search", N_("Beam search is not available in this version.")),
+             ("scoring", N_("Scoring a text is not available in this version."))),
 )
 
 
@@ -76,9 +77,9 @@ def _check_memory(header: GGUFInfo, n_ctx: int, *, offload: bool) -> None:
     room = [free for free in (estimate.free_ram, estimate.free_vram) if free is not None]
     if room and estimate.total > sum(room):
         raise ContextOverflowError(
-            f"Not enough memory for this model at {estimate.n_ctx:,} tokens of context: it "
-            f"{estimate.summary()} Choose a smaller context length in Settings (or close "
-            "other programs).")
+            _("Not enough memory for this model at {n_ctx} tokens of context: it {estimate} "
+              "Choose a smaller context length in Settings (or close other programs).").format(
+                n_ctx=f"{estimate.n_ctx:,}", estimate=estimate.summary()))
 
 
 class Engine:
@@ -119,12 +120,14 @@ class Engine:
         self.model = llama_cpp.llama_model_load_from_file(str(self.path).encode(), mparams)
         if not self.model:
             if self._cancel_load:
-                raise TokenwiseError("Loading the model was cancelled.")
+                raise TokenwiseError(_("Loading the model was cancelled."))
             detail = engine_native.last_error_line()
             raise DamagedModelError(
-                f"llama.cpp could not load {self.path.name}"
-                + (f": {detail.rstrip('.')}." if detail else ".")
-                + " The file may be damaged or use a format this version does not support."
+                (_("llama.cpp could not load {name}: {detail}.").format(
+                    name=self.path.name, detail=detail.rstrip(".")) if detail
+                 else _("llama.cpp could not load {name}.").format(name=self.path.name))
+                + gap() + _("The file may be damaged or use a format this version does not "
+                            "support.")
             )
         self.vocab = llama_cpp.llama_model_get_vocab(self.model)
         self.vocabulary = Vocabulary(self.vocab)
@@ -146,8 +149,8 @@ class Engine:
         if not self.ctx:
             llama_cpp.llama_model_free(self.model)
             raise TokenwiseError(
-                f"Not enough memory for a context of {n_ctx} tokens with this model; "
-                "choose a smaller context length in Settings."
+                _("Not enough memory for a context of {n_ctx} tokens with this model; choose "
+                  "a smaller context length in Settings.").format(n_ctx=n_ctx)
             )
         self.n_ctx = int(llama_cpp.llama_n_ctx(self.ctx))
         self.n_batch = int(cparams.n_batch)
@@ -291,8 +294,9 @@ class Engine:
             dropped += cut
         if len(ids) > self.n_ctx - 1:
             raise ContextOverflowError(
-                f"This message needs {len(ids):,} tokens but the context holds {self.n_ctx:,}. "
-                "Shorten it, or choose a longer context length in Settings."
+                _("This message needs {count} tokens but the context holds {n_ctx}. Shorten "
+                  "it, or choose a longer context length in Settings.").format(
+                    count=f"{len(ids):,}", n_ctx=f"{self.n_ctx:,}")
             )
         if dropped:
             extra = (f"{dropped} earlier message{'s' if dropped != 1 else ''} left out to fit "
@@ -417,8 +421,9 @@ class Engine:
             raise ValueError("the prompt is empty")
         if len(request.prompt_ids) >= self.n_ctx:
             raise ContextOverflowError(
-                f"The prompt has {len(request.prompt_ids):,} tokens; the context holds "
-                f"{self.n_ctx:,}. Choose a longer context length in Settings."
+                _("The prompt has {count} tokens; the context holds {n_ctx}. Choose a longer "
+                  "context length in Settings.").format(count=f"{len(request.prompt_ids):,}",
+                                                        n_ctx=f"{self.n_ctx:,}")
             )
         return GenerationStream(self._generate(request, settings, cancel))
 
