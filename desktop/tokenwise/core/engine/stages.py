@@ -23,6 +23,7 @@ from typing import Any
 import llama_cpp
 import numpy as np
 
+from tokenwise.core.engine import draw
 from tokenwise.core.errors import InvalidLogitsError
 from tokenwise.core.sampling.settings import SamplerSettings
 from tokenwise.core.sampling.stages import (
@@ -81,25 +82,37 @@ def _fused_softmax() -> Any:
 _SOFTMAX = _fused_softmax()
 
 
-def _compiled_scan() -> Callable[..., int] | None:
-    """The C pass over the logits (``_scan.c``), if it was built; None: numpy does the work."""
+def _compiled_pass() -> tuple[Callable[..., int] | None, tuple[Any, Any, int] | None]:
+    """The C pass over the logits (``_scan.c``), if it was built; None: numpy does the work.
+
+    Also its untruncated-draw functions (tw_tempered, tw_pick) with ggml's softmax address.
+    """
     if _SOFTMAX is None:
-        return None
+        return None, None
     try:
         module = importlib.import_module(f"{__package__}._scan")
     except ImportError:
-        return None
+        return None, None
     try:
-        fn = ctypes.CDLL(module.__file__).tw_scan
+        lib = ctypes.CDLL(module.__file__)
+        fn, tempered, pick = lib.tw_scan, lib.tw_tempered, lib.tw_pick
     except (OSError, AttributeError):
-        return None
+        return None, None
     fn.restype = ctypes.c_int
     fn.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_void_p,
-                   ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
-    return fn
+                   ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
+    tempered.restype = ctypes.c_double
+    tempered.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_float, ctypes.c_float,
+                         ctypes.c_void_p, ctypes.c_void_p]
+    pick.restype = ctypes.c_int
+    pick.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_float, ctypes.c_float,
+                     ctypes.c_void_p, ctypes.c_void_p, ctypes.c_double, ctypes.c_void_p,
+                     ctypes.c_int]
+    address = ctypes.cast(_SOFTMAX, ctypes.c_void_p).value or 0
+    return fn, (tempered, pick, address)
 
 
-_SCAN = _compiled_scan()
+_SCAN, _DRAW = _compiled_pass()
 _SCAN_MAX_NEED = 1024  # as TW_MAX_NEED in _scan.c
 _SCAN_CAP = 4096  # candidates it may return (ties at the threshold included)
 _SOFTMAX_ADDRESS = ctypes.cast(_SOFTMAX, ctypes.c_void_p).value if _SOFTMAX is not None else None
@@ -157,8 +170,9 @@ class CandidateBuffer:
         self.mask = np.empty(capacity, dtype=np.bool_)
         # the compiled pass writes its candidates straight into the token data array
         self.scan_out = np.empty(3, dtype=np.float64)
+        self.chunk_sums = np.zeros(draw.chunk_count(capacity), dtype=np.float64)
         self.scan_args = (ctypes.addressof(self._data), min(_SCAN_CAP, capacity),
-                          self.scan_out.ctypes.data)
+                          self.scan_out.ctypes.data, self.chunk_sums.ctypes.data)
         self.all_ids = np.arange(capacity, dtype=np.intp)
 
     def load(self, ids: np.ndarray, logits: np.ndarray, *, is_sorted: bool = False) -> None:
@@ -228,9 +242,18 @@ class StepSampler:
         self._e = buffer.exp_buf[:n_vocab]
         self._e_address = buffer.exp_ptr
         self._mask = buffer.mask[:n_vocab]
-        # the C pass finds the best `need` tokens: enough for greedy and top-k, not for the
-        # nucleus or min-p without top-k, which the numpy path widens to fit
-        self._scan = _SCAN if self._scope == _SCOPE_TOP else None
+        # the C pass finds the best `need` tokens: enough for greedy, top-k and the untruncated
+        # draw's display; for the nucleus it is asked for more until their mass reaches top-p
+        # (with penalties, and for min-p without top-k, the numpy path widens to fit)
+        nucleus = self._scope == _SCOPE_TOP_P and not self._window_len
+        self._scan = _SCAN if self._scope in (_SCOPE_TOP, _SCOPE_ALL) or nucleus else None
+        self._nucleus_need = max(64, self.need)  # grown to twice the last nucleus
+        # no truncating stage: draw by inverse CDF over the unsorted vocabulary
+        self._untruncated = (
+            draw.UntruncatedDraw(n_vocab, s.temperature, seed,
+                                 _DRAW if _SCAN is not None else None)
+            if self._scope == _SCOPE_ALL and not s.greedy else None
+        )
 
     def _make(self, sampler: object) -> object:
         self._samplers.append(sampler)
@@ -264,10 +287,12 @@ class StepSampler:
         counts = self._counts
         need = self.need + len(counts)  # penalised tokens may drop out of the best
         scanned = 0
-        if self._scan is not None and need <= _SCAN_MAX_NEED:
-            buf = self.buf
-            scanned = self._scan(x_address or x.ctypes.data, self.n_vocab, need,
-                                 _SOFTMAX_ADDRESS, *buf.scan_args)
+        if self._scan is not None:
+            if self._scope == _SCOPE_TOP_P:
+                scanned = self._scan_nucleus(x_address or x.ctypes.data)
+            elif need <= _SCAN_MAX_NEED:
+                scanned = self._scan(x_address or x.ctypes.data, self.n_vocab, need,
+                                     _SOFTMAX_ADDRESS, *self.buf.scan_args)
         if scanned > 0:
             m, z, sum_ex = self.buf.scan_out.tolist()
         else:
@@ -298,12 +323,12 @@ class StepSampler:
             entropy = 0.0
 
         # penalties touch only the tokens in the window
-        pen_ids = pen_new = None
+        pen_ids = pen_old = pen_new = None
         log_z_pen = log_z
         if counts:
             pen_ids = np.fromiter(counts.keys(), dtype=np.int32, count=len(counts))
             times = np.fromiter(counts.values(), dtype=np.float32, count=pen_ids.size)
-            old = x[pen_ids]
+            old = pen_old = x[pen_ids]
             rp = np.float32(s.repeat_penalty)
             pen_new = np.where(old <= 0, old * rp, old / rp)
             pen_new = (pen_new - times * np.float32(s.frequency_penalty)
@@ -316,7 +341,8 @@ class StepSampler:
         if scanned > 0:  # the best `need` (and any ties), sorted, already in the token data
             ids, raw = self.buf.ids[:scanned], self.buf.logits[:scanned]
             if pen_ids is None:
-                ids, raw = ids[:need], raw[:need]
+                if self._scope != _SCOPE_TOP_P:  # the nucleus: every candidate scanned
+                    ids, raw = ids[:need], raw[:need]
                 loaded = True
             else:
                 ids, raw = _sorted(np.union1d(ids, pen_ids), x)
@@ -350,6 +376,10 @@ class StepSampler:
             stages.append(Stage(STAGE_GREEDY, self.labels[STAGE_GREEDY], 1, (best,), (1.0,)))
             token = best if forced is None else forced
             final_prob = 1.0 if token == best else 0.0
+        elif self._untruncated is not None:
+            token, final_prob = self._untruncated.sample(
+                x, x_address or x.ctypes.data, m, z, self.buf.chunk_sums if scanned > 0 else None,
+                head, pen, pen_probs, (pen_ids, pen_old, pen_new), stages, forced, self.labels)
         else:
             token, final_prob = self._sample(ids, head, pen, log_z_pen, stages, forced, loaded)
 
@@ -387,7 +417,7 @@ class StepSampler:
         Equal logits keep the lower id first, as llama.cpp's own sort does.
         """
         s = self.s
-        top = self._scope == _SCOPE_TOP
+        top = self._scope in (_SCOPE_TOP, _SCOPE_ALL)  # all: only the shown are needed
         found: np.ndarray | None = None
         mask = self._mask
         if top and self._x2 is not None and need <= _COLUMNS // 4:
@@ -415,9 +445,10 @@ class StepSampler:
             found = self.buf.all_ids
         raw = x[found]
         if top and found.size > _PARTITION_ABOVE:
-            # only the best `need` can be kept or shown: sort just those
-            best = np.argpartition(raw, raw.size - need)[raw.size - need:]
-            best.sort()  # ascending ids again, so ties keep their order
+            # only the best `need` can be kept or shown: sort just those, and every token
+            # tied with the last of them (ascending ids: ties keep the lower id first)
+            cut = np.partition(raw, raw.size - need)[raw.size - need]
+            best = np.flatnonzero(raw >= cut)
             found, raw = found[best], raw[best]
         if pen_ids is not None:
             return _sorted(np.union1d(found, pen_ids), x)
@@ -425,6 +456,31 @@ class StepSampler:
         if top:
             order = order[:need]
         return found[order], raw[order]
+
+    def _scan_nucleus(self, address: int) -> int:
+        """The compiled pass asked for enough of the best to hold the nucleus; 0: too many.
+
+        The best `need` tokens, sorted, are a prefix of the sorted vocabulary: once their
+        mass reaches top-p (the same sum the stage itself then takes), the nucleus lies inside.
+        """
+        need = self._nucleus_need
+        buf = self.buf
+        scan = self._scan
+        assert scan is not None
+        while need <= _SCAN_MAX_NEED:
+            scanned = scan(address, self.n_vocab, need, _SOFTMAX_ADDRESS, *buf.scan_args)
+            if scanned <= 0:
+                return 0
+            m, z, _ = buf.scan_out.tolist()
+            if not (math.isfinite(m) and math.isfinite(z) and z > 0.0):
+                return scanned  # the step reports the invalid numbers
+            mass = np.cumsum(np.exp(buf.logits[:scanned].astype(np.float64) - (m + math.log(z))))
+            if mass[-1] >= self.s.top_p:
+                return scanned
+            if need >= _SCAN_MAX_NEED:
+                break
+            need = min(_SCAN_MAX_NEED, need * 4)
+        return 0
 
     def _best_logit(self, x: np.ndarray) -> float:
         """The largest logit; on a large vocabulary, each column's maximum on the way."""
@@ -503,6 +559,7 @@ class StepSampler:
             # top-k off: top-p over the whole vocabulary, whose normaliser is known exactly
             mass = np.cumsum(np.exp(pen.astype(np.float64) - log_z_pen))
             keep = min(int(np.searchsorted(mass, s.top_p, side="left")) + 1, ids.size)
+            self._nucleus_need = max(64, self.need, 2 * keep)
             buf.load(ids[:keep], pen[:keep], is_sorted=True)
         else:
             buf.load(ids, pen, is_sorted=True)
