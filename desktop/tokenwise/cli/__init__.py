@@ -201,7 +201,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         matrices = []
         for name in args.model or [STARTER]:
             matrix = bench_samplers.bench_samplers(_model_path(name), n_tokens=args.tokens,
-                                                   rounds=args.rounds)
+                                                   rounds=args.rounds, overlap=args.overlap)
             matrices.append(bench_samplers.as_dict(matrix))
             if not args.json:
                 print(bench_samplers.format_matrix(matrix), flush=True)
@@ -293,6 +293,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ui", action="store_true", help="measure the window instead")
     p.add_argument("--samplers", action="store_true",
                    help="the sampler matrix: each sampler setting against the bare loop")
+    p.add_argument("--overlap", action=argparse.BooleanOptionalAction, default=None,
+                   help="with --samplers: run the display half of each step during the next "
+                        "decode (default: on with GPU layers)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_bench)
 
