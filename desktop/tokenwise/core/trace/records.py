@@ -16,7 +16,9 @@ STOP_MAX_TOKENS = "max_tokens"
 STOP_STRING = "stop_string"
 STOP_CANCELLED = "cancelled"
 STOP_CONTEXT_FULL = "context_full"
-STOP_REASONS = (STOP_EOG, STOP_MAX_TOKENS, STOP_STRING, STOP_CANCELLED, STOP_CONTEXT_FULL)
+STOP_SERVER_CLOSED = "server_closed"  # a remote server closed the stream mid-reply
+STOP_REASONS = (STOP_EOG, STOP_MAX_TOKENS, STOP_STRING, STOP_CANCELLED, STOP_CONTEXT_FULL,
+                STOP_SERVER_CLOSED)
 
 STOP_REASON_TEXT = {
     STOP_EOG: "the model wrote its end-of-turn token",
@@ -24,6 +26,7 @@ STOP_REASON_TEXT = {
     STOP_STRING: "a stop string appeared",
     STOP_CANCELLED: "stopped by the user",
     STOP_CONTEXT_FULL: "the context window is full",
+    STOP_SERVER_CLOSED: "the server closed the connection mid-reply",
 }
 
 
