@@ -212,6 +212,7 @@ class RemoteEngine:
         finish: str | None = None
         missing_probs = False
         events = self.client.stream(path, body, model=self.model, cancel=cancel)
+        last_at = time.perf_counter()
         try:
             for chunk in _guard(events, cancel) if max_tokens > 0 else iter(()):
                 if not isinstance(chunk, dict):
@@ -236,6 +237,9 @@ class RemoteEngine:
                     if cancel is not None and cancel.is_set():
                         return result()
                     step = make_step(n, token, piece_text, post_sampling=self.post_sampling)
+                    now = time.perf_counter()
+                    step.elapsed_ms = (now - last_at) * 1000.0  # as seen here, network included
+                    last_at = now
                     self.tokens.remember(token.token_id, token.piece)
                     texts.append(piece_text)
                     n += 1
