@@ -14,11 +14,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from tokenwise.core.trace.records import Candidate, Step
 
 NAN = float("nan")
+_new_candidate = tuple.__new__
 UNKNOWN_ID = -1
 
 
@@ -63,17 +65,35 @@ def _prob(entry: dict[str, Any]) -> float:
 
 
 def _candidate(entry: dict[str, Any]) -> Candidate:
-    text = str(entry.get("token", ""))
+    """One top-N entry; the common shapes (an id or not, bytes or not) on a short path."""
+    text = entry.get("token", "")
+    tid = entry.get("id")
+    raw = entry.get("bytes")
+    lp = entry.get("logprob")
+    if type(tid) is int and type(lp) is float and type(raw) is list:  # llama-server
+        try:
+            return _new_candidate(Candidate, (tid, bytes(raw), NAN,
+                                              math.exp(lp) if lp > -1e30 else 0.0))
+        except ValueError:
+            pass
+    text = str(text)
     return Candidate(_token_id(entry, text), _piece(entry, text), NAN, _prob(entry))
+
+
+def _sorted(cands: list[Candidate]) -> tuple[Candidate, ...]:
+    """Most probable first (servers send them so: checked, sorted only if not)."""
+    probs = [c.prob for c in cands]
+    if all(a >= b for a, b in pairwise(probs)):
+        return tuple(cands)
+    return tuple(sorted(cands, key=lambda c: -c.prob if c.prob == c.prob else 0.0))
 
 
 def from_entry(entry: dict[str, Any]) -> Reported:
     """The OpenAI chat form and llama-server's /completion form (both variants)."""
     text = str(entry.get("token", ""))
     top = entry.get("top_logprobs", entry.get("top_probs")) or []
-    cands = sorted((_candidate(e) for e in top if isinstance(e, dict)),
-                   key=lambda c: -c.prob if c.prob == c.prob else 0.0)
-    return Reported(_token_id(entry, text), _piece(entry, text), _prob(entry), tuple(cands))
+    cands = _sorted([_candidate(e) for e in top if isinstance(e, dict)])
+    return Reported(_token_id(entry, text), _piece(entry, text), _prob(entry), cands)
 
 
 def from_legacy(logprobs: dict[str, Any]) -> Iterator[Reported]:
@@ -84,11 +104,11 @@ def from_legacy(logprobs: dict[str, Any]) -> Iterator[Reported]:
     for i, text in enumerate(tokens):
         lp = values[i] if i < len(values) else None
         top = tops[i] if i < len(tops) and isinstance(tops[i], dict) else {}
-        cands = sorted((Candidate(_token_id({}, t), _piece({}, t), NAN,
-                                  math.exp(v) if isinstance(v, int | float) else NAN)
-                        for t, v in top.items()), key=lambda c: -c.prob)
+        cands = _sorted([Candidate(_token_id({}, t), _piece({}, t), NAN,
+                                   math.exp(v) if isinstance(v, int | float) else NAN)
+                         for t, v in top.items()])
         prob = math.exp(lp) if isinstance(lp, int | float) else NAN
-        yield Reported(_token_id({}, str(text)), _piece({}, str(text)), prob, tuple(cands))
+        yield Reported(_token_id({}, str(text)), _piece({}, str(text)), prob, cands)
 
 
 def chunk_tokens(chunk: dict[str, Any]) -> tuple[list[Reported], str, str | None]:
