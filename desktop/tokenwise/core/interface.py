@@ -110,6 +110,9 @@ class GenerationResult:
     first_token_s: float
     tokens_per_second: float
     seed: int
+    #: what else the engine knows of the reply (a remote server's name, the sampler
+    #: settings it honoured, what its probabilities are); saved with the reply
+    details: dict[str, object] = field(default_factory=dict)
 
 
 class GenerationStream:

@@ -18,7 +18,9 @@ STOP_MAX_TOKENS = "max_tokens"
 STOP_STRING = "stop_string"
 STOP_CANCELLED = "cancelled"
 STOP_CONTEXT_FULL = "context_full"
-STOP_REASONS = (STOP_EOG, STOP_MAX_TOKENS, STOP_STRING, STOP_CANCELLED, STOP_CONTEXT_FULL)
+STOP_SERVER_CLOSED = "server_closed"  # a remote server closed the stream mid-reply
+STOP_REASONS = (STOP_EOG, STOP_MAX_TOKENS, STOP_STRING, STOP_CANCELLED, STOP_CONTEXT_FULL,
+                STOP_SERVER_CLOSED)
 
 STOP_REASON_TEXT = TranslatedMapping({
     STOP_EOG: N_("the model wrote its end-of-turn token"),
@@ -26,6 +28,7 @@ STOP_REASON_TEXT = TranslatedMapping({
     STOP_STRING: N_("a stop string appeared"),
     STOP_CANCELLED: N_("stopped by the user"),
     STOP_CONTEXT_FULL: N_("the context window is full"),
+    STOP_SERVER_CLOSED: N_("the server closed the connection mid-reply"),
 })
 
 
