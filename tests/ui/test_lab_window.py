@@ -45,6 +45,7 @@ def test_compare_columns(qtbot: Any, window: Any, tmp_path: Path) -> None:
         assert "perplexity" in column.summary.text()
         assert "background-color" in column.text.toHtml()
     assert results[1].beam is not None and results[1].beam.best is not None
+    _check_beam_tree(qtbot, lab, results[1].beam)
     first = results[2].token_ids
     _run(qtbot, lab)
     assert lab.columns[2].result.token_ids == first  # the seed draws the same reply again
@@ -98,3 +99,28 @@ def test_score_tab(qtbot: Any, window: Any) -> None:
     with qtbot.waitSignal(lab.score_finished, timeout=TIMEOUT_MS):
         score.score_button.click()
     assert "empty" in score.summary.text()
+
+
+def _check_beam_tree(qtbot: Any, lab: Any, search: Any) -> None:
+    tree = lab.tree
+    assert tree.result is search
+    assert "no sampler stages" in tree.note.text()
+    n_ext = sum(len(step.extensions) for step in search.steps)
+    assert len(tree.nodes) == 1 + n_ext
+    best = search.best
+    node = tree.nodes[best.beam]
+    assert best.text.strip()[:8] in node.toolTip()
+    assert not tree.open_button.isEnabled()
+    tree.select(best.beam)
+    assert tree.open_button.isEnabled()
+    assert "no sampler stages" in tree.step_text.text()
+    with qtbot.waitSignal(tree.hypothesis_chosen) as blocker:
+        tree.open_button.click()
+    assert blocker.args[0] is best
+    pruned = [b for b in tree.nodes if b < 0]
+    if pruned:
+        tree.select(pruned[0])
+        assert not tree.open_button.isEnabled()
+        assert "pruned" in tree.step_text.text()
+    lab.tabs.setCurrentIndex(2)
+    assert tree.isVisible()

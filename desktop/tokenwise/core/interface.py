@@ -11,6 +11,7 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from tokenwise.core.i18n import N_, _
 from tokenwise.core.trace.beams import BeamResult, BeamSettings, BeamStep
 from tokenwise.core.trace.records import Step
 from tokenwise.core.trace.scores import ScoreResult
@@ -50,7 +51,7 @@ class Capabilities:
         """Why ``name`` is unavailable ("" when it is available)."""
         if getattr(self, name):
             return ""
-        return dict(self.reasons).get(name, "This engine cannot do that.")
+        return _(dict(self.reasons).get(name, N_("This engine cannot do that.")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +112,9 @@ class GenerationResult:
     first_token_s: float
     tokens_per_second: float
     seed: int
+    #: what else the engine knows of the reply (a remote server's name, the sampler
+    #: settings it honoured, what its probabilities are); saved with the reply
+    details: dict[str, object] = field(default_factory=dict)
 
 
 class GenerationStream:

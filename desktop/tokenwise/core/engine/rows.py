@@ -125,6 +125,10 @@ class RowScanner:
         self._out = np.zeros(3, dtype=np.float64)
         self._args = (self._cands.ctypes.data, cap, self._out.ctypes.data)
         self._scan = getattr(engine_stages, "_SCAN", None)
+        # (x, n, need, softmax, cands, cap, out) and, in later builds, optional outputs
+        # (NULL: not wanted) after them
+        extra = len(getattr(self._scan, "argtypes", None) or ()) - 7
+        self._extra: tuple[None, ...] = (None,) * max(0, extra)
         self._softmax = getattr(engine_stages, "_SOFTMAX_ADDRESS", None)
         self._e = np.empty(n_vocab, dtype=np.float32)
 
@@ -135,7 +139,8 @@ class RowScanner:
     def scan(self, address: int, need: int) -> RowStats:
         need = max(1, min(need, self.n_vocab))
         if self._scan is not None and self._softmax is not None and need <= _SCAN_MAX_NEED:
-            found = int(self._scan(address, self.n_vocab, need, self._softmax, *self._args))
+            found = int(self._scan(address, self.n_vocab, need, self._softmax, *self._args,
+                                   *self._extra))
             if found > 0:
                 m, z, sum_ex = self._out.tolist()
                 top = self._cands[:need]

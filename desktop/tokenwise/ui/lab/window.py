@@ -33,6 +33,7 @@ from tokenwise.core.lab.tasks import compare_column
 from tokenwise.core.tasks import SerialWorker, Task, TaskState
 from tokenwise.ui.accessibility import name_controls
 from tokenwise.ui.heat_legend import HeatLegend
+from tokenwise.ui.lab.beam_tree import BeamTree
 from tokenwise.ui.lab.column import KIND_BEAM, KIND_GREEDY, KIND_OFF, KIND_SAMPLE, StrategyColumn
 from tokenwise.ui.lab.score_tab import ScoreTab
 
@@ -51,11 +52,14 @@ class LabWindow(QWidget):
         self.engine = engine
         self.tasks: dict[int, Task[tuple[int, int], StrategyResult]] = {}
         self.tabs = QTabWidget()
-        self.tabs.setToolTip(self.tr("Compare strategies, or score a text"))
+        self.tabs.setToolTip(self.tr("Compare strategies, score a text, or follow a beam "
+                                     "search step by step"))
         self.tabs.addTab(self._compare_tab(prompt), self.tr("Compare"))
         self.score = ScoreTab(engine)
         self.score.finished.connect(self.score_finished)
         self.tabs.addTab(self.score, self.tr("Score"))
+        self.tree = BeamTree()
+        self.tabs.addTab(self.tree, self.tr("Beam tree"))
         layout = QVBoxLayout(self)
         layout.addWidget(self.tabs)
         self.resize(1200, 720)
@@ -143,6 +147,8 @@ class LabWindow(QWidget):
 
     def _column_done(self, index: int, result: StrategyResult) -> None:
         self.columns[index].finished(result)
+        if result.beam is not None:
+            self.tree.set_result(result.beam)
         self.column_finished.emit(index)
 
     def _column_failed(self, index: int, error: Exception) -> None:
