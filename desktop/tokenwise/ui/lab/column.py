@@ -48,8 +48,8 @@ class StrategyColumn(QFrame):
         for label in (self.tr("Off"), self.tr("Greedy"), self.tr("Beam search"),
                       self.tr("Sampling")):
             self.kind.addItem(label)
-        self.kind.setToolTip(self.tr("How column %n writes: greedy, beam search or sampling",
-                                     "", index + 1))
+        self.kind.setToolTip(self.tr("How column %1 writes: greedy, beam search or sampling")
+                             .replace("%1", str(index + 1)))
         layout.addWidget(self.kind)
         form = QFormLayout()
         self.width_spin = self._spin(QSpinBox(), 1, 8, 4, self.tr("Beam width: how many "
@@ -165,7 +165,7 @@ class StrategyColumn(QFrame):
         ]
         if loops:
             lines.append("<span style='color:#c0392b'>" + self.tr(
-                "%n repetition loop(s)", "", len(loops)) + "</span>")
+                "repetition loops: %1").replace("%1", str(len(loops))) + "</span>")
         if result.stop_reason == "cancelled":
             lines.append(self.tr("cancelled"))
         self.summary.setText("<br>".join(lines))

@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
 from tokenwise.core.chat.engine_tasks import EngineSlot
 from tokenwise.core.errors import TokenwiseError
 from tokenwise.core.lab.compare import StrategyResult
-from tokenwise.core.lab.loops import LOOP_RULE
 from tokenwise.core.lab.tasks import compare_column
 from tokenwise.core.tasks import SerialWorker, Task, TaskState
 from tokenwise.ui.accessibility import name_controls
@@ -97,7 +96,9 @@ class LabWindow(QWidget):
         note = QHBoxLayout()
         self.note = QLabel(self.tr(
             "Totals, perplexities and colours use the model's own distribution (temperature "
-            "1, nothing cut, no penalties), so columns compare fairly. ") + self.tr(LOOP_RULE))
+            "1, nothing cut, no penalties), so columns compare fairly. ") + self.tr(
+            "A loop is a run of 3 or more tokens repeated back to back (the same tokens again "
+            "right after themselves)."))
         self.note.setWordWrap(True)
         note.addWidget(self.note, 1)
         note.addWidget(HeatLegend(tooltip=self.tr("Token colour by the probability the model "
