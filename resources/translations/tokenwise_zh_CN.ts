@@ -916,6 +916,10 @@
 <context>
     <name>MainWindow</name>
     <message>
+        <source>This search&apos;s prompt is not the chat&apos;s last message (or a reply is being written): open or write that conversation first, then open the hypothesis.</source>
+        <translation>这次搜索的提示词不是聊天的最后一条消息（或者正在写回复）：请先打开或写下那段对话，再打开这个假设。</translation>
+    </message>
+    <message>
         <source>Model</source>
         <translation>模型</translation>
     </message>

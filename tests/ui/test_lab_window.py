@@ -4,6 +4,7 @@ in on the engine's thread, reproduce with their seed, cancel, export; Score show
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -124,3 +125,32 @@ def _check_beam_tree(qtbot: Any, lab: Any, search: Any) -> None:
         assert "pruned" in tree.step_text.text()
     lab.tabs.setCurrentIndex(2)
     assert tree.isVisible()
+
+
+def test_a_finished_beam_opens_as_a_new_version_of_the_reply(qtbot: Any, window: Any,
+                                                             send: Any) -> None:
+    first_reply = send(window, "Name three primary colours.")
+    lab = _open_lab(window)
+    assert lab.prompt.toPlainText() == "Name three primary colours."
+    lab.max_tokens.setValue(16)
+    for column, kind in zip(lab.columns, (KIND_OFF, KIND_BEAM, KIND_OFF, KIND_OFF),
+                            strict=True):
+        column.kind.setCurrentIndex(kind)
+    lab.columns[1].width_spin.setValue(2)
+    _run(qtbot, lab)
+    search = lab.tree.result
+    best = search.best
+    lab.tree.select(best.beam)
+    lab.tree.open_button.click()
+    flow = window.flow
+    qtbot.waitUntil(lambda: flow.path[-1].id != first_reply, timeout=TIMEOUT_MS)
+    reply = flow.path[-1]
+    assert reply.role == "assistant" and reply.content == best.text
+    assert reply.version_count == 2
+    steps = flow.traces[reply.id]
+    assert [s.token_id for s in steps] == list(best.token_ids)
+    for step, lp in zip(steps, best.logprobs, strict=True):
+        assert step.stages == ()  # a beam search has no sampler stages
+        assert abs(step.prob - math.exp(lp)) < 1e-12
+        assert step.candidates and step.rank >= 1
+    assert "".join(s.text for s in steps) == best.text

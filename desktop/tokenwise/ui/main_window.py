@@ -149,11 +149,36 @@ class MainWindow(QMainWindow):
         from tokenwise.ui.lab.window import LabWindow
 
         if self.lab is None:
-            prompt = self.composer.edit.toPlainText().strip() or "Why is the sky blue?"
+            asked = [m.content for m in self.flow.path if m.role == "user"]
+            prompt = (asked[-1] if asked else self.composer.edit.toPlainText().strip()
+                      or "Why is the sky blue?")
             self.lab = LabWindow(self.engine, prompt, self)
+            self.lab.tree.hypothesis_chosen.connect(self._open_beam_reply)
         self.lab.tabs.setCurrentIndex(tab)
         self.lab.show()
         self.lab.raise_()
+
+    def _open_beam_reply(self, hypothesis: object) -> None:
+        """A finished beam as a new version of the chat's reply to the same prompt."""
+        from tokenwise.core.lab.beam_reply import hypothesis_steps
+        from tokenwise.core.trace.beams import BeamHypothesis
+
+        lab = self.lab
+        if lab is None or lab.tree.result is None or not isinstance(hypothesis, BeamHypothesis):
+            return
+        search = lab.tree.result
+        steps = hypothesis_steps(search, hypothesis)
+        settings: dict[str, object] = {
+            "beam_width": search.settings.width,
+            "length_penalty": search.settings.length_penalty,
+            "max_tokens": search.settings.max_tokens}
+        if self.flow.add_reply_version(lab.tree_prompt, hypothesis.text, steps, settings):
+            self.raise_()
+            self.activateWindow()
+        else:
+            lab.tree.step_text.setText(self.tr(
+                "This search's prompt is not the chat's last message (or a reply is being "
+                "written): open or write that conversation first, then open the hypothesis."))
 
     # ------------------------------------------------------------------ building
 

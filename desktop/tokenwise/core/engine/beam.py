@@ -181,7 +181,7 @@ class _Search:
                     break
                 need = min(need * 2, self.engine.n_vocab)
             log_z = stats.log_z
-            k = s.top_k_display
+            k = max(s.top_k_display, 2 * width)  # the kept tokens' ranks are among them
             beam_rows.append(BeamRow(beam.beam, beam.cumulative, log_z, stats.entropy, tuple(
                 Candidate(t, pieces[t], x, math.exp(x - log_z))
                 for t, x in zip(stats.ids[:k], stats.logits[:k], strict=True))))

@@ -50,6 +50,8 @@ class LabWindow(QWidget):
         self.setWindowTitle(self.tr("Decoding strategies"))
         self.engine = engine
         self.tasks: dict[int, Task[tuple[int, int], StrategyResult]] = {}
+        self.prompts: dict[int, str] = {}  # the prompt each column's last run answered
+        self.tree_prompt = ""  # the prompt of the search the beam tree shows
         self.tabs = QTabWidget()
         self.tabs.setToolTip(self.tr("Compare strategies, score a text, or follow a beam "
                                      "search step by step"))
@@ -131,6 +133,7 @@ class LabWindow(QWidget):
                 column.failed(str(exc))
                 continue
             column.started(strategy.name)
+            self.prompts[i] = prompt
             self.tasks[i] = self.engine.submit(
                 partial(_column_work, prompt=prompt, strategy=strategy),
                 progress=partial(self._column_progress, i),
@@ -150,6 +153,7 @@ class LabWindow(QWidget):
         self.columns[index].finished(result)
         if result.beam is not None:
             self.tree.set_result(result.beam)
+            self.tree_prompt = self.prompts.get(index, "")
         self.column_finished.emit(index)
 
     def _column_failed(self, index: int, error: Exception) -> None:
