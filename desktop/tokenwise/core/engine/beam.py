@@ -20,6 +20,7 @@ import llama_cpp
 
 from tokenwise.core.engine.rows import ContextOwner, RowScanner, SeqBatch, logits_address
 from tokenwise.core.errors import ContextOverflowError, TokenwiseError
+from tokenwise.core.i18n import _
 from tokenwise.core.trace.beams import (
     BEAM_STOP_ALL_ENDED,
     BEAM_STOP_CANCELLED,
@@ -60,17 +61,18 @@ def check_beam_request(engine: ContextOwner, prompt: Sequence[int], settings: Be
     try:
         settings.validate()
     except ValueError as exc:
-        raise TokenwiseError(f"Beam search: {exc}.") from exc
+        raise TokenwiseError(_("Beam search: {problem}.").format(problem=exc)) from exc
     if not prompt:
-        raise TokenwiseError("Beam search: the prompt is empty.")
+        raise TokenwiseError(_("Beam search: the prompt is empty."))
     need = len(prompt) + settings.width * settings.max_tokens
     if need > engine.n_ctx:
-        raise ContextOverflowError(
-            f"A beam search of width {settings.width} for {settings.max_tokens:,} new tokens "
-            f"after a {len(prompt):,}-token prompt needs {need:,} context cells "
-            f"({len(prompt):,} + {settings.width} x {settings.max_tokens:,}); the context holds "
-            f"{engine.n_ctx:,}. Lower the width or the number of new tokens, or choose a longer "
-            "context length in Settings.")
+        raise ContextOverflowError(_(
+            "A beam search of width {width} for {new} new tokens after a {prompt}-token prompt "
+            "needs {need} context cells ({prompt} + {width} x {new}); the context holds "
+            "{n_ctx}. Lower the width or the number of new tokens, or choose a longer context "
+            "length in Settings.").format(
+                width=settings.width, new=f"{settings.max_tokens:,}", prompt=f"{len(prompt):,}",
+                need=f"{need:,}", n_ctx=f"{engine.n_ctx:,}"))
 
 
 def beam_search(

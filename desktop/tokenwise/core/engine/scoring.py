@@ -18,6 +18,7 @@ import llama_cpp
 
 from tokenwise.core.engine.rows import ContextOwner, RowScanner, SeqBatch, logits_address
 from tokenwise.core.errors import ContextOverflowError, TokenwiseError
+from tokenwise.core.i18n import _
 from tokenwise.core.trace.records import Candidate
 from tokenwise.core.trace.scores import ScoredToken, ScoreResult
 
@@ -49,12 +50,12 @@ def score_tokens(
     start = max(1, start)
     n = len(ids)
     if n - start < 1:
-        raise TokenwiseError("Nothing to score: the text is empty.")
+        raise TokenwiseError(_("Nothing to score: the text is empty."))
     if n - 1 > engine.n_ctx:
-        raise ContextOverflowError(
-            f"This text needs {n - 1:,} context cells to be scored (it has {n:,} tokens); the "
-            f"context holds {engine.n_ctx:,}. Score a shorter text, or choose a longer "
-            "context length in Settings.")
+        raise ContextOverflowError(_(
+            "This text needs {need} context cells to be scored (it has {n} tokens); the "
+            "context holds {n_ctx}. Score a shorter text, or choose a longer context length in "
+            "Settings.").format(need=f"{n - 1:,}", n=f"{n:,}", n_ctx=f"{engine.n_ctx:,}"))
     t0 = time.perf_counter()
     result = ScoreResult(context_tokens=start, unscored_first=unscored_first)
     memory = engine.memory

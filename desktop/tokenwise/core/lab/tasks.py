@@ -13,6 +13,7 @@ from typing import cast
 
 from tokenwise.core.chat.engine_tasks import EngineSlot
 from tokenwise.core.errors import TokenwiseError
+from tokenwise.core.i18n import _
 from tokenwise.core.interface import ChatMessage, GenerationRequest, LabEngine
 from tokenwise.core.lab.compare import StrategyResult, run_strategy
 from tokenwise.core.lab.strategies import Strategy
@@ -33,12 +34,13 @@ def lab_engine(slot: EngineSlot, capability: str) -> LabEngine:
 
 def prompt_ids(engine: LabEngine, prompt: str, reserve: int) -> list[int]:
     if not prompt.strip():
-        raise TokenwiseError("The prompt is empty: write something for the model to answer.")
+        raise TokenwiseError(_("The prompt is empty: write something for the model to answer."))
     ids = engine.render_chat([ChatMessage("user", prompt)]).token_ids
     if len(ids) + reserve > engine.info.n_ctx:
-        raise TokenwiseError(
-            f"The prompt has {len(ids):,} tokens and the reply may need {reserve:,} more; the "
-            f"context holds {engine.info.n_ctx:,}. Shorten the prompt or lower max tokens.")
+        raise TokenwiseError(_(
+            "The prompt has {prompt} tokens and the reply may need {reserve} more; the context "
+            "holds {n_ctx}. Shorten the prompt or lower max tokens.").format(
+                prompt=f"{len(ids):,}", reserve=f"{reserve:,}", n_ctx=f"{engine.info.n_ctx:,}"))
     return ids
 
 
@@ -66,7 +68,7 @@ def score_text(slot: EngineSlot, state: TaskState[tuple[int, int]], *,
     """Score a pasted text (after BOS where the model uses one), then time a short greedy
     generation so the pass can be set against writing as many tokens."""
     if not text.strip():
-        raise TokenwiseError("The text is empty: there is nothing to score.")
+        raise TokenwiseError(_("The text is empty: there is nothing to score."))
     engine = lab_engine(slot, "scoring")
     ids, start = engine.text_for_scoring(text)
     result = engine.score(ids, start, cancel=state.cancel_event,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from tokenwise.core.i18n import _
 from tokenwise.core.trace.records import Candidate
 
 MAX_BEAM_WIDTH = 8
@@ -38,12 +39,12 @@ class BeamSettings:
 
     def validate(self) -> None:
         if not 1 <= self.width <= MAX_BEAM_WIDTH:
-            raise ValueError(
-                f"a beam width of {self.width} is not supported: choose 1 to {MAX_BEAM_WIDTH}")
+            raise ValueError(_("a beam width of {width} is not supported: choose 1 to {most}")
+                             .format(width=self.width, most=MAX_BEAM_WIDTH))
         if self.max_tokens < 1:
-            raise ValueError("max tokens must be at least 1")
+            raise ValueError(_("max tokens must be at least 1"))
         if not math.isfinite(self.length_penalty) or not -2.0 <= self.length_penalty <= 4.0:
-            raise ValueError("the length penalty (alpha) must be between -2 and 4")
+            raise ValueError(_("the length penalty (alpha) must be between -2 and 4"))
 
 
 def beam_score(total_logprob: float, length: int, alpha: float) -> float:
