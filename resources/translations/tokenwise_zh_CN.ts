@@ -1537,6 +1537,14 @@ It is kept in {place}.</source>
         <translation>一次前向计算给文本的每个词元打分</translation>
     </message>
     <message>
+        <source>Score the last reply</source>
+        <translation>给最后一条回复打分</translation>
+    </message>
+    <message>
+        <source>Score the chat&apos;s last reply after its own prompt, beside the time its generation took</source>
+        <translation>在它自己的提示词之后给聊天的最后一条回复打分，并与生成它所用的时间对比</translation>
+    </message>
+    <message>
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
@@ -1581,6 +1589,10 @@ It is kept in {place}.</source>
         <translation>每个已打分的词元：它的概率、排名、分布的熵和最佳备选</translation>
     </message>
     <message>
+        <source>There is no finished reply in the chat to score.</source>
+        <translation>聊天中没有已完成的回复可以打分。</translation>
+    </message>
+    <message>
         <source>Scoring…</source>
         <translation>正在打分…</translation>
     </message>
@@ -1591,6 +1603,10 @@ It is kept in {place}.</source>
     <message>
         <source>%1 tokens scored in one pass in %2 s · perplexity %3</source>
         <translation>一次计算给 %1 个词元打分，用时 %2 秒 · 困惑度 %3</translation>
+    </message>
+    <message>
+        <source>Writing this reply one token at a time took about %1 s: the pass is %2x faster, because every position is computed at once, as in training.</source>
+        <translation>逐个词元写出这条回复大约用了 %1 秒：这次计算快 %2 倍，因为所有位置同时计算，和训练时一样。</translation>
     </message>
     <message>
         <source>Generating as many tokens one at a time would take about %1 s (measured on %2 tokens): the pass is %3x faster, because every position is computed at once, as in training.</source>

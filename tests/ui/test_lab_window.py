@@ -132,6 +132,8 @@ def test_a_finished_beam_opens_as_a_new_version_of_the_reply(qtbot: Any, window:
     first_reply = send(window, "Name three primary colours.")
     lab = _open_lab(window)
     assert lab.prompt.toPlainText() == "Name three primary colours."
+    _check_scoring_the_reply(qtbot, lab, window.flow.traces[first_reply])
+    assert "Writing this reply one token at a time took" in lab.score.summary.text()
     lab.max_tokens.setValue(16)
     for column, kind in zip(lab.columns, (KIND_OFF, KIND_BEAM, KIND_OFF, KIND_OFF),
                             strict=True):
@@ -154,3 +156,15 @@ def test_a_finished_beam_opens_as_a_new_version_of_the_reply(qtbot: Any, window:
         assert abs(step.prob - math.exp(lp)) < 1e-12
         assert step.candidates and step.rank >= 1
     assert "".join(s.text for s in steps) == best.text
+    _check_scoring_the_reply(qtbot, lab, steps)
+
+
+def _check_scoring_the_reply(qtbot: Any, lab: Any, steps: list) -> None:
+    """The chat's last reply (here the beam's version) scored after its own prompt gives
+    the probabilities it was written with."""
+    score = lab.score
+    with qtbot.waitSignal(lab.score_finished, timeout=TIMEOUT_MS):
+        score.reply_button.click()
+    result = score.scored.result
+    assert [t.token_id for t in result.tokens] == [s.token_id for s in steps]
+    assert max(abs(t.prob - s.prob) for t, s in zip(result.tokens, steps, strict=True)) < 2e-3

@@ -152,7 +152,7 @@ class MainWindow(QMainWindow):
             asked = [m.content for m in self.flow.path if m.role == "user"]
             prompt = (asked[-1] if asked else self.composer.edit.toPlainText().strip()
                       or "Why is the sky blue?")
-            self.lab = LabWindow(self.engine, prompt, self)
+            self.lab = LabWindow(self.engine, prompt, self, last_reply=self.flow.last_reply)
             self.lab.tree.hypothesis_chosen.connect(self._open_beam_reply)
         self.lab.tabs.setCurrentIndex(tab)
         self.lab.show()

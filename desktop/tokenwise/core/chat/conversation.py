@@ -29,7 +29,7 @@ from tokenwise.core.chat.listener import STORE_ERROR, ChatListener, error_text
 from tokenwise.core.chat.reply import Reply, ReplyWriter
 from tokenwise.core.chat.store import ChatStore, Conversation, Message, RecordNotFoundError
 from tokenwise.core.i18n import _
-from tokenwise.core.interface import ModelInfo, Token
+from tokenwise.core.interface import ChatMessage, ModelInfo, Token
 from tokenwise.core.sampling.settings import SamplerSettings
 from tokenwise.core.settings import AppSettings
 from tokenwise.core.tasks import SerialWorker
@@ -330,6 +330,20 @@ class ConversationFlow:
             self._start(reply, history, settings, list(prefix or []), forced)
 
         self._prepare(write, done)
+
+    def last_reply(self) -> tuple[list[ChatMessage], list[int], float] | None:
+        """The chat up to the last reply, the reply's tokens and its seconds per token (for
+        scoring the reply after its own prompt); None without a finished, traced reply."""
+        k = next((i for i in range(len(self.path) - 1, -1, -1)
+                  if self.path[i].role == "assistant"), None)
+        if k is None or self.path[k].id not in self.traces:
+            return None
+        reply = self.path[k]
+        messages = chat_messages(self.system_prompt,
+                                 [(m.role, m.content) for m in self.path[:k]])
+        rate = reply.tokens_per_second
+        return (messages, [s.token_id for s in self.traces[reply.id]],
+                1.0 / rate if rate > 0 else 0.0)
 
     def add_reply_version(self, prompt: str, text: str, steps: list[Step],
                           settings: dict[str, object]) -> bool:

@@ -56,7 +56,8 @@ def compare_column(slot: EngineSlot, state: TaskState[tuple[int, int]], prompt: 
 @dataclass(slots=True)
 class ScoredText:
     result: ScoreResult
-    generation_s_per_token: float  # measured on a short greedy run right after
+    generation_s_per_token: float  # measured on a short greedy run right after, or a reply's own
+    probe_tokens: int = GENERATION_PROBE_TOKENS  # 0: the rate the reply was written at
 
     @property
     def generation_estimate_s(self) -> float:
@@ -83,3 +84,17 @@ def score_text(slot: EngineSlot, state: TaskState[tuple[int, int]], *,
         count = sum(1 for _ in stream)
         per_token = (time.perf_counter() - t0) / max(1, count)
     return ScoredText(result, per_token)
+
+
+def score_reply(slot: EngineSlot, state: TaskState[tuple[int, int]], *,
+                messages: list[ChatMessage], reply_ids: list[int],
+                generation_s_per_token: float) -> ScoredText:
+    """Score a chat reply's own tokens after its own prompt (the chat rendered up to it),
+    beside the time its generation took per token."""
+    if not reply_ids:
+        raise TokenwiseError(_("The reply has no tokens to score."))
+    engine = lab_engine(slot, "scoring")
+    prompt = engine.render_chat(messages).token_ids
+    result = engine.score([*prompt, *reply_ids], len(prompt), cancel=state.cancel_event,
+                          progress=lambda done, total: state.report((done, total)))
+    return ScoredText(result, generation_s_per_token, probe_tokens=0)

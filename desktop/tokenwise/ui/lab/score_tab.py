@@ -8,6 +8,7 @@ Signals:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 
 from PySide6.QtCore import Signal
@@ -27,7 +28,8 @@ from PySide6.QtWidgets import (
 
 from tokenwise.core.chat.engine_tasks import EngineSlot
 from tokenwise.core.formatting import percent
-from tokenwise.core.lab.tasks import GENERATION_PROBE_TOKENS, ScoredText, score_text
+from tokenwise.core.interface import ChatMessage
+from tokenwise.core.lab.tasks import GENERATION_PROBE_TOKENS, ScoredText, score_reply, score_text
 from tokenwise.core.tasks import SerialWorker, Task
 from tokenwise.ui.lab.tokens_html import heat_html
 from tokenwise.ui.style import Ink
@@ -36,9 +38,12 @@ from tokenwise.ui.style import Ink
 class ScoreTab(QWidget):
     finished = Signal()
 
-    def __init__(self, engine: SerialWorker[EngineSlot], parent: QWidget | None = None) -> None:
+    def __init__(self, engine: SerialWorker[EngineSlot],
+                 last_reply: Callable[[], tuple[list[ChatMessage], list[int], float] | None]
+                 | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.engine = engine
+        self.last_reply = last_reply
         self.task: Task[tuple[int, int], ScoredText] | None = None
         self.scored: ScoredText | None = None
         layout = QVBoxLayout(self)
@@ -52,6 +57,11 @@ class ScoreTab(QWidget):
         self.score_button = QPushButton(self.tr("Score"))
         self.score_button.setToolTip(self.tr("Score every token of the text in one pass"))
         self.score_button.clicked.connect(self.start)
+        self.reply_button = QPushButton(self.tr("Score the last reply"))
+        self.reply_button.setToolTip(self.tr("Score the chat's last reply after its own prompt, "
+                                             "beside the time its generation took"))
+        self.reply_button.clicked.connect(self.start_reply)
+        self.reply_button.setEnabled(last_reply is not None)
         self.cancel_button = QPushButton(self.tr("Cancel"))
         self.cancel_button.setToolTip(self.tr("Stop the pass"))
         self.cancel_button.setEnabled(False)
@@ -61,6 +71,7 @@ class ScoreTab(QWidget):
         self.progress.setTextVisible(False)
         self.progress.setMaximumHeight(8)
         bar.addWidget(self.score_button)
+        bar.addWidget(self.reply_button)
         bar.addWidget(self.cancel_button)
         bar.addWidget(self.progress, 1)
         layout.addLayout(bar)
@@ -83,13 +94,25 @@ class ScoreTab(QWidget):
         layout.addWidget(split, 1)
 
     def start(self) -> None:
+        self._submit(partial(score_text, text=self.input.toPlainText()))
+
+    def start_reply(self) -> None:
+        found = self.last_reply() if self.last_reply is not None else None
+        if found is None:
+            self.summary.setText(self.tr("There is no finished reply in the chat to score."))
+            return
+        messages, reply_ids, per_token = found
+        self._submit(partial(score_reply, messages=messages, reply_ids=reply_ids,
+                             generation_s_per_token=per_token))
+
+    def _submit(self, work: Callable[..., ScoredText]) -> None:
         self.cancel()
         self.scored = None
         self.summary.setText(self.tr("Scoring…"))
         self.progress.setRange(0, 0)
         self.cancel_button.setEnabled(True)
         self.task = self.engine.submit(
-            partial(score_text, text=self.input.toPlainText()),
+            work,
             progress=self._on_progress,
             returned=self._done, failed=self._failed, aborted=self._aborted)
 
@@ -125,14 +148,20 @@ class ScoreTab(QWidget):
         lines = [self.tr("%1 tokens scored in one pass in %2 s · perplexity %3")
                  .replace("%1", str(result.n_tokens)).replace("%2", f"{result.seconds:.3f}")
                  .replace("%3", f"{result.perplexity:.2f}")]
-        if scored.generation_s_per_token > 0:
+        faster = f"{scored.generation_estimate_s / max(result.seconds, 1e-9):.1f}"
+        if scored.generation_s_per_token > 0 and scored.probe_tokens == 0:
+            lines.append(self.tr(
+                "Writing this reply one token at a time took about %1 s: the pass is %2x "
+                "faster, because every position is computed at once, as in training.")
+                .replace("%1", f"{scored.generation_estimate_s:.2f}").replace("%2", faster))
+        elif scored.generation_s_per_token > 0:
             lines.append(self.tr(
                 "Generating as many tokens one at a time would take about %1 s (measured on "
                 "%2 tokens): the pass is %3x faster, because every position is computed at "
                 "once, as in training.")
                 .replace("%1", f"{scored.generation_estimate_s:.2f}")
                 .replace("%2", str(GENERATION_PROBE_TOKENS))
-                .replace("%3", f"{scored.generation_estimate_s / max(result.seconds, 1e-9):.1f}"))
+                .replace("%3", faster))
         if result.unscored_first:
             lines.append(self.tr("This model uses no beginning-of-text token: the first token "
                                  "has nothing before it and is not scored."))

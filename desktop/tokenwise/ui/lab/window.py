@@ -9,6 +9,7 @@ Signals:
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from tokenwise.core.chat.engine_tasks import EngineSlot
 from tokenwise.core.errors import TokenwiseError
+from tokenwise.core.interface import ChatMessage
 from tokenwise.core.lab.compare import StrategyResult
 from tokenwise.core.lab.tasks import compare_column
 from tokenwise.core.tasks import SerialWorker, Task, TaskState
@@ -44,7 +46,9 @@ class LabWindow(QWidget):
     score_finished = Signal()
 
     def __init__(self, engine: SerialWorker[EngineSlot], prompt: str = "",
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, *,
+                 last_reply: Callable[[], tuple[list[ChatMessage], list[int], float] | None]
+                 | None = None) -> None:
         super().__init__(parent, Qt.WindowType.Window)
         self.setObjectName("LabWindow")
         self.setWindowTitle(self.tr("Decoding strategies"))
@@ -56,7 +60,7 @@ class LabWindow(QWidget):
         self.tabs.setToolTip(self.tr("Compare strategies, score a text, or follow a beam "
                                      "search step by step"))
         self.tabs.addTab(self._compare_tab(prompt), self.tr("Compare"))
-        self.score = ScoreTab(engine)
+        self.score = ScoreTab(engine, last_reply)
         self.score.finished.connect(self.score_finished)
         self.tabs.addTab(self.score, self.tr("Score"))
         self.tree = BeamTree()
