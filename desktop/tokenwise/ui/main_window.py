@@ -321,7 +321,10 @@ class MainWindow(QMainWindow):
         offload = info.gpu_offload_supported if info is not None else None
         dialog = SettingsDialog(self.settings, model_layers=layers, gpu_supported=offload,
                                 parent=self)
-        if dialog.exec():
+        accepted = dialog.exec()
+        if dialog.servers.changed:  # list the servers' models (saved even on Cancel)
+            self._fill_model_picker(self.model_picker.currentData())
+        if accepted:
             old = (self.settings.n_ctx, self.settings.n_gpu_layers, self.settings.n_threads)
             self.settings = dialog.result_settings()
             self.controller.settings = self.settings

@@ -1,4 +1,5 @@
-"""Settings: context length, GPU layers, threads, default sampler preset, theme, font size."""
+"""Settings: context length, GPU layers, threads, default sampler preset, theme, font size,
+and the inference servers whose models the picker lists."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import (
 from tokenwise.core.sampling.settings import PRESETS
 from tokenwise.core.settings import THEMES, AppSettings
 from tokenwise.ui.accessibility import name_controls
+from tokenwise.ui.servers_panel import ServersPanel
 
 GPU_HINT = (
     "This build of llama-cpp-python runs on the CPU only, so GPU layers are ignored. "
@@ -98,10 +100,16 @@ class SettingsDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 16, 16, 16)
         layout.addLayout(form)
+        self.servers = ServersPanel()
+        layout.addWidget(self.servers)
         layout.addWidget(buttons)
         name_controls(self)
         self.gpu_layers.valueChanged.connect(self._update_hint)
         self._update_hint()
+
+    def done(self, result: int) -> None:
+        self.servers.shutdown()
+        super().done(result)
 
     def _update_hint(self) -> None:
         wants_gpu = self.gpu_layers.value() != 0

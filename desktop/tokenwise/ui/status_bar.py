@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QWidget
 
 from tokenwise.core.interface import ModelInfo
@@ -16,6 +17,8 @@ GPU_README = "README.md, section “GPU builds”"
 def backend_text(info: ModelInfo | None) -> str:
     if info is None:
         return "No model"
+    if info.architecture == "remote":
+        return QCoreApplication.translate("StatusBar", "remote: {0}").format(info.backend)
     if info.backend == "CPU" or info.gpu_layers <= 0:
         return "CPU"
     return f"{info.backend} · {info.gpu_layers}/{info.layers} layers"

@@ -32,6 +32,7 @@ from tokenwise.core.remote import bodies
 from tokenwise.core.remote.client import RemoteClient, RemoteError, StreamCutError
 from tokenwise.core.remote.logprobs import UNKNOWN_ID, Reported, chunk_tokens, make_step
 from tokenwise.core.remote.probe import LLAMA_SERVER, ServerProbe
+from tokenwise.core.remote.servers import display_name
 from tokenwise.core.remote.tokens import RemoteTokenizer
 from tokenwise.core.sampling.settings import SamplerSettings
 from tokenwise.core.trace.records import (
@@ -75,7 +76,7 @@ class RemoteEngine:
     """One model on one server. Like the local engine: one thread uses it."""
 
     def __init__(self, client: RemoteClient, probe: ServerProbe, model: str, *,
-                 server_name: str = "", post_sampling: bool = False) -> None:
+                 server_name: str = "", post_sampling: bool = False, path: str = "") -> None:
         self.client = client
         self.probe = probe
         self.model = model
@@ -87,11 +88,13 @@ class RemoteEngine:
         self.probability_label = (bodies_label(probe, self.post_sampling))
         self._messages: list[ChatMessage] = []
         self.info = ModelInfo(
-            path=f"remote:{self.server_name}/{model}", name=model, architecture="remote",
+            path=path or f"remote:{self.server_name}/{model}", name=display_name(model),
+            architecture="remote",
             parameters=0, quantization="", file_size=0, context_length=ctx, n_ctx=ctx,
             vocab_size=0, layers=0, has_chat_template=True,
             backend=f"{probe.label} at {self.server_name}", gpu_layers=0,
-            gpu_offload_supported=False, capabilities=capabilities(probe))
+            gpu_offload_supported=False, capabilities=capabilities(probe),
+            probabilities=self.probability_label)
 
     def close(self) -> None:
         self.client.close()

@@ -86,7 +86,7 @@ class ServerProbe:
     def summary(self) -> list[str]:
         """Test connection's answer, one line each."""
         lines = [f"{self.label}{' ' + self.version if self.version else ''} at {self.base_url}"]
-        names = ", ".join(m.id for m in self.models[:5]) or "none"
+        names = ", ".join(short_model_name(m.id) for m in self.models[:5]) or "none"
         more = f" and {len(self.models) - 5} more" if len(self.models) > 5 else ""
         lines.append(f"Models: {names}{more}")
         ctx = self.context_length or next((m.context_length for m in self.models
@@ -104,6 +104,11 @@ class ServerProbe:
             + ")"))
         lines.extend(self.notes)
         return lines
+
+
+def short_model_name(model: str) -> str:
+    """A GGUF path (llama-server's model id) by its file name."""
+    return model.replace("\\", "/").rsplit("/", 1)[-1] if model.endswith(".gguf") else model
 
 
 def probe(client: RemoteClient) -> ServerProbe:

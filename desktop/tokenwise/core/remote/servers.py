@@ -17,6 +17,7 @@ from pathlib import Path
 
 from tokenwise.core import paths, secrets
 from tokenwise.core.remote.client import RemoteClient, normalise_url
+from tokenwise.core.remote.probe import short_model_name
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,11 @@ class ServerRecord:
 
     def model_path(self, model: str) -> str:
         return f"{REMOTE_PREFIX}{self.id}/{model}"
+
+
+def display_name(model: str) -> str:
+    """A model id as the picker shows it: a GGUF path (llama-server's id) by its file name."""
+    return short_model_name(model)
 
 
 def new_record(name: str, base_url: str, ca_cert: str = "") -> ServerRecord:

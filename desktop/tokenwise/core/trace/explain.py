@@ -7,6 +7,7 @@ did) and on preview stages (what the sliders would do), so it takes the stages e
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from tokenwise.core.formatting import percent
@@ -62,11 +63,20 @@ def explain_step(
 
     lead = step.candidates[0] if step.candidates else None
     opening = f"The model gave {label} {percent(step.prob)}"
-    if step.rank == 1 or lead is None:
+    if not math.isfinite(step.prob):  # a server that sent no probabilities
+        opening = f"The server sent {label} without its probability."
+    elif step.rank == 1 or lead is None:
         opening += " (rank 1)." if lead is not None else "."
+    elif step.rank == 0:  # a server's top-N that leaves out the drawn token
+        opening += (f" (outside the {len(step.candidates)} candidates the server reported; "
+                    f"{quoted(lead.label)} led with {percent(lead.prob)}).")
     else:
         opening += f" (rank {step.rank}; {quoted(lead.label)} led with {percent(lead.prob)})."
     parts.append(("Preview with the sliders' settings: " if preview else "") + opening)
+    if not stages and not preview and not math.isfinite(step.log_z):
+        parts.append("How each sampler stage shaped it is not known: a server reports one "
+                     "distribution per token.")
+        return _with_stop(" ".join(parts), step, preview)
 
     penalties = by_name.get(STAGE_PENALTIES)
     if penalties is not None and settings.penalties_active:

@@ -13,6 +13,8 @@ step_mode_toggled(bool), step_once_requested(), run_to_end_requested()
 
 from __future__ import annotations
 
+import math
+
 from PySide6.QtCore import QEvent, QObject, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QCursor,
@@ -63,6 +65,7 @@ class InspectorPanel(QWidget):
         self._model_name = ""
         # what the engine can do, once one has loaded a model (None: no engine to ask)
         self._capabilities: Capabilities | None = None
+        self._probability_label = ""
         self._selected = -1
         self._follow = True
         self._preview = False
@@ -280,15 +283,45 @@ class InspectorPanel(QWidget):
         sv.preview_banner.setVisible(self._preview)
         sv.stage_view.set_table(table)
         self.candidates_model.set_table(table)
-        sv.explanation.setText(text)
+        sv.explanation.setText(text + self._unavailable_text(step))
         forced = " (forced)" if step.forced else ""
         sv.title.setText(f"Step {self._selected + 1} of {len(self._steps)} · "
                          f"'{step.label}'{forced}")
         shown = f"top {min(limit, stored)} of {stored} stored"
-        sv.stats.setText(
-            f"id {step.token_id} · raw {percent_column(step.prob)} (rank {step.rank}) · drawn at "
-            f"{percent_column(step.final_prob)} · entropy {step.entropy:.2f} nats · other tokens "
-            f"{percent_column(step.other_mass)} · {shown}")
+        if math.isfinite(step.log_z):  # the local engine's own numbers
+            sv.stats.setText(
+                f"id {step.token_id} · raw {percent_column(step.prob)} (rank {step.rank}) · "
+                f"drawn at {percent_column(step.final_prob)} · entropy {step.entropy:.2f} nats "
+                f"· other tokens {percent_column(step.other_mass)} · {shown}")
+        else:  # a server's: what it reported, the rest said to be unavailable
+            unknown = self.tr("unavailable")
+            token = str(step.token_id) if step.token_id >= 0 else unknown
+            rank = str(step.rank) if step.rank else self.tr("beyond the top {0}").format(stored)
+            drawn = percent_column(step.final_prob) if math.isfinite(step.final_prob) else unknown
+            sv.stats.setText(self.tr(
+                "id {0} · {1} (rank {2}) as the server reports it · drawn at {3} · entropy "
+                "{4} · other tokens {5} · {6}").format(
+                    token, percent_column(step.prob) if math.isfinite(step.prob) else unknown,
+                    rank, drawn, unknown, percent_column(step.other_mass), shown))
+
+    def set_probability_label(self, label: str) -> None:
+        """What the probabilities are, where they are not Tokenwise's own ("" for local)."""
+        self._probability_label = label
+        self.refresh()
+
+    def _unavailable_text(self, step: Step) -> str:
+        """For a server's reply: what its numbers are, and what it cannot show, and why."""
+        caps = self._capabilities
+        if caps is None or math.isfinite(step.log_z):
+            return ""
+        lines = [self.tr("Probabilities: {0}.").format(self._probability_label
+                                                       or self.tr("as reported by the server"))]
+        for name, title in (("stage_view", self.tr("Per-stage view")),
+                            ("full_vocabulary", self.tr("Entropy and the whole-vocabulary "
+                                                        "normaliser"))):
+            if not getattr(caps, name):
+                lines.append(self.tr("{0} unavailable: {1}").format(title, caps.reason(name)))
+        return "\n\n" + "\n".join(lines)
 
     def _preview_text(self, s: SamplerSettings, note: str | None) -> str:
         parts = [f"T {s.temperature:g}", f"top-k {s.top_k or 'off'}",

@@ -68,7 +68,8 @@ class TimelineChart(QWidget):
         self._probs = [s.prob for s in steps]
         self._entropy = [s.entropy for s in steps]
         self._labels = [s.label for s in steps]
-        self._max_entropy = max(self._entropy, default=1.0) or 1.0
+        # a server reports no entropy (NaN): those steps draw no line point
+        self._max_entropy = max((e for e in self._entropy if e == e), default=1.0) or 1.0
         self._paths = None
         self.update()
 
@@ -76,7 +77,8 @@ class TimelineChart(QWidget):
         self._probs += [s.prob for s in steps]
         self._entropy += [s.entropy for s in steps]
         self._labels += [s.label for s in steps]
-        self._max_entropy = max(self._max_entropy, *(s.entropy for s in steps), 1e-9)
+        self._max_entropy = max(self._max_entropy,
+                                *(s.entropy for s in steps if s.entropy == s.entropy), 1e-9)
         self._paths = None
         if repaint:
             self.update()
@@ -128,7 +130,8 @@ class TimelineChart(QWidget):
                 QToolTip.showText(event.globalPos(), (
                     f"step {i + 1}: '{self._labels[i]}'\n"
                     f"probability {percent_column(self._probs[i])} · entropy "
-                    f"{self._entropy[i]:.2f} nats"), self)
+                    + (f"{self._entropy[i]:.2f} nats" if self._entropy[i] == self._entropy[i]
+                       else self.tr("unavailable"))), self)
             return True
         return super().event(event)
 
@@ -150,10 +153,12 @@ class TimelineChart(QWidget):
         probs, entropy = self._probs, self._entropy
         for i in range(0, n, stride):
             prob = max(probs[i:i + stride]) if stride > 1 else probs[i]
+            prob = prob if prob == prob else 0.0  # NaN: a server that sent no probability
             x = left + slot * (i + 0.5)
             h = max(1.0, round(height * prob))
             bars.append(QRectF(round(x - width / 2), bottom - h, width, h))
-            line.append(QPointF(x, bottom - entropy[i] * e_scale))
+            if entropy[i] == entropy[i]:
+                line.append(QPointF(x, bottom - entropy[i] * e_scale))
         self._paths, self._path_key = (bars, line), key
         return self._paths
 
