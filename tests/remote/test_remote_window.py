@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from llamaservers import TEST_API_KEY, RunningServer
 from PySide6.QtCore import Qt
 
+from llamaservers import TEST_API_KEY, RunningServer
 from tokenwise.core import secrets
 from tokenwise.core.remote import servers
 from tokenwise.core.sampling.settings import PRESETS

@@ -110,10 +110,19 @@ WIDE = SamplerSettings(temperature=1.0, top_k=900, top_p=0.99, min_p=0.0,
                        repeat_penalty=1.3, presence_penalty=0.5)
 
 
+TEMPERATURE_ALONE = SamplerSettings(temperature=1.0, top_k=0, top_p=1.0, min_p=0.0)
+NUCLEUS_ALONE = SamplerSettings(temperature=1.0, top_k=0, top_p=0.9, min_p=0.0)
+PENALTIES_ALONE = SamplerSettings(temperature=0.8, top_k=0, top_p=1.0, min_p=0.0,
+                                  repeat_penalty=1.1, presence_penalty=0.5,
+                                  frequency_penalty=0.5)
+
+
 @needs_c
 @pytest.mark.parametrize("settings", [PRESETS["Greedy"], PRESETS["Balanced"],
-                                      PRESETS["Creative"], WIDE],
-                         ids=["greedy", "balanced", "creative", "wide-top-k-penalties"])
+                                      PRESETS["Creative"], WIDE, TEMPERATURE_ALONE,
+                                      NUCLEUS_ALONE, PENALTIES_ALONE],
+                         ids=["greedy", "balanced", "creative", "wide-top-k-penalties",
+                              "temperature-alone", "top-p-alone", "penalties-alone"])
 def test_both_paths_give_the_same_generation(engine, settings: SamplerSettings,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """Creative has repetition penalties: the penalised tokens join the compiled pass's best.

@@ -7,6 +7,7 @@
   tokenwise info MODEL               what a GGUF file holds
   tokenwise models ...               list, search, download, import, remove models
   tokenwise bench                    throughput of the inspected engine against a bare loop
+  tokenwise bench --samplers         each sampler setting against the bare loop
   tokenwise screenshot --out F.png   the real window, offscreen, after one reply
 """
 
@@ -204,6 +205,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         run_ui_bench(json=args.json)  # prints its own report
         return 0
+    if args.samplers:
+        from tokenwise.core.engine import bench_samplers
+
+        matrices = []
+        for name in args.model or [STARTER]:
+            matrix = bench_samplers.bench_samplers(_model_path(name), n_tokens=args.tokens,
+                                                   rounds=args.rounds, overlap=args.overlap)
+            matrices.append(bench_samplers.as_dict(matrix))
+            if not args.json:
+                print(bench_samplers.format_matrix(matrix), flush=True)
+        if args.json:
+            print(json.dumps(matrices if len(matrices) > 1 else matrices[0]))
+        return 0
     from tokenwise.core.engine.bench import as_dict, bench_model
 
     rows = []
@@ -295,6 +309,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tokens", type=int, default=200)
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--ui", action="store_true", help="measure the window instead")
+    p.add_argument("--samplers", action="store_true",
+                   help="the sampler matrix: each sampler setting against the bare loop")
+    p.add_argument("--overlap", action=argparse.BooleanOptionalAction, default=None,
+                   help="with --samplers: run the display half of each step during the next "
+                        "decode (default: on with GPU layers)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_bench)
 

@@ -11,6 +11,7 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from tokenwise.core.i18n import N_, _
 from tokenwise.core.trace.records import Step
 
 TOKEN_NORMAL = "normal"
@@ -48,7 +49,7 @@ class Capabilities:
         """Why ``name`` is unavailable ("" when it is available)."""
         if getattr(self, name):
             return ""
-        return dict(self.reasons).get(name, "This engine cannot do that.")
+        return _(dict(self.reasons).get(name, N_("This engine cannot do that.")))
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,7 +57,7 @@ class ModelPicker(QComboBox):
         super().__init__(parent)
         self.library = library
         self.setMinimumWidth(280)
-        self.setToolTip("The model that answers; choosing another one loads it")
+        self.setToolTip(self.tr("The model that answers; choosing another one loads it"))
 
     def fill(self, preferred: str | None, last_model: str,
              then: Callable[[], None] | None = None) -> None:

@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tokenwise.core import secrets
 from tokenwise.core.remote import servers
 from tokenwise.core.remote.servers import ServerRecord
 from tokenwise.core.tasks import SerialWorker, TaskState
@@ -64,9 +63,9 @@ class ServersPanel(QGroupBox):
         form.addRow(self.tr("Base URL"), self.url)
         self.key = QLineEdit()
         self.key.setEchoMode(QLineEdit.EchoMode.Password)
-        self.key.setToolTip(self.tr("The API key, if the server wants one. Kept in {0}, never "
-                                    "in the settings or the chat history").format(
-                                        secrets.backend_name()))
+        self.key.setToolTip(self.tr("The API key, if the server wants one. Kept in the system "
+                                    "keyring (else in a file only you can read), never in the "
+                                    "settings or the chat history"))
         form.addRow(self.tr("API key"), self.key)
         self.ca_cert = QLineEdit()
         self.ca_cert.setToolTip(self.tr("A CA certificate file (PEM) for a server with a "

@@ -28,6 +28,7 @@ from tokenwise.core.chat.engine_tasks import (
 from tokenwise.core.chat.listener import STORE_ERROR, ChatListener, error_text
 from tokenwise.core.chat.reply import Reply, ReplyWriter
 from tokenwise.core.chat.store import ChatStore, Conversation, Message, RecordNotFoundError
+from tokenwise.core.i18n import _
 from tokenwise.core.interface import ModelInfo, Token
 from tokenwise.core.sampling.settings import SamplerSettings
 from tokenwise.core.settings import AppSettings
@@ -102,7 +103,7 @@ class ConversationFlow:
         return next((i for i, m in enumerate(self.path) if m.id == message_id), -1)
 
     def _store_failed(self, error: Exception) -> None:
-        self.listener.on_error(STORE_ERROR.format(error))
+        self.listener.on_error(_(STORE_ERROR).format(error))
 
     def _write(self, work: Callable[[ChatStore], object],
                done: Callable[[], None] | None = None) -> None:
@@ -137,8 +138,8 @@ class ConversationFlow:
         def said(kept: Path | None) -> None:
             if kept is not None:
                 self.listener.on_error(
-                    f"The chat history was damaged or not Tokenwise's; it was kept as "
-                    f"{kept.name} beside the new one, which starts empty.")
+                    _("The chat history was damaged or not Tokenwise's; it was kept as {name} "
+                      "beside the new one, which starts empty.").format(name=kept.name))
 
         self.store.submit(lambda store, _state: store.recovered_from, returned=said,
                           failed=self._store_failed)

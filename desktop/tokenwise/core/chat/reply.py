@@ -21,6 +21,7 @@ from tokenwise.core.chat.engine_tasks import (
 )
 from tokenwise.core.chat.listener import STORE_ERROR, ChatListener, error_text
 from tokenwise.core.chat.store import ChatStore, Message
+from tokenwise.core.i18n import _
 from tokenwise.core.interface import GenerationResult
 from tokenwise.core.tasks import SerialWorker, Task
 from tokenwise.core.trace.records import STOP_CANCELLED, Step
@@ -54,9 +55,9 @@ ReplyEnded = Callable[[Reply, Message, str | None], None]
 
 
 def dropped_notice(dropped: int, n_ctx: int) -> str:
-    return (f"{dropped} earlier message(s) are left out of what the model sees: the "
-            f"conversation is longer than its {n_ctx:,}-token context. The system prompt is "
-            "kept.")
+    return _("{count} earlier message(s) are left out of what the model sees: the "
+             "conversation is longer than its {size}-token context. The system prompt is "
+             "kept.").format(count=dropped, size=f"{n_ctx:,}")
 
 
 class ReplyWriter:
@@ -144,7 +145,8 @@ class ReplyWriter:
                                  settings=settings)
 
         self.store.submit(write, returned=lambda _none: self.listener.on_reply_saved(mid, saved),
-                          failed=lambda error: self.listener.on_error(STORE_ERROR.format(error)))
+                          failed=lambda error: self.listener.on_error(
+                              _(STORE_ERROR).format(error)))
 
     def _finish(self, reply: Reply, stop_reason: str, tokens_per_second: float,
                 first_token_s: float, details: dict[str, object] | None = None) -> None:

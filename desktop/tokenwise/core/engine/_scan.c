@@ -8,11 +8,15 @@
  *           kernel, chunk by chunk into a buffer that stays in L1, and every token at or above
  *           the need-th largest logit, which it writes sorted (best first, lower id first on
  *           equal logits, as llama.cpp sorts) into the llama_token_data array the samplers read.
+ * With no truncating stage, tw_tempered and tw_pick draw from softmax(x / T) over the
+ * unsorted vocabulary (see draw.py). tw_scan without a softmax kernel only selects; tw_moments
+ * then adds the rest, with the same arithmetic (a step split around the next decode).
  * It is an optional extension: without it the engine computes the same numbers with numpy.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #if defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
 #include <emmintrin.h>
@@ -58,14 +62,98 @@ static float heap_take(float *heap, int size, float v) {
     return heap[0];
 }
 
+/* best first, lower id first on equal logits: llama.cpp's order */
+static int tw_token_order(const void *pa, const void *pb) {
+    const tw_token *a = (const tw_token *)pa, *b = (const tw_token *)pb;
+    if (a->logit != b->logit) return a->logit > b->logit ? -1 : 1;
+    return (a->id > b->id) - (a->id < b->id);
+}
+
+/* sum(e * x) over one chunk, e = exp(x - max) from the softmax kernel; a masked token
+ * (e = 0, x = -inf: NaN) adds nothing. The same arithmetic in tw_scan and tw_moments. */
+static float chunk_dot(const float *e, const float *xc, int len) {
+    int j = 0;
+    float dot = 0.0f;
+#ifdef TW_SSE2
+    __m128 acc0 = _mm_setzero_ps(), acc1 = _mm_setzero_ps();
+    const __m128 zero = _mm_setzero_ps();
+    for (; j + 8 <= len; j += 8) {
+        const __m128 x0 = _mm_loadu_ps(xc + j), x1 = _mm_loadu_ps(xc + j + 4);
+        const __m128 e0 = _mm_loadu_ps(e + j), e1 = _mm_loadu_ps(e + j + 4);
+        acc0 = _mm_add_ps(acc0, _mm_and_ps(_mm_cmpgt_ps(e0, zero), _mm_mul_ps(e0, x0)));
+        acc1 = _mm_add_ps(acc1, _mm_and_ps(_mm_cmpgt_ps(e1, zero), _mm_mul_ps(e1, x1)));
+    }
+    float lanes[4];
+    _mm_storeu_ps(lanes, _mm_add_ps(acc0, acc1));
+    dot = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+#endif
+    for (; j < len; j++)
+        if (e[j] > 0.0f) dot += e[j] * xc[j];
+    return dot;
+}
+
+/* every token of one chunk at or above `low`, ids ascending, after the `count` found so far */
+static int collect(const float *xc, int a, int len, float low, tw_token *cands, int cap,
+                   int count) {
+    int j = 0;
+#ifdef TW_SSE2
+    const __m128 t = _mm_set1_ps(low);
+    for (; j + 8 <= len; j += 8) {
+        if (!(_mm_movemask_ps(_mm_cmpge_ps(_mm_loadu_ps(xc + j), t))
+              | _mm_movemask_ps(_mm_cmpge_ps(_mm_loadu_ps(xc + j + 4), t))))
+            continue;
+        for (int q = j; q < j + 8; q++) {
+            if (xc[q] >= low) {
+                if (count < cap) {
+                    cands[count].id = a + q;
+                    cands[count].logit = xc[q];
+                    cands[count].p = 0.0f;
+                }
+                count++;
+            }
+        }
+    }
+#endif
+    for (; j < len; j++) {
+        if (xc[j] >= low) {
+            if (count < cap) {
+                cands[count].id = a + j;
+                cands[count].logit = xc[j];
+                cands[count].p = 0.0f;
+            }
+            count++;
+        }
+    }
+    return count;
+}
+
+/* The moments tw_scan computes, alone: out receives sum(exp(x - max)) and
+ * sum(exp(x - max) * x) for a max already known (the display's half of a split step). */
+TW_EXPORT void tw_moments(const float *x, int n, float m, tw_softmax_fn softmax, double *out,
+                          double *chunk_sums) {
+    float chunk[TW_CHUNK];
+    double z = 0.0, s = 0.0;
+    for (int a = 0; a < n; a += TW_CHUNK) {
+        const int len = n - a < TW_CHUNK ? n - a : TW_CHUNK;
+        const double part = softmax(len, chunk, x + a, m);
+        z += part;
+        if (chunk_sums != NULL) chunk_sums[a / TW_CHUNK] = part;
+        s += chunk_dot(chunk, x + a, len);
+    }
+    out[0] = z;
+    out[1] = s;
+}
+
 /* Returns how many candidates were written to cands (sorted, best first); out receives
- * max, sum(exp(x - max)), sum(exp(x - max) * x). -1: more than `cap` tokens tie at the
- * threshold; -2: bad arguments. */
+ * max, sum(exp(x - max)), sum(exp(x - max) * x). chunk_sums (NULL: not wanted) receives
+ * sum(exp(x - max)) of each TW_CHUNK tokens, for tw_pick. softmax NULL: the candidates and
+ * the max only (what decides a greedy or top-k token; tw_moments adds the rest). -1: more
+ * than `cap` tokens tie at the threshold; -2: bad arguments. */
 TW_EXPORT int tw_scan(const float *x, int n, int need, tw_softmax_fn softmax,
-                      tw_token *cands, int cap, double *out) {
+                      tw_token *cands, int cap, double *out, double *chunk_sums) {
     float heap[TW_MAX_NEED];
     float chunk[TW_CHUNK];
-    if (need < 1 || need > TW_MAX_NEED || need > n || cap < need || softmax == NULL) return -2;
+    if (need < 1 || need > TW_MAX_NEED || need > n || cap < need) return -2;
 
     /* pass 1 */
     int i;
@@ -100,54 +188,23 @@ TW_EXPORT int tw_scan(const float *x, int n, int need, tw_softmax_fn softmax,
     int count = 0;
     for (int a = 0; a < n; a += TW_CHUNK) {
         const int len = n - a < TW_CHUNK ? n - a : TW_CHUNK;
-        const float *xc = x + a;
-        z += softmax(len, chunk, xc, m);
-        int j = 0;
-        float dot = 0.0f;
-#ifdef TW_SSE2
-        __m128 acc0 = _mm_setzero_ps(), acc1 = _mm_setzero_ps();
-        const __m128 t = _mm_set1_ps(low), zero = _mm_setzero_ps();
-        for (; j + 8 <= len; j += 8) {
-            const __m128 x0 = _mm_loadu_ps(xc + j), x1 = _mm_loadu_ps(xc + j + 4);
-            const __m128 e0 = _mm_loadu_ps(chunk + j), e1 = _mm_loadu_ps(chunk + j + 4);
-            /* exp(-inf) * -inf is NaN: a masked token (probability 0) adds nothing */
-            acc0 = _mm_add_ps(acc0, _mm_and_ps(_mm_cmpgt_ps(e0, zero), _mm_mul_ps(e0, x0)));
-            acc1 = _mm_add_ps(acc1, _mm_and_ps(_mm_cmpgt_ps(e1, zero), _mm_mul_ps(e1, x1)));
-            if (!(_mm_movemask_ps(_mm_cmpge_ps(x0, t)) | _mm_movemask_ps(_mm_cmpge_ps(x1, t))))
-                continue;
-            for (int q = j; q < j + 8; q++) {
-                if (xc[q] >= low) {
-                    if (count < cap) {
-                        cands[count].id = a + q;
-                        cands[count].logit = xc[q];
-                        cands[count].p = 0.0f;
-                    }
-                    count++;
-                }
-            }
+        if (softmax != NULL) {
+            const double part = softmax(len, chunk, x + a, m);
+            z += part;
+            if (chunk_sums != NULL) chunk_sums[a / TW_CHUNK] = part;
+            s += chunk_dot(chunk, x + a, len);
         }
-        float lanes[4];
-        _mm_storeu_ps(lanes, _mm_add_ps(acc0, acc1));
-        dot = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
-#endif
-        for (; j < len; j++) {
-            if (chunk[j] > 0.0f) dot += chunk[j] * xc[j];
-            if (xc[j] >= low) {
-                if (count < cap) {
-                    cands[count].id = a + j;
-                    cands[count].logit = xc[j];
-                    cands[count].p = 0.0f;
-                }
-                count++;
-            }
-        }
-        s += dot;
+        count = collect(x + a, a, len, low, cands, cap, count);
     }
     out[0] = m;
     out[1] = z;
     out[2] = s;
     if (count > cap) return -1;
 
+    if (count > 64) {  /* many candidates (a nucleus): a sort that does not go quadratic */
+        qsort(cands, (size_t)count, sizeof(tw_token), tw_token_order);
+        return count;
+    }
     /* best first; the ids arrived ascending, and insertion sort is stable */
     for (int p = 1; p < count; p++) {
         const tw_token t = cands[p];
@@ -159,6 +216,67 @@ TW_EXPORT int tw_scan(const float *x, int n, int need, tw_softmax_fn softmax,
         cands[q + 1] = t;
     }
     return count;
+}
+
+/* exp((x - m) * inv_t) of one chunk into y (scaled through tmp unless inv_t is 1); its sum */
+static double tempered_chunk(const float *xc, int len, float m, float inv_t,
+                             tw_softmax_fn softmax, float *y, float *tmp) {
+    if (inv_t == 1.0f) return softmax(len, y, xc, m);
+    int j = 0;
+#ifdef TW_SSE2
+    const __m128 s = _mm_set1_ps(inv_t);
+    for (; j + 4 <= len; j += 4) _mm_storeu_ps(tmp + j, _mm_mul_ps(_mm_loadu_ps(xc + j), s));
+#endif
+    for (; j < len; j++) tmp[j] = xc[j] * inv_t;
+    return softmax(len, y, tmp, m * inv_t);
+}
+
+/* The untruncated distribution softmax(x / T)'s normaliser relative to max: the sum of
+ * exp((x - max) / T), and each TW_CHUNK tokens' share of it in chunk_sums. */
+TW_EXPORT double tw_tempered(const float *x, int n, float m, float inv_t,
+                             tw_softmax_fn softmax, double *chunk_sums) {
+    float y[TW_CHUNK], tmp[TW_CHUNK];
+    double z = 0.0;
+    for (int a = 0; a < n; a += TW_CHUNK) {
+        const int len = n - a < TW_CHUNK ? n - a : TW_CHUNK;
+        const double part = tempered_chunk(x + a, len, m, inv_t, softmax, y, tmp);
+        chunk_sums[a / TW_CHUNK] = part;
+        z += part;
+    }
+    return z;
+}
+
+/* Inverse CDF over the unsorted vocabulary: the token where the running sum of the weights
+ * exp((x - m) / T) first exceeds target. chunk_sums (from tw_scan or tw_tempered, the
+ * skipped tokens' weights taken out) finds the chunk; the chunk's weights are computed again
+ * exactly as they were summed, with the `skip` tokens (ascending ids) weighing nothing.
+ * A chunk found short of the target adds only what it really holds: a rounding error in a
+ * chunk sum moves the draw by no more than that error.
+ * A target at or past the total (rounding) gives the last token of positive weight. */
+TW_EXPORT int tw_pick(const float *x, int n, float m, float inv_t, tw_softmax_fn softmax,
+                      const double *chunk_sums, double target, const int32_t *skip,
+                      int n_skip) {
+    float y[TW_CHUNK], tmp[TW_CHUNK];
+    int last = -1, s = 0;
+    double acc = 0.0;
+    for (int a = 0; a < n; a += TW_CHUNK) {
+        const int len = n - a < TW_CHUNK ? n - a : TW_CHUNK;
+        while (s < n_skip && skip[s] < a) s++;
+        /* the last chunk is always computed: a rounding shortfall ends in it */
+        if (acc + chunk_sums[a / TW_CHUNK] <= target && a + len < n) {
+            acc += chunk_sums[a / TW_CHUNK];
+            continue;
+        }
+        tempered_chunk(x + a, len, m, inv_t, softmax, y, tmp);
+        for (int q = s; q < n_skip && skip[q] < a + len; q++) y[skip[q] - a] = 0.0f;
+        for (int j = 0; j < len; j++) {
+            if (y[j] <= 0.0f) continue;
+            acc += y[j];
+            last = a + j;
+            if (acc > target) return last;
+        }
+    }
+    return last;
 }
 
 static struct PyModuleDef tw_module = {

@@ -22,10 +22,12 @@ import numpy as np
 
 from tokenwise.core.chat.template_sandbox import TemplateRenderer
 from tokenwise.core.engine import native as engine_native
-from tokenwise.core.engine.stages import CandidateBuffer, StepSampler
+from tokenwise.core.engine.overlap import DisplayWorker, overlap_wanted
+from tokenwise.core.engine.stages import CandidateBuffer, Decision, StepNumbers, StepSampler
 from tokenwise.core.engine.threads import ThreadGovernor, default_threads
 from tokenwise.core.engine.vocab import EOG, Vocabulary
 from tokenwise.core.errors import ContextOverflowError, DamagedModelError, TokenwiseError
+from tokenwise.core.i18n import N_, _, gap
 from tokenwise.core.interface import (
     Capabilities,
     ChatMessage,
@@ -63,8 +65,8 @@ SPECIAL_TOKEN_KEYS = {
 #: the local engine owns the context: it sees every stage and the whole vocabulary
 LOCAL_CAPABILITIES = Capabilities(
     stage_view=True, tokenizer=True, step_mode=True, branching=True, full_vocabulary=True,
-    reasons=(("beam_search", "Beam search is not available in this version."),
-             ("scoring", "Scoring a text is not available in this version.")),
+    reasons=(("beam_search", N_("Beam search is not available in this version.")),
+             ("scoring", N_("Scoring a text is not available in this version."))),
 )
 
 
@@ -76,9 +78,9 @@ def _check_memory(header: GGUFInfo, n_ctx: int, *, offload: bool) -> None:
     room = [free for free in (estimate.free_ram, estimate.free_vram) if free is not None]
     if room and estimate.total > sum(room):
         raise ContextOverflowError(
-            f"Not enough memory for this model at {estimate.n_ctx:,} tokens of context: it "
-            f"{estimate.summary()} Choose a smaller context length in Settings (or close "
-            "other programs).")
+            _("Not enough memory for this model at {n_ctx} tokens of context: it {estimate} "
+              "Choose a smaller context length in Settings (or close other programs).").format(
+                n_ctx=f"{estimate.n_ctx:,}", estimate=estimate.summary()))
 
 
 class Engine:
@@ -93,6 +95,7 @@ class Engine:
         n_threads: int | None = None,
         progress: Callable[[float], bool] | None = None,
         preflight: bool = True,
+        overlap: bool | None = None,
     ) -> None:
         from tokenwise.core.engine import preflight as preflight_mod
 
@@ -119,12 +122,14 @@ class Engine:
         self.model = llama_cpp.llama_model_load_from_file(str(self.path).encode(), mparams)
         if not self.model:
             if self._cancel_load:
-                raise TokenwiseError("Loading the model was cancelled.")
+                raise TokenwiseError(_("Loading the model was cancelled."))
             detail = engine_native.last_error_line()
             raise DamagedModelError(
-                f"llama.cpp could not load {self.path.name}"
-                + (f": {detail.rstrip('.')}." if detail else ".")
-                + " The file may be damaged or use a format this version does not support."
+                (_("llama.cpp could not load {name}: {detail}.").format(
+                    name=self.path.name, detail=detail.rstrip(".")) if detail
+                 else _("llama.cpp could not load {name}.").format(name=self.path.name))
+                + gap() + _("The file may be damaged or use a format this version does not "
+                            "support.")
             )
         self.vocab = llama_cpp.llama_model_get_vocab(self.model)
         self.vocabulary = Vocabulary(self.vocab)
@@ -146,8 +151,8 @@ class Engine:
         if not self.ctx:
             llama_cpp.llama_model_free(self.model)
             raise TokenwiseError(
-                f"Not enough memory for a context of {n_ctx} tokens with this model; "
-                "choose a smaller context length in Settings."
+                _("Not enough memory for a context of {n_ctx} tokens with this model; choose "
+                  "a smaller context length in Settings.").format(n_ctx=n_ctx)
             )
         self.n_ctx = int(llama_cpp.llama_n_ctx(self.ctx))
         self.n_batch = int(cparams.n_batch)
@@ -189,6 +194,12 @@ class Engine:
             capabilities=LOCAL_CAPABILITIES,
         )
         self.offloaded = self.info.gpu_layers > 0
+        # the display half of greedy and top-k steps runs while the next token decodes
+        self.overlap = overlap_wanted(overlap, offloaded=self.offloaded)
+        self._display = DisplayWorker()
+        self._logits_copy = np.empty(self.n_vocab, dtype=np.float32)
+        #: seconds from each decode's return to the next decode's start, last generation
+        self.critical_s: list[float] = []
         self._watch_decodes = self.adaptive_threads and self.n_threads > 1 and not self.offloaded
         self.templates = TemplateRenderer()
         self.templates.start()  # the helper starts while the user types the first message
@@ -221,6 +232,7 @@ class Engine:
         if self._closed:
             return
         self._closed = True
+        self._display.close()
         self.templates.close()
         llama_cpp.llama_free(self.ctx)
         llama_cpp.llama_model_free(self.model)
@@ -291,8 +303,9 @@ class Engine:
             dropped += cut
         if len(ids) > self.n_ctx - 1:
             raise ContextOverflowError(
-                f"This message needs {len(ids):,} tokens but the context holds {self.n_ctx:,}. "
-                "Shorten it, or choose a longer context length in Settings."
+                _("This message needs {count} tokens but the context holds {n_ctx}. Shorten "
+                  "it, or choose a longer context length in Settings.").format(
+                    count=f"{len(ids):,}", n_ctx=f"{self.n_ctx:,}")
             )
         if dropped:
             extra = (f"{dropped} earlier message{'s' if dropped != 1 else ''} left out to fit "
@@ -417,8 +430,9 @@ class Engine:
             raise ValueError("the prompt is empty")
         if len(request.prompt_ids) >= self.n_ctx:
             raise ContextOverflowError(
-                f"The prompt has {len(request.prompt_ids):,} tokens; the context holds "
-                f"{self.n_ctx:,}. Choose a longer context length in Settings."
+                _("The prompt has {count} tokens; the context holds {n_ctx}. Choose a longer "
+                  "context length in Settings.").format(count=f"{len(request.prompt_ids):,}",
+                                                        n_ctx=f"{self.n_ctx:,}")
             )
         return GenerationStream(self._generate(request, settings, cancel))
 
@@ -452,14 +466,50 @@ class Engine:
         pieces = self.vocabulary.pieces
         token_flags = self.vocabulary.flags
         pending = False  # the decoder holds part of a character
+        critical = self.critical_s
+        critical.clear()
+        perf = time.perf_counter
+        forced_first = request.forced_first_token is not None
+        split = self.overlap and sampler.can_split
+        display = self._display
+        copy = self._logits_copy
+
+        def make_step(nums: StepNumbers, text: str, reason: str | None, index: int,
+                      spent: float) -> Step:
+            t0 = perf()
+            # tuple.__new__ straight from C: the same Candidates, without a Python call each
+            cands = tuple(map(_new_tuple, repeat(Candidate), zip(
+                nums.cand_ids, map(pieces.__getitem__, nums.cand_ids),
+                nums.cand_logits, nums.cand_probs, strict=True)))
+            return Step(
+                index=index, token_id=nums.token_id, piece=pieces[nums.token_id], text=text,
+                prob=nums.prob, rank=nums.rank, logit=nums.logit, log_z=nums.log_z,
+                entropy=nums.entropy, candidates=cands, stages=nums.stages,
+                final_prob=nums.final_prob, forced=forced_first and index == 0,
+                stop_reason=reason, elapsed_ms=(spent + perf() - t0) * 1000.0,
+            )
+
+        def finish_step(decision: Decision, text: str, reason: str | None,
+                        index: int, spent: float) -> Step:
+            t0 = perf()
+            nums = sampler.finish(decision, copy)
+            return make_step(nums, text, reason, index, spent + perf() - t0)
+
+        t_ready = perf()
         try:
             forced = request.forced_first_token
             while True:
-                t_step = time.perf_counter()
+                t_step = perf()
                 logits = self._logits()
-                nums = sampler.step(logits, forced, self._logits_address or 0)
+                if split:
+                    decision = sampler.decide(logits, forced, self._logits_address or 0,
+                                              split=True)
+                    np.copyto(copy, logits)  # the next decode overwrites the live buffer
+                    token = decision.token
+                else:
+                    nums = sampler.step(logits, forced, self._logits_address or 0)
+                    token = nums.token_id
                 forced = None
-                token = nums.token_id
                 piece = pieces[token]
                 flags = token_flags[token]
                 eog = flags & EOG
@@ -493,31 +543,47 @@ class Engine:
                     text += decoder.decode(b"", final=True)
                 text_parts.append(text)
                 if n_tokens == 1:
-                    first_token_s = time.perf_counter() - t0
-                # tuple.__new__ straight from C: the same Candidates, without a Python call each
-                cands = tuple(map(_new_tuple, repeat(Candidate), zip(
-                    nums.cand_ids, map(pieces.__getitem__, nums.cand_ids),
-                    nums.cand_logits, nums.cand_probs, strict=True)))
-                step = Step(
-                    index=n_tokens - 1, token_id=token, piece=piece, text=text,
-                    prob=nums.prob, rank=nums.rank, logit=nums.logit, log_z=nums.log_z,
-                    entropy=nums.entropy, candidates=cands, stages=nums.stages,
-                    final_prob=nums.final_prob, forced=request.forced_first_token is not None
-                    and n_tokens == 1, stop_reason=reason,
-                    elapsed_ms=(time.perf_counter() - t_step) * 1000.0,
-                )
+                    first_token_s = perf() - t0
+                if not split:
+                    step = make_step(nums, text, reason, n_tokens - 1, perf() - t_step)
+                    if reason is not None:
+                        stop = reason
+                        yield step
+                        return result()
+                    yield step
+                    # the token is fed back only when the next step is asked for (step mode)
+                    if cancel is not None and cancel.is_set():
+                        stop = STOP_CANCELLED
+                        return result()
+                    sampler.accept(token)
+                    t_go = perf()
+                    critical.append(t_go - t_ready)
+                    decoded = self._decode_one(token, cancel)
+                    t_ready = perf()
+                    if not decoded:
+                        stop = STOP_CANCELLED
+                        return result()
+                    continue
+                # overlap: the display half runs while the token decodes
+                display.submit(finish_step, decision, text, reason, n_tokens - 1,
+                               perf() - t_step)
+                decoded = False
+                try:
+                    if reason is None and not (cancel is not None and cancel.is_set()):
+                        sampler.accept(token)
+                        t_go = perf()
+                        critical.append(t_go - t_ready)
+                        decoded = self._decode_one(token, cancel)
+                        t_ready = perf()
+                finally:
+                    step = display.result()  # taken even when the decode raised
                 if reason is not None:
                     stop = reason
                     yield step
                     return result()
                 yield step
-                # the token is fed back only when the next step is asked for (step mode)
-                if cancel is not None and cancel.is_set():
-                    stop = STOP_CANCELLED
-                    return result()
-                sampler.accept(token)
-                if not self._decode_one(token, cancel):
-                    stop = STOP_CANCELLED
+                if not decoded or (cancel is not None and cancel.is_set()):
+                    stop = STOP_CANCELLED  # the decoded token stays cached: trimmed on reuse
                     return result()
         finally:
             sampler.close()

@@ -23,6 +23,7 @@ from typing import Any
 import llama_cpp
 import numpy as np
 
+from tokenwise.core.engine import draw
 from tokenwise.core.errors import InvalidLogitsError
 from tokenwise.core.sampling.settings import SamplerSettings
 from tokenwise.core.sampling.stages import (
@@ -64,6 +65,53 @@ class StepNumbers:
     final_prob: float
 
 
+@dataclass(slots=True)
+class Decision:
+    """The first half of a step (see :meth:`StepSampler.decide`): the token and the stages
+    after penalties; what only the display needs is left to :meth:`StepSampler.finish`."""
+
+    token: int
+    final_prob: float
+    rank: int  # among the shown candidates; 0: not among them
+    m: float
+    z: float | None  # None: the split step's finish computes the moments
+    sum_ex: float | None
+    cand_ids: list[int]
+    cand_logits: list[float]
+    head: list[int]  # the shown candidates after penalties
+    pen_head: np.ndarray | None  # their penalised logits (None: no penalties)
+    stages: list[Stage]  # after the penalties stage
+    pen_old: np.ndarray | None
+    pen_new: np.ndarray | None
+
+
+_INVALID = (
+    "The model produced invalid numbers (NaN or infinite logits) for the next token, so "
+    "there is nothing to draw from. The model file may be damaged, or the GPU build may be "
+    "computing wrongly: try it with GPU layers set to 0."
+)
+
+
+def _check(m: float, z: float) -> None:
+    if not (math.isfinite(m) and math.isfinite(z) and z > 0.0):
+        raise InvalidLogitsError(_INVALID)
+
+
+def _log_z_pen(m: float, z: float, pen_old: np.ndarray | None,
+               pen_new: np.ndarray | None) -> float:
+    """The normaliser after penalties: only the penalised tokens' terms change."""
+    if pen_old is None or pen_new is None:
+        return m + math.log(z)
+    delta = (np.exp(pen_new.astype(np.float64) - m).sum()
+             - np.exp(pen_old.astype(np.float64) - m).sum())
+    return m + math.log(max(z + delta, 1e-300))
+
+
+def _probs(logits: list[float], log_z: float) -> list[float]:
+    exp = math.exp
+    return [exp(v - log_z) for v in logits]  # a few dozen: cheaper than numpy here
+
+
 def _fused_softmax() -> Any:
     """ggml's vectorised y = exp(x - max), returning the sum: one pass instead of three."""
     folder = Path(llama_cpp.__file__).resolve().parent / "lib"
@@ -81,25 +129,41 @@ def _fused_softmax() -> Any:
 _SOFTMAX = _fused_softmax()
 
 
-def _compiled_scan() -> Callable[..., int] | None:
-    """The C pass over the logits (``_scan.c``), if it was built; None: numpy does the work."""
+def _compiled_pass() -> tuple[Callable[..., int] | None, tuple[Any, Any, int] | None, Any]:
+    """The C pass over the logits (``_scan.c``), if it was built; None: numpy does the work.
+
+    Also its untruncated-draw functions (tw_tempered, tw_pick) with ggml's softmax address.
+    """
     if _SOFTMAX is None:
-        return None
+        return None, None, None
     try:
         module = importlib.import_module(f"{__package__}._scan")
     except ImportError:
-        return None
+        return None, None, None
     try:
-        fn = ctypes.CDLL(module.__file__).tw_scan
+        lib = ctypes.CDLL(module.__file__)
+        fn, tempered, pick = lib.tw_scan, lib.tw_tempered, lib.tw_pick
     except (OSError, AttributeError):
-        return None
+        return None, None, None
     fn.restype = ctypes.c_int
     fn.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_void_p,
-                   ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
-    return fn
+                   ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
+    tempered.restype = ctypes.c_double
+    tempered.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_float, ctypes.c_float,
+                         ctypes.c_void_p, ctypes.c_void_p]
+    pick.restype = ctypes.c_int
+    pick.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_float, ctypes.c_float,
+                     ctypes.c_void_p, ctypes.c_void_p, ctypes.c_double, ctypes.c_void_p,
+                     ctypes.c_int]
+    moments = lib.tw_moments
+    moments.restype = None
+    moments.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_float, ctypes.c_void_p,
+                        ctypes.c_void_p, ctypes.c_void_p]
+    address = ctypes.cast(_SOFTMAX, ctypes.c_void_p).value or 0
+    return fn, (tempered, pick, address), moments
 
 
-_SCAN = _compiled_scan()
+_SCAN, _DRAW, _MOMENTS = _compiled_pass()
 _SCAN_MAX_NEED = 1024  # as TW_MAX_NEED in _scan.c
 _SCAN_CAP = 4096  # candidates it may return (ties at the threshold included)
 _SOFTMAX_ADDRESS = ctypes.cast(_SOFTMAX, ctypes.c_void_p).value if _SOFTMAX is not None else None
@@ -157,8 +221,9 @@ class CandidateBuffer:
         self.mask = np.empty(capacity, dtype=np.bool_)
         # the compiled pass writes its candidates straight into the token data array
         self.scan_out = np.empty(3, dtype=np.float64)
+        self.chunk_sums = np.zeros(draw.chunk_count(capacity), dtype=np.float64)
         self.scan_args = (ctypes.addressof(self._data), min(_SCAN_CAP, capacity),
-                          self.scan_out.ctypes.data)
+                          self.scan_out.ctypes.data, self.chunk_sums.ctypes.data)
         self.all_ids = np.arange(capacity, dtype=np.intp)
 
     def load(self, ids: np.ndarray, logits: np.ndarray, *, is_sorted: bool = False) -> None:
@@ -227,10 +292,20 @@ class StepSampler:
         self._colmax = np.empty(_COLUMNS, dtype=np.float32)
         self._e = buffer.exp_buf[:n_vocab]
         self._e_address = buffer.exp_ptr
+        self._moments_out = np.empty(2, dtype=np.float64)
         self._mask = buffer.mask[:n_vocab]
-        # the C pass finds the best `need` tokens: enough for greedy and top-k, not for the
-        # nucleus or min-p without top-k, which the numpy path widens to fit
-        self._scan = _SCAN if self._scope == _SCOPE_TOP else None
+        # the C pass finds the best `need` tokens: enough for greedy, top-k and the untruncated
+        # draw's display; for the nucleus it is asked for more until their mass reaches top-p
+        # (with penalties, and for min-p without top-k, the numpy path widens to fit)
+        nucleus = self._scope == _SCOPE_TOP_P and not self._window_len
+        self._scan = _SCAN if self._scope in (_SCOPE_TOP, _SCOPE_ALL) or nucleus else None
+        self._nucleus_need = max(64, self.need)  # grown to twice the last nucleus
+        # no truncating stage: draw by inverse CDF over the unsorted vocabulary
+        self._untruncated = (
+            draw.UntruncatedDraw(n_vocab, s.temperature, seed,
+                                 _DRAW if _SCAN is not None else None)
+            if self._scope == _SCOPE_ALL and not s.greedy else None
+        )
 
     def _make(self, sampler: object) -> object:
         self._samplers.append(sampler)
@@ -255,84 +330,87 @@ class StepSampler:
 
     # ------------------------------------------------------------------ one step
 
+    @property
+    def can_split(self) -> bool:
+        """Whether a step can be split around the next decode (see :meth:`decide`).
+
+        Greedy and top-k decide from the best candidates alone: the normaliser, the entropy
+        and the raw probabilities only feed the display.
+        """
+        return (self._scope == _SCOPE_TOP and self._scan is not None
+                and self.need + len(self._counts) <= _SCAN_MAX_NEED)
+
     def step(self, x: np.ndarray, forced: int | None = None, x_address: int = 0) -> StepNumbers:
         """Inspect the logits ``x`` (the live llama.cpp buffer, read only) and draw a token.
 
         ``x_address`` is the buffer's address when the caller knows it (saves a lookup).
         """
+        return self.finish(self.decide(x, forced, x_address), x)
+
+    def decide(self, x: np.ndarray, forced: int | None = None, x_address: int = 0,
+               *, split: bool = False) -> Decision:
+        """The half of a step that draws the token and records the stages after penalties.
+
+        ``split`` (only where :attr:`can_split`): leave the whole-vocabulary moments to
+        :meth:`finish`, which may then run on a copy of the logits while the next token
+        decodes. The numbers are the same either way (the same arithmetic, in other calls).
+        """
         s = self.s
         counts = self._counts
         need = self.need + len(counts)  # penalised tokens may drop out of the best
+        address = x_address or x.ctypes.data
         scanned = 0
-        if self._scan is not None and need <= _SCAN_MAX_NEED:
-            buf = self.buf
-            scanned = self._scan(x_address or x.ctypes.data, self.n_vocab, need,
-                                 _SOFTMAX_ADDRESS, *buf.scan_args)
+        z: float | None = None
+        sum_ex: float | None = None
+        if self._scan is not None:
+            if self._scope == _SCOPE_TOP_P:
+                scanned = self._scan_nucleus(address)
+            elif need <= _SCAN_MAX_NEED:
+                scanned = self._scan(address, self.n_vocab, need,
+                                     None if split else _SOFTMAX_ADDRESS, *self.buf.scan_args)
         if scanned > 0:
             m, z, sum_ex = self.buf.scan_out.tolist()
+            if split:
+                z = sum_ex = None
+                if not math.isfinite(m):
+                    raise InvalidLogitsError(_INVALID)
         else:
-            e = self._e
-            m = self._best_logit(x)
-            if _SOFTMAX is not None:
-                z = _SOFTMAX(self.n_vocab, self._e_address, x_address or x.ctypes.data, m)
-            else:
-                np.subtract(x, np.float32(m), out=e)
-                np.exp(e, out=e)
-                z = float(e.sum())
-            # numpy's pairwise sum: a float32 dot over the whole vocabulary drifts by 1e-4 nats
-            with np.errstate(invalid="ignore"):
-                prod = np.multiply(e, x, out=self.buf.prod_buf[: x.size])
-            sum_ex = float(prod.sum())
-            if math.isnan(sum_ex):  # exp(-inf) * -inf: masked tokens add nothing
-                sum_ex = float(prod[e > 0].sum())
-        if not (math.isfinite(m) and math.isfinite(z) and z > 0.0):
-            raise InvalidLogitsError(
-                "The model produced invalid numbers (NaN or infinite logits) for the next "
-                "token, so there is nothing to draw from. The model file may be damaged, or "
-                "the GPU build may be computing wrongly: try it with GPU layers set to 0."
-            )
-        log_z = m + math.log(z)
-        # H = log Z - sum(p * x), with p = exp(x - m) / z
-        entropy = log_z - sum_ex / z
-        if entropy < 0.0:
-            entropy = 0.0
+            m, z, sum_ex = self._moments_numpy(x, address)
+        if z is not None:
+            _check(m, z)
 
         # penalties touch only the tokens in the window
-        pen_ids = pen_new = None
-        log_z_pen = log_z
+        pen_ids = pen_old = pen_new = None
         if counts:
             pen_ids = np.fromiter(counts.keys(), dtype=np.int32, count=len(counts))
             times = np.fromiter(counts.values(), dtype=np.float32, count=pen_ids.size)
-            old = x[pen_ids]
+            old = pen_old = x[pen_ids]
             rp = np.float32(s.repeat_penalty)
             pen_new = np.where(old <= 0, old * rp, old / rp)
             pen_new = (pen_new - times * np.float32(s.frequency_penalty)
                        - np.float32(s.presence_penalty)).astype(np.float32)
-            delta = (np.exp(pen_new.astype(np.float64) - m).sum()
-                     - np.exp(old.astype(np.float64) - m).sum())
-            log_z_pen = m + math.log(max(z + delta, 1e-300))
+        # split: only the greedy and top-k paths, which do not read it
+        log_z_pen = _log_z_pen(m, z, pen_old, pen_new) if z is not None else math.nan
 
         loaded = False
         if scanned > 0:  # the best `need` (and any ties), sorted, already in the token data
             ids, raw = self.buf.ids[:scanned], self.buf.logits[:scanned]
             if pen_ids is None:
-                ids, raw = ids[:need], raw[:need]
+                if self._scope != _SCOPE_TOP_P:  # the nucleus: every candidate scanned
+                    ids, raw = ids[:need], raw[:need]
                 loaded = True
             else:
                 ids, raw = _sorted(np.union1d(ids, pen_ids), x)
         else:
+            assert z is not None
             ids, raw = self._subset(x, m, z, need, pen_ids, pen_new, log_z_pen)  # best first
         k = self.k_display
-        cand_ids, cand_logits = ids[:k], raw[:k]
-        head = cand_ids.tolist()
-        logits_list = cand_logits.tolist()
-        exp = math.exp
-        probs = [exp(v - log_z) for v in logits_list]  # a few dozen: cheaper than numpy here
-
+        cand_list = ids[:k].tolist()
+        logits_list = raw[:k].tolist()
+        head = cand_list
         pen = raw
-        if pen_ids is None:
-            pen_probs = probs
-        else:
+        pen_head = None
+        if pen_ids is not None:
             pen = raw.copy()
             hit = np.isin(ids, pen_ids)
             if hit.any() and pen_new is not None:
@@ -341,24 +419,59 @@ class StepSampler:
             order = np.argsort(-pen, kind="stable")
             ids, pen = ids[order], pen[order]
             head = ids[:k].tolist()
-            pen_probs = np.exp(pen[:k].astype(np.float64) - log_z_pen).tolist()
-        stages: list[Stage] = [Stage(STAGE_PENALTIES, self.labels[STAGE_PENALTIES], self.n_vocab,
-                                     tuple(head), tuple(pen_probs))]
+            pen_head = pen[:k].copy()
 
+        stages: list[Stage] = []
         if s.greedy:
             best = head[0]
             stages.append(Stage(STAGE_GREEDY, self.labels[STAGE_GREEDY], 1, (best,), (1.0,)))
             token = best if forced is None else forced
             final_prob = 1.0 if token == best else 0.0
+        elif self._untruncated is not None:
+            assert z is not None
+            pen_probs = (_probs(logits_list, m + math.log(z)) if pen_head is None
+                         else np.exp(pen_head.astype(np.float64) - log_z_pen).tolist())
+            token, final_prob = self._untruncated.sample(
+                x, address, m, z, self.buf.chunk_sums if scanned > 0 else None,
+                head, pen, pen_probs, (pen_ids, pen_old, pen_new), stages, forced, self.labels)
         else:
             token, final_prob = self._sample(ids, head, pen, log_z_pen, stages, forced, loaded)
-
-        # raw probability and rank of the chosen token
-        cand_list = cand_ids.tolist() if pen_ids is not None else head
         try:
             rank = cand_list.index(token) + 1
-            logit = logits_list[rank - 1]
         except ValueError:
+            rank = 0  # found in finish, from the logits
+        return Decision(token, final_prob, rank, m, z, sum_ex, cand_list, logits_list, head,
+                        pen_head, stages, pen_old, pen_new)
+
+    def finish(self, d: Decision, x: np.ndarray) -> StepNumbers:
+        """The half of a step that only feeds the display: moments, raw probabilities, rank.
+
+        ``x``: the logits the decision was made on (a copy, once the next decode has begun).
+        """
+        z, sum_ex = d.z, d.sum_ex
+        if z is None or sum_ex is None:
+            assert _MOMENTS is not None
+            out = self._moments_out
+            _MOMENTS(x.ctypes.data, self.n_vocab, d.m, _SOFTMAX_ADDRESS, out.ctypes.data, None)
+            z, sum_ex = out.tolist()
+            _check(d.m, z)
+        log_z = d.m + math.log(z)
+        # H = log Z - sum(p * x), with p = exp(x - m) / z
+        entropy = log_z - sum_ex / z
+        if entropy < 0.0:
+            entropy = 0.0
+        probs = _probs(d.cand_logits, log_z)
+        if d.pen_head is None:
+            pen_probs = probs
+        else:
+            log_z_pen = _log_z_pen(d.m, z, d.pen_old, d.pen_new)
+            pen_probs = np.exp(d.pen_head.astype(np.float64) - log_z_pen).tolist()
+        stages = (Stage(STAGE_PENALTIES, self.labels[STAGE_PENALTIES], self.n_vocab,
+                        tuple(d.head), tuple(pen_probs)), *d.stages)
+        token, rank = d.token, d.rank
+        if rank:
+            logit = d.cand_logits[rank - 1]
+        else:
             logit = float(x[token])
             rank = int(np.count_nonzero(x > x[token])) + 1
         return StepNumbers(
@@ -368,12 +481,30 @@ class StepSampler:
             logit=logit,
             log_z=log_z,
             entropy=entropy,
-            cand_ids=cand_list,
-            cand_logits=logits_list,
+            cand_ids=d.cand_ids,
+            cand_logits=d.cand_logits,
             cand_probs=probs,
-            stages=tuple(stages),
-            final_prob=final_prob,
+            stages=stages,
+            final_prob=d.final_prob,
         )
+
+    def _moments_numpy(self, x: np.ndarray, address: int) -> tuple[float, float, float]:
+        """max, sum(exp(x - max)) and sum(exp(x - max) * x) without the compiled pass."""
+        e = self._e
+        m = self._best_logit(x)
+        if _SOFTMAX is not None:
+            z = _SOFTMAX(self.n_vocab, self._e_address, address, m)
+        else:
+            np.subtract(x, np.float32(m), out=e)
+            np.exp(e, out=e)
+            z = float(e.sum())
+        # numpy's pairwise sum: a float32 dot over the whole vocabulary drifts by 1e-4 nats
+        with np.errstate(invalid="ignore"):
+            prod = np.multiply(e, x, out=self.buf.prod_buf[: x.size])
+        sum_ex = float(prod.sum())
+        if math.isnan(sum_ex):  # exp(-inf) * -inf: masked tokens add nothing
+            sum_ex = float(prod[e > 0].sum())
+        return m, z, sum_ex
 
     def _subset(
         self, x: np.ndarray, m: float, z: float, need: int,
@@ -387,7 +518,7 @@ class StepSampler:
         Equal logits keep the lower id first, as llama.cpp's own sort does.
         """
         s = self.s
-        top = self._scope == _SCOPE_TOP
+        top = self._scope in (_SCOPE_TOP, _SCOPE_ALL)  # all: only the shown are needed
         found: np.ndarray | None = None
         mask = self._mask
         if top and self._x2 is not None and need <= _COLUMNS // 4:
@@ -415,9 +546,10 @@ class StepSampler:
             found = self.buf.all_ids
         raw = x[found]
         if top and found.size > _PARTITION_ABOVE:
-            # only the best `need` can be kept or shown: sort just those
-            best = np.argpartition(raw, raw.size - need)[raw.size - need:]
-            best.sort()  # ascending ids again, so ties keep their order
+            # only the best `need` can be kept or shown: sort just those, and every token
+            # tied with the last of them (ascending ids: ties keep the lower id first)
+            cut = np.partition(raw, raw.size - need)[raw.size - need]
+            best = np.flatnonzero(raw >= cut)
             found, raw = found[best], raw[best]
         if pen_ids is not None:
             return _sorted(np.union1d(found, pen_ids), x)
@@ -425,6 +557,31 @@ class StepSampler:
         if top:
             order = order[:need]
         return found[order], raw[order]
+
+    def _scan_nucleus(self, address: int) -> int:
+        """The compiled pass asked for enough of the best to hold the nucleus; 0: too many.
+
+        The best `need` tokens, sorted, are a prefix of the sorted vocabulary: once their
+        mass reaches top-p (the same sum the stage itself then takes), the nucleus lies inside.
+        """
+        need = self._nucleus_need
+        buf = self.buf
+        scan = self._scan
+        assert scan is not None
+        while need <= _SCAN_MAX_NEED:
+            scanned = scan(address, self.n_vocab, need, _SOFTMAX_ADDRESS, *buf.scan_args)
+            if scanned <= 0:
+                return 0
+            m, z, _ = buf.scan_out.tolist()
+            if not (math.isfinite(m) and math.isfinite(z) and z > 0.0):
+                return scanned  # the step reports the invalid numbers
+            mass = np.cumsum(np.exp(buf.logits[:scanned].astype(np.float64) - (m + math.log(z))))
+            if mass[-1] >= self.s.top_p:
+                return scanned
+            if need >= _SCAN_MAX_NEED:
+                break
+            need = min(_SCAN_MAX_NEED, need * 4)
+        return 0
 
     def _best_logit(self, x: np.ndarray) -> float:
         """The largest logit; on a large vocabulary, each column's maximum on the way."""
@@ -503,6 +660,7 @@ class StepSampler:
             # top-k off: top-p over the whole vocabulary, whose normaliser is known exactly
             mass = np.cumsum(np.exp(pen.astype(np.float64) - log_z_pen))
             keep = min(int(np.searchsorted(mass, s.top_p, side="left")) + 1, ids.size)
+            self._nucleus_need = max(64, self.need, 2 * keep)
             buf.load(ids[:keep], pen[:keep], is_sorted=True)
         else:
             buf.load(ids, pen, is_sorted=True)

@@ -57,8 +57,9 @@ class ChatView(QWidget):
         legend.setContentsMargins(16, 8, 16, 0)
         legend.addStretch(1)
         legend.addWidget(HeatLegend(
-            "unlikely", "likely",
-            tooltip="Token colour = the probability the model gave the token it wrote"))
+            self.tr("unlikely"), self.tr("likely"),
+            tooltip=self.tr("Token colour = the probability the model gave the token it "
+                            "wrote")))
         self._legend_row.hide()
         layout.addWidget(self._legend_row)
 
@@ -71,12 +72,12 @@ class ChatView(QWidget):
         self._column = QVBoxLayout(self._canvas)
         self._column.setContentsMargins(24, 16, 24, 16)
         self._column.setSpacing(12)
-        self._earlier = QPushButton("Show earlier messages")
-        self._earlier.setToolTip("Load older messages of this conversation")
+        self._earlier = QPushButton(self.tr("Show earlier messages"))
+        self._earlier.setToolTip(self.tr("Load older messages of this conversation"))
         self._earlier.clicked.connect(self.earlier_requested)
         self._column.addWidget(self._earlier, 0, Qt.AlignmentFlag.AlignHCenter)
-        self._empty = QLabel("Ask the model anything. Every token of its reply can be "
-                             "clicked to see how it was chosen.")
+        self._empty = QLabel(self.tr("Ask the model anything. Every token of its reply can be "
+                                     "clicked to see how it was chosen."))
         self._empty.setObjectName("EmptyHint")
         self._empty.setWordWrap(True)
         self._empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -111,7 +112,8 @@ class ChatView(QWidget):
             for message in messages:
                 self._insert(message)
             self._earlier.setVisible(hidden_before > 0)
-            self._earlier.setText(f"Show earlier messages ({hidden_before})")
+            self._earlier.setText(self.tr("Show earlier messages ({count})").format(
+                count=hidden_before))
             self._empty.setVisible(not messages)
         finally:
             self._canvas.setUpdatesEnabled(True)

@@ -87,8 +87,8 @@ class InspectorPanel(QWidget):
         self.splitter.setChildrenCollapsible(False)
         self.splitter.setSizes([760, 240])  # the step view gets most of the height
         self.tokens = TokensPanel()
-        self.tabs.addTab(self.splitter, "Step")
-        self.tabs.addTab(self.tokens, "Tokens")
+        self.tabs.addTab(self.splitter, self.tr("Step"))
+        self.tabs.addTab(self.tokens, self.tr("Tokens"))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.tabs)
@@ -185,7 +185,8 @@ class InspectorPanel(QWidget):
         button = self.step_view.step_mode_button
         button.setEnabled(capabilities.step_mode)
         button.setToolTip(self._step_mode_tip if capabilities.step_mode
-                          else f"Step mode is unavailable: {capabilities.reason('step_mode')}")
+                          else self.tr("Step mode is unavailable: {reason}").format(
+                              reason=capabilities.reason("step_mode")))
         if not capabilities.tokenizer:
             self.set_tokenize_function(None)
         self.tokens.set_unavailable_reason(
@@ -255,8 +256,9 @@ class InspectorPanel(QWidget):
         if not (0 <= self._selected < len(self._steps)):
             sv.stage_view.set_table(EMPTY_TABLE)
             self.candidates_model.set_table(EMPTY_TABLE)
-            sv.title.setText("No reply selected" if not self._steps else "Select a step")
-            sv.stats.setText("Click a token of a reply, or a point on the timeline.")
+            sv.title.setText(self.tr("No reply selected") if not self._steps
+                             else self.tr("Select a step"))
+            sv.stats.setText(self.tr("Click a token of a reply, or a point on the timeline."))
             sv.explanation.setText("")
             sv.preview_banner.setVisible(False)
             return
@@ -284,25 +286,31 @@ class InspectorPanel(QWidget):
         sv.stage_view.set_table(table)
         self.candidates_model.set_table(table)
         sv.explanation.setText(text + self._unavailable_text(step))
-        forced = " (forced)" if step.forced else ""
-        sv.title.setText(f"Step {self._selected + 1} of {len(self._steps)} · "
-                         f"'{step.label}'{forced}")
-        shown = f"top {min(limit, stored)} of {stored} stored"
+        forced = self.tr(" (forced)") if step.forced else ""
+        sv.title.setText(self.tr("Step {index} of {total} · {token}").format(
+            index=self._selected + 1, total=len(self._steps), token=f"'{step.label}'") + forced)
+        shown = self.tr("top {shown} of {stored} stored").format(shown=min(limit, stored),
+                                                                 stored=stored)
         if math.isfinite(step.log_z):  # the local engine's own numbers
-            sv.stats.setText(
-                f"id {step.token_id} · raw {percent_column(step.prob)} (rank {step.rank}) · "
-                f"drawn at {percent_column(step.final_prob)} · entropy {step.entropy:.2f} nats "
-                f"· other tokens {percent_column(step.other_mass)} · {shown}")
+            sv.stats.setText(self.tr(
+                "id {id} · raw {raw} (rank {rank}) · drawn at {final} · entropy {entropy} nats · "
+                "other tokens {other}").format(
+                    id=step.token_id, raw=percent_column(step.prob), rank=step.rank,
+                    final=percent_column(step.final_prob), entropy=f"{step.entropy:.2f}",
+                    other=percent_column(step.other_mass)) + " · " + shown)
         else:  # a server's: what it reported, the rest said to be unavailable
             unknown = self.tr("unavailable")
-            token = str(step.token_id) if step.token_id >= 0 else unknown
-            rank = str(step.rank) if step.rank else self.tr("beyond the top {0}").format(stored)
-            drawn = percent_column(step.final_prob) if math.isfinite(step.final_prob) else unknown
+            rank = (str(step.rank) if step.rank
+                    else self.tr("beyond the top {0}").format(stored))
             sv.stats.setText(self.tr(
-                "id {0} · {1} (rank {2}) as the server reports it · drawn at {3} · entropy "
-                "{4} · other tokens {5} · {6}").format(
-                    token, percent_column(step.prob) if math.isfinite(step.prob) else unknown,
-                    rank, drawn, unknown, percent_column(step.other_mass), shown))
+                "id {id} · {raw} (rank {rank}) as the server reports it · drawn at {final} · "
+                "entropy {entropy} · other tokens {other}").format(
+                    id=str(step.token_id) if step.token_id >= 0 else unknown,
+                    raw=percent_column(step.prob) if math.isfinite(step.prob) else unknown,
+                    rank=rank,
+                    final=percent_column(step.final_prob)
+                    if math.isfinite(step.final_prob) else unknown,
+                    entropy=unknown, other=percent_column(step.other_mass)) + " · " + shown)
 
     def set_probability_label(self, label: str) -> None:
         """What the probabilities are, where they are not Tokenwise's own ("" for local)."""
@@ -324,13 +332,13 @@ class InspectorPanel(QWidget):
         return "\n\n" + "\n".join(lines)
 
     def _preview_text(self, s: SamplerSettings, note: str | None) -> str:
-        parts = [f"T {s.temperature:g}", f"top-k {s.top_k or 'off'}",
+        parts = [f"T {s.temperature:g}", f"top-k {s.top_k or self.tr('off')}",
                  f"top-p {s.top_p:g}", f"min-p {s.min_p:g}"]
         if s.penalties_active:
-            parts.append(f"repeat {s.repeat_penalty:g}")
-        text = ("<b>What-if preview</b> with the sliders (" + ", ".join(parts) + "), "
-                "recomputed from the stored logits; the reply itself was drawn with its own "
-                "settings.")
+            parts.append(self.tr("repeat {value}").format(value=f"{s.repeat_penalty:g}"))
+        text = self.tr("<b>What-if preview</b> with the sliders ({settings}), recomputed from "
+                       "the stored logits; the reply itself was drawn with its own "
+                       "settings.").format(settings=", ".join(parts))
         return text + (f"<br><i>{note}</i>" if note else "")
 
     def _stream_tick(self) -> None:
@@ -358,8 +366,8 @@ class InspectorPanel(QWidget):
 
     def _branch(self, token_id: int) -> None:
         if self._capabilities is not None and not self._capabilities.branching:
-            QToolTip.showText(QCursor.pos(), "Branching is unavailable: "
-                              + self._capabilities.reason("branching"), self)
+            QToolTip.showText(QCursor.pos(), self.tr("Branching is unavailable: {reason}").format(
+                reason=self._capabilities.reason("branching")), self)
             return
         if 0 <= self._selected < len(self._steps):
             self.branch_requested.emit(self._selected, token_id)
@@ -370,13 +378,15 @@ class InspectorPanel(QWidget):
             return
         if row.chosen:
             menu = QMenu(self)
-            menu.addAction("Copy the candidates table").triggered.connect(self.copy_table)
+            menu.addAction(self.tr("Copy the candidates table")).triggered.connect(
+                self.copy_table)
             menu.popup(where)
             return
         menu = QMenu(self)
-        action = menu.addAction(f"Continue with '{row.label}' here")
+        action = menu.addAction(self.tr("Continue with {token} here").format(
+            token=f"'{row.label}'"))
         action.triggered.connect(lambda: self._branch(token_id))
-        copy = menu.addAction("Copy the candidates table")
+        copy = menu.addAction(self.tr("Copy the candidates table"))
         copy.triggered.connect(self.copy_table)
         menu.popup(where)
 

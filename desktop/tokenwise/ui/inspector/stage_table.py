@@ -240,9 +240,11 @@ def _rerun_from(step: Step, stored: tuple[Stage, ...], prev_index: int, changed:
     if incomplete:
         cut = next(st for st in out if st.name in (prev.name, STAGE_TOP_K)
                    and st.survivors > len(st.ids))
-        note = (f"Approximate: the {STAGE_TITLES.get(cut.name, cut.name)} stage keeps "
-                f"{cut.survivors:,} tokens but only its top {len(cut.ids)} were stored, so the "
-                "later stages are computed on those alone.")
+        note = QCoreApplication.translate(
+            "StageTable", "Approximate: the {stage} stage keeps {kept} tokens but only its top "
+            "{stored} were stored, so the later stages are computed on those alone.").format(
+                stage=STAGE_TITLES.get(cut.name, cut.name), kept=f"{cut.survivors:,}",
+                stored=len(cut.ids))
     return tuple(out), note
 
 

@@ -127,11 +127,13 @@ class TimelineChart(QWidget):
         if event.type() == event.Type.ToolTip and isinstance(event, QHelpEvent):
             i = self.index_at(event.pos().x())
             if i >= 0:
-                QToolTip.showText(event.globalPos(), (
-                    f"step {i + 1}: '{self._labels[i]}'\n"
-                    f"probability {percent_column(self._probs[i])} · entropy "
-                    + (f"{self._entropy[i]:.2f} nats" if self._entropy[i] == self._entropy[i]
-                       else self.tr("unavailable"))), self)
+                entropy = self._entropy[i]
+                QToolTip.showText(event.globalPos(), self.tr(
+                    "step {index}: {token}\nprobability {probability} · entropy {entropy}"
+                    ).format(index=i + 1, token=f"'{self._labels[i]}'",
+                             probability=percent_column(self._probs[i]),
+                             entropy=self.tr("{0} nats").format(f"{entropy:.2f}")
+                             if entropy == entropy else self.tr("unavailable")), self)
             return True
         return super().event(event)
 
@@ -194,7 +196,7 @@ class TimelineChart(QWidget):
         self._legend(p, ink, fm)
         if not self._probs:
             p.setPen(ink.muted)
-            p.drawText(plot, Qt.AlignmentFlag.AlignCenter, "No reply yet")
+            p.drawText(plot, Qt.AlignmentFlag.AlignCenter, self.tr("No reply yet"))
             p.end()
             return
         bars, line = self._build_paths(plot)
@@ -223,8 +225,8 @@ class TimelineChart(QWidget):
 
     def _legend(self, p: QPainter, ink: Ink, fm: QFontMetricsF) -> None:
         x = self._left
-        for color, text in ((ink.accent, "probability of the drawn token"),
-                            (ink.second, "entropy (nats)")):
+        for color, text in ((ink.accent, self.tr("probability of the drawn token")),
+                            (ink.second, self.tr("entropy (nats)"))):
             p.setPen(Qt.PenStyle.NoPen)
             p.setBrush(color)
             p.drawRoundedRect(QRectF(x, 6, 10, 4), 2, 2)

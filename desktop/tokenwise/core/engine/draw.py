@@ -1,0 +1,158 @@
+"""Drawing from the untruncated distribution without sorting the vocabulary.
+
+With no truncating stage (top-k, top-p and min-p all off) the distribution drawn from is
+softmax((x - penalties) / T) over the whole vocabulary. Sorting 262k logits and handing them
+to llama.cpp's samplers each step costs more than the rest of the step; instead:
+
+- one pass gives the normaliser, sum(exp((x - max) / T)), and each chunk of ``CHUNK`` tokens'
+  share of it (at T = 1 the inspection's own pass has already given both);
+- the draw is an inverse CDF over the unsorted array: a uniform number times the normaliser,
+  the chunk where the running sum passes it, then the token inside that chunk.
+
+Penalised tokens (at most the penalty window) are a bucket of their own: their raw weights
+are taken out of their chunks and their penalised weights drawn from first. The compiled
+pass (``_scan.c``: ``tw_tempered``, ``tw_pick``) does the two whole-vocabulary walks; numpy
+does the same when it was not built.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from tokenwise.core.sampling.stages import STAGE_MIN_P, STAGE_TEMPERATURE, STAGE_TOP_K, STAGE_TOP_P
+from tokenwise.core.trace.records import Stage
+
+CHUNK = 2048  # as TW_CHUNK in _scan.c
+
+
+def chunk_count(n_vocab: int) -> int:
+    return -(-n_vocab // CHUNK)
+
+
+class UntruncatedDraw:
+    """One generation's draws from softmax(x / T) over the whole vocabulary.
+
+    ``compiled``: the (tw_tempered, tw_pick, softmax address) triple, or None for numpy.
+    """
+
+    def __init__(self, n_vocab: int, temperature: float, seed: int,
+                 compiled: tuple[Any, Any, int] | None) -> None:
+        self.n_vocab = n_vocab
+        self.inv_t = float(np.float32(1.0 / temperature))
+        self.rng = random.Random(seed)
+        self.sums = np.zeros(chunk_count(n_vocab), dtype=np.float64)
+        self._sums_ptr = self.sums.ctypes.data
+        self.compiled = compiled
+        self._y = np.empty(0, dtype=np.float32)
+
+    def _weights(self, x: np.ndarray, m: float) -> np.ndarray:
+        """exp((x - m) / T) in float32, as the compiled pass computes it (numpy path)."""
+        if self._y.size != x.size:
+            self._y = np.empty(x.size, dtype=np.float32)
+        y = self._y
+        inv = np.float32(self.inv_t)
+        if inv == 1.0:
+            np.subtract(x, np.float32(m), out=y)
+        else:
+            np.multiply(x, inv, out=y)
+            np.subtract(y, np.float32(m) * inv, out=y)
+        np.exp(y, out=y)
+        return y
+
+    def normaliser(self, x: np.ndarray, m: float, x_address: int,
+                   scan_sums: np.ndarray | None, z: float) -> float:
+        """sum(exp((x - m) / T)) over the whole vocabulary; the chunk sums kept for the draw.
+
+        ``scan_sums`` and ``z``: the inspection pass's chunk sums and normaliser, which are
+        the answer at T = 1 (None: the pass did not give them).
+        """
+        if self.inv_t == 1.0 and scan_sums is not None:
+            self.sums[:] = scan_sums
+            return z
+        if self.compiled is not None:
+            tempered, _, softmax = self.compiled
+            return float(tempered(x_address, self.n_vocab, m, self.inv_t, softmax,
+                                  self._sums_ptr))
+        y = self._weights(x, m)
+        body = y.size - y.size % CHUNK
+        self.sums[: body // CHUNK] = y[:body].reshape(-1, CHUNK).sum(axis=1, dtype=np.float64)
+        if body < y.size:
+            self.sums[-1] = float(y[body:].sum(dtype=np.float64))
+        return float(self.sums.sum())
+
+    def weight(self, logit: float, m: float) -> float:
+        return math.exp((logit - m) * self.inv_t)
+
+    def draw(self, x: np.ndarray, m: float, x_address: int, total: float,
+             pen_ids: np.ndarray | None, pen_old: np.ndarray | None,
+             pen_new: np.ndarray | None) -> int:
+        """A token drawn with probability weight / total (after :meth:`normaliser`).
+
+        ``pen_ids`` / ``pen_old`` / ``pen_new``: the penalised tokens, their raw and their
+        penalised logits (None: no penalties).
+        """
+        target = self.rng.random() * total
+        skip = np.empty(0, dtype=np.int32)
+        sums = self.sums
+        if pen_ids is not None and pen_old is not None and pen_new is not None:
+            inv = self.inv_t
+            new_w = np.exp((pen_new.astype(np.float64) - m) * inv)
+            bucket = np.cumsum(new_w)
+            if bucket.size and target < bucket[-1]:
+                return int(pen_ids[int(np.searchsorted(bucket, target, side="right"))])
+            target -= float(bucket[-1]) if bucket.size else 0.0
+            old_w = np.exp((pen_old.astype(np.float64) - m) * inv)
+            sums = sums.copy()
+            np.subtract.at(sums, pen_ids // CHUNK, old_w)
+            skip = np.sort(pen_ids).astype(np.int32)
+        if self.compiled is not None:
+            _, pick, softmax = self.compiled
+            return int(pick(x_address, self.n_vocab, m, self.inv_t, softmax,
+                            sums.ctypes.data, target, skip.ctypes.data, skip.size))
+        y = self._weights(x, m).astype(np.float64)
+        y[skip] = 0.0
+        cum = np.cumsum(y)
+        at = int(np.searchsorted(cum, target, side="right"))
+        if at >= y.size:  # rounding: the last token that can be drawn
+            at = int(np.flatnonzero(y > 0)[-1])
+        return at
+
+    def sample(
+        self, x: np.ndarray, address: int, m: float, z: float, scan_sums: np.ndarray | None,
+        head: list[int], pen: np.ndarray, pen_probs: Sequence[float],
+        penalised: tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None],
+        stages: list[Stage], forced: int | None, labels: dict[str, str],
+    ) -> tuple[int, float]:
+        """No truncating stage: every stage keeps the whole vocabulary; draw by inverse CDF.
+
+        The temperature stage's normaliser is one pass (none at T = 1: the inspection's);
+        the shown probabilities and the drawn token's come from the same weights.
+        """
+        n = self.n_vocab
+        shown_ids, shown_probs = tuple(head), tuple(pen_probs)
+        for name in (STAGE_TOP_K, STAGE_TOP_P, STAGE_MIN_P):
+            stages.append(Stage(name, labels[name], n, shown_ids, shown_probs))
+        total = self.normaliser(x, m, address, scan_sums, z)
+        pen_ids, pen_old, pen_new = penalised
+        lookup: dict[int, float] = {}
+        if pen_ids is not None and pen_old is not None and pen_new is not None:
+            inv = self.inv_t
+            total += float(np.exp((pen_new.astype(np.float64) - m) * inv).sum()
+                           - np.exp((pen_old.astype(np.float64) - m) * inv).sum())
+            lookup = dict(zip(pen_ids.tolist(), pen_new.tolist(), strict=True))
+        inv_total = 1.0 / total
+        weight = self.weight
+        stages.append(Stage(STAGE_TEMPERATURE, labels[STAGE_TEMPERATURE], n, shown_ids,
+                            tuple([weight(v, m) * inv_total
+                                   for v in pen[: len(head)].tolist()])))
+        if forced is not None:
+            token = forced
+        else:
+            token = self.draw(x, m, address, total, *penalised)
+        logit = lookup[token] if token in lookup else float(x[token])
+        return token, weight(logit, m) * inv_total
