@@ -6,6 +6,7 @@ for one of its models.
 
 from __future__ import annotations
 
+from tokenwise.core.i18n import _
 from tokenwise.core.remote.client import RemoteClient, RemoteError, UnknownModelError
 from tokenwise.core.remote.engine import RemoteEngine
 from tokenwise.core.remote.probe import ServerProbe, probe
@@ -19,14 +20,14 @@ def connect(base_url: str, model: str = "", *, api_key: str | None = None, ca_ce
         found = probe(client)
         if not model:
             if len(found.models) != 1:
-                names = ", ".join(m.id for m in found.models) or "none"
-                raise RemoteError(f"Name the model: the server serves {names}.")
+                names = ", ".join(m.id for m in found.models) or _("none")
+                raise RemoteError(_("Name the model: the server serves {names}.").format(
+                    names=names))
             model = found.models[0].id
         elif found.models and found.model(model) is None:
             names = ", ".join(m.id for m in found.models)
-            raise UnknownModelError(f"The server does not serve the model {model!r} (it "
-                                    f"serves "
-                                    f"{names}).")
+            raise UnknownModelError(_("The server does not serve the model {model} (it serves "
+                                      "{names}).").format(model=repr(model), names=names))
         return RemoteEngine(client, found, model, server_name=server_name,
                             post_sampling=post_sampling, path=path)
     except BaseException:
@@ -41,7 +42,7 @@ def open_saved(path: str) -> RemoteEngine:
     parts = servers.split_model_path(path)
     record = servers.find(parts[0]) if parts is not None else None
     if parts is None or record is None:
-        raise RemoteError("That server is no longer in the list: add it again in Settings.")
+        raise RemoteError(_("That server is no longer in the list: add it again in Settings."))
     return connect(record.base_url, parts[1], api_key=record.api_key(), ca_cert=record.ca_cert,
                    server_name=record.name, post_sampling=record.post_sampling, path=path)
 
