@@ -85,6 +85,7 @@ class RemoteClient:
                                   .format(path=ca_cert,
                                           error=getattr(exc, "strerror", None) or exc)) from exc
         self.timeout = timeout
+        self.connect_timeout = connect_timeout
         self._http = httpx2.Client(
             base_url=self.base_url, headers=headers, verify=verify,
             timeout=httpx2.Timeout(timeout, connect=connect_timeout), follow_redirects=True,
@@ -189,7 +190,8 @@ class RemoteClient:
         except httpx2.ConnectTimeout as exc:
             raise RemoteError(_("{url} did not answer within {seconds} s (is the address "
                                 "right?).").format(url=self.base_url,
-                                                   seconds=f"{CONNECT_TIMEOUT_S:.0f}")) from exc
+                                                   seconds=f"{self.connect_timeout:g}")
+                              ) from exc
         except httpx2.TimeoutException as exc:
             raise RemoteError(_("{url} did not answer {path} within {seconds} s.").format(
                 url=self.base_url, path=path, seconds=f"{self.timeout:.0f}")) from exc
