@@ -70,7 +70,6 @@ def test_a_damaged_list_reads_as_empty(tokenwise_home: Path) -> None:
 
 def test_saved_servers_models_listed_and_a_dead_server_left_out(replay: ReplayServer) -> None:
     from llamaservers import free_port
-
     from tokenwise.core.remote import list_saved_models
 
     good = servers.new_record("box", replay.base_url)
