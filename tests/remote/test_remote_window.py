@@ -141,3 +141,32 @@ def test_settings_servers_section_saves_and_tests(qtbot: Any,
     panel.remove()
     assert panel.list.count() == 0 and servers.load_servers() == []
     dialog.reject()
+
+
+def test_step_mode_and_branch_through_llama_server(qtbot: Any,
+                                                   llama_server: RunningServer) -> None:
+    window, _record = _remote_window(qtbot, llama_server)
+    controller = window.controller
+    window.inspector.step_mode_toggled.emit(True)
+    window.composer.edit.setPlainText("Count to five.")
+    with qtbot.waitSignal(controller.step_waiting, timeout=TIMEOUT_MS):
+        qtbot.keyClick(window.composer.edit, Qt.Key.Key_Return)
+    for n in (1, 2, 3):
+        with qtbot.waitSignal(controller.step_waiting, timeout=TIMEOUT_MS):
+            window.inspector.step_once_requested.emit()
+        qtbot.waitUntil(lambda n=n: len(controller.flow.reply.steps) == n, timeout=10_000)
+    with qtbot.waitSignal(controller.reply_finished, timeout=TIMEOUT_MS) as blocker:
+        window.inspector.run_to_end_requested.emit()
+    window.inspector.step_mode_toggled.emit(False)
+    reply_id = int(blocker.args[0])
+    old = controller.flow.traces[reply_id]
+    assert len(old) > 3
+    at = 2
+    alternative = next(c.token_id for c in old[at].candidates if c.token_id != old[at].token_id)
+    controller.inspect_step(reply_id, at)
+    with qtbot.waitSignal(controller.reply_finished, timeout=TIMEOUT_MS) as blocker:
+        window.inspector.branch_requested.emit(at, alternative)
+    new = controller.flow.traces[blocker.args[0]]
+    assert [s.token_id for s in new[:at]] == [s.token_id for s in old[:at]]
+    assert new[at].token_id == alternative and new[at].forced
+    assert [s.index for s in new] == list(range(len(new)))
