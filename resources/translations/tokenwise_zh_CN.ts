@@ -751,7 +751,6 @@
     <name>LanguageNotice</name>
     <message>
         <source>Not now</source>
-        <extracomment>the catalogue&apos;s first download for a reader of Chinese</extracomment>
         <translation>暂不</translation>
     </message>
     <message>
@@ -784,6 +783,7 @@
     </message>
     <message>
         <source>Download the multilingual model; Models shows its progress</source>
+        <extracomment>the catalogue&apos;s first download for a reader of Chinese</extracomment>
         <translation>下载这个多语言模型；“模型”窗口中可查看进度</translation>
     </message>
 </context>
@@ -1689,6 +1689,14 @@ It is kept in {place}.</source>
 </context>
 <context>
     <name>TimelineChart</name>
+    <message>
+        <source>Timeline of the reply&apos;s steps</source>
+        <translation>回复各步的时间线</translation>
+    </message>
+    <message>
+        <source>Probability and entropy of every step; the arrow keys choose a step</source>
+        <translation>每一步的概率和熵；用方向键选择一步</translation>
+    </message>
     <message>
         <source>step {index}: {token}
 probability {probability} · entropy {entropy} nats</source>

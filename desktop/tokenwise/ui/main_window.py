@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import itertools
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -97,7 +98,8 @@ class MainWindow(QMainWindow):
         column.addWidget(self.chat_view, 1)
         column.addWidget(self.composer)
         self.inspector = InspectorPanel()
-        self.inspector.setMinimumWidth(320)
+        # at least 320 px, and never narrower than its rows of buttons need (Chinese, 200%)
+        self.inspector.setMinimumWidth(max(320, self.inspector.minimumSizeHint().width()))
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.sidebar)
         self.splitter.addWidget(center)
@@ -124,6 +126,7 @@ class MainWindow(QMainWindow):
         self.status = StatusBar()
         self.setStatusBar(self.status)
         name_controls(self)
+        self._set_tab_order()
         self._restore_geometry()
         self.inspector.setVisible(settings.show_inspector)
         self.chat_view.set_heatmap(settings.heatmap)
@@ -164,6 +167,17 @@ class MainWindow(QMainWindow):
         bar.addWidget(spacer)
         self.toolbar = bar
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
+
+    def _set_tab_order(self) -> None:
+        """Tab walks the window as it reads: model, conversations, the chat, the message
+        box and its buttons, then the inspector."""
+        chain = [self.model_picker, self.sidebar.new_button, self.sidebar.search,
+                 self.sidebar.view, self.language_notice.action_button,
+                 self.language_notice.close_button, self.chat_view.scroll_area(),
+                 self.chat_view.first_focusable(), self.composer.edit,
+                 self.composer.send_button, self.composer.stop_button]
+        for before, after in itertools.pairwise(chain):
+            QWidget.setTabOrder(before, after)
 
     def _action(self, text: str, shortcut: str | QKeySequence.StandardKey | None, tip: str,
                 slot: Callable[[], object] | Callable[[bool], object],
