@@ -54,6 +54,7 @@ from tokenwise.ui.workers import (
 
 if TYPE_CHECKING:
     from tokenwise.ui.models.window import ModelsWindow
+    from tokenwise.ui.tour import TourGuide
 
 
 
@@ -83,6 +84,7 @@ class MainWindow(QMainWindow):
         self._closed = False
         self._ask_before_quitting = True
         self._models_window: ModelsWindow | None = None
+        self.tour: TourGuide | None = None
 
         self.sidebar = ConversationList()
         self.chat_view = ChatView()
@@ -240,6 +242,9 @@ class MainWindow(QMainWindow):
                                        self.open_models)
         self.act_quit = self._action(self.tr("&Quit"),
                                      "Ctrl+Q", self.tr("Quit Tokenwise"), self.close)
+        self.act_tour = self._action(self.tr("&Tour of one generation"), "F1",
+                                     self.tr("Seven stops through one real generation, step by "
+                                             "step"), self.start_tour)
         self.act_about = self._action(self.tr("&About Tokenwise"), None,
                                       self.tr("Version, backend and the licences of every part"),
                                       self.open_about)
@@ -262,6 +267,7 @@ class MainWindow(QMainWindow):
         model_menu.addAction(self.act_models)
         model_menu.addAction(self.act_settings)
         help_menu = menu.addMenu(self.tr("&Help"))
+        help_menu.addAction(self.act_tour)
         help_menu.addAction(self.act_about)
 
         for a in (self.act_system, self.act_regenerate, self.act_heatmap, self.act_inspector,
@@ -295,6 +301,35 @@ class MainWindow(QMainWindow):
         self.composer.set_ready(True)
         self.settings.last_model = info.path
         self.language_notice.update_for(info.path, self._installed_files())
+        if not self.settings.tour_offered:
+            self.offer_tour()
+
+    # ------------------------------------------------------------------ tour
+
+    def offer_tour(self) -> None:
+        """The first start: ask once whether to take the tour (a card, not a dialog)."""
+        from tokenwise.ui.tour import TourOffer
+
+        self.settings.tour_offered = True
+        offer = TourOffer(self)
+        self.tour_offer = offer
+        offer.accepted.connect(offer.hide)
+        offer.accepted.connect(self.start_tour)
+        offer.declined.connect(offer.hide)
+        offer.adjustSize()
+        corner = self.composer.mapTo(self, self.composer.rect().topRight())
+        offer.move(max(8, corner.x() - offer.width() - 16), max(8, corner.y() - offer.height()
+                                                                 - 12))
+        offer.show()
+        offer.raise_()
+
+    def start_tour(self) -> None:
+        """Help > Tour: from the start, or from the stop a skipped tour reached."""
+        from tokenwise.ui.tour import TourGuide
+
+        if self.tour is None:
+            self.tour = TourGuide(self)
+        self.tour.start(resume_at=self.settings.tour_stop)
 
     def _installed_files(self) -> dict[str, str]:
         """The models in the picker: file name -> path."""
