@@ -942,6 +942,14 @@
         <translation>退出 Tokenwise</translation>
     </message>
     <message>
+        <source>&amp;Tour of one generation</source>
+        <translation>一次生成的导览(&amp;T)</translation>
+    </message>
+    <message>
+        <source>Seven stops through one real generation, step by step</source>
+        <translation>分七站，一步一步走完一次真实的生成</translation>
+    </message>
+    <message>
         <source>&amp;About Tokenwise</source>
         <translation>关于 Tokenwise(&amp;A)</translation>
     </message>
@@ -1849,6 +1857,14 @@ It is kept in {place}.</source>
 <context>
     <name>TimelineChart</name>
     <message>
+        <source>Timeline of the reply&apos;s steps</source>
+        <translation>回复各步的时间线</translation>
+    </message>
+    <message>
+        <source>Probability and entropy of every step; the arrow keys choose a step</source>
+        <translation>每一步的概率和熵；用方向键选择一步</translation>
+    </message>
+    <message>
         <source>step {index}: {token}
 probability {probability} · entropy {entropy}</source>
         <translation>第 {index} 步：{token}
@@ -1939,6 +1955,75 @@ probability {probability} · entropy {entropy}</source>
     <message>
         <source>{count} tokens · {chars} characters</source>
         <translation>{count} 个词元 · {chars} 个字符</translation>
+    </message>
+</context>
+<context>
+    <name>TourCallout</name>
+    <message>
+        <source>Back</source>
+        <translation>上一站</translation>
+    </message>
+    <message>
+        <source>The previous stop</source>
+        <translation>上一站</translation>
+    </message>
+    <message>
+        <source>Next</source>
+        <translation>下一站</translation>
+    </message>
+    <message>
+        <source>The next stop (Enter)</source>
+        <translation>下一站（Enter）</translation>
+    </message>
+    <message>
+        <source>Skip tour</source>
+        <translation>跳过导览</translation>
+    </message>
+    <message>
+        <source>Close the tour; Help &gt; Tour resumes it here</source>
+        <translation>关闭导览；“帮助 &gt; 导览”会从这里继续</translation>
+    </message>
+</context>
+<context>
+    <name>TourGuide</name>
+    <message>
+        <source>The tour starts once the model has loaded and no reply is running.</source>
+        <translation>模型加载完毕且没有正在进行的回复时，导览才能开始。</translation>
+    </message>
+    <message>
+        <source>{index} of {total}</source>
+        <translation>{index} / {total}</translation>
+    </message>
+    <message>
+        <source>Done</source>
+        <translation>完成</translation>
+    </message>
+    <message>
+        <source>Next</source>
+        <translation>下一站</translation>
+    </message>
+</context>
+<context>
+    <name>TourOffer</name>
+    <message>
+        <source>New here? A short tour runs one real generation step by step and shows why a model writes one token at a time.</source>
+        <translation>第一次来？一个简短的导览会一步一步运行一次真实的生成，告诉你模型为什么一次只写一个词元。</translation>
+    </message>
+    <message>
+        <source>Start the tour</source>
+        <translation>开始导览</translation>
+    </message>
+    <message>
+        <source>Seven stops, about two minutes</source>
+        <translation>七站，大约两分钟</translation>
+    </message>
+    <message>
+        <source>Not now</source>
+        <translation>暂不</translation>
+    </message>
+    <message>
+        <source>Help &gt; Tour starts it later</source>
+        <translation>稍后可从“帮助 &gt; 导览”开始</translation>
     </message>
 </context>
 </TS>

@@ -62,6 +62,7 @@ class InspectorPanel(QWidget):
         self._trace_settings = SamplerSettings()
         self._prompt_ids: list[int] = []
         self._vocab_size = 0
+        self._prompt_tokens: list[Token] = []
         self._model_name = ""
         # what the engine can do, once one has loaded a model (None: no engine to ask)
         self._capabilities: Capabilities | None = None
@@ -130,7 +131,15 @@ class InspectorPanel(QWidget):
 
     def set_prompt_tokens(self, tokens: list[Token]) -> None:
         self._prompt_ids = [t.token_id for t in tokens]
+        self._prompt_tokens = list(tokens)
         self.tokens.set_prompt_tokens(tokens)
+
+    def prompt_tokens(self) -> list[Token]:
+        """The last prompt as the model read it."""
+        return self._prompt_tokens
+
+    def vocab_size(self) -> int:
+        return self._vocab_size
 
     def set_steps(self, steps: list[Step], settings: SamplerSettings) -> None:
         """Show a whole reply (a stored one, or an empty list before a new reply streams)."""
