@@ -365,6 +365,49 @@
     </message>
 </context>
 <context>
+    <name>BeamTree</name>
+    <message>
+        <source>A beam search has no sampler stages: each step reads the model&apos;s raw distribution for every live beam and keeps the W extensions with the highest total log-probability. Blue: kept, grey: pruned, green: ended (a finished hypothesis); the best hypothesis&apos;s path is bold. Hover a node for its text, click it for its step.</source>
+        <translation>束搜索没有采样器阶段：每一步读取模型对每条存活束的原始分布，保留累计对数概率最高的 W 个扩展。蓝色：保留；灰色：剪除；绿色：结束（一个完成的假设）；最佳假设的路径加粗。悬停节点可看它的文本，点击可看它的那一步。</translation>
+    </message>
+    <message>
+        <source>The beams step by step; hover a node for its text</source>
+        <translation>逐步展示各条束；悬停节点可看它的文本</translation>
+    </message>
+    <message>
+        <source>Click a node to see its step.</source>
+        <translation>点击一个节点，查看它的那一步。</translation>
+    </message>
+    <message>
+        <source>Open this hypothesis</source>
+        <translation>打开这个假设</translation>
+    </message>
+    <message>
+        <source>Use the selected finished hypothesis as the reply</source>
+        <translation>把选中的完成假设用作回复</translation>
+    </message>
+    <message>
+        <source>prompt</source>
+        <translation>提示词</translation>
+    </message>
+    <message>
+        <source>%1 · token log-probability %2 · total %3</source>
+        <translation>%1 · 词元对数概率 %2 · 累计 %3</translation>
+    </message>
+    <message>
+        <source>The prompt: every beam starts here.</source>
+        <translation>提示词：每条束都从这里开始。</translation>
+    </message>
+    <message>
+        <source>Step %1: beam %2 (total %3) read its raw distribution (entropy %4 nats; no sampler stages) and considered &apos;%5&apos; (log-probability %6): %7.</source>
+        <translation>第 %1 步：束 %2（累计 %3）读取了它的原始分布（熵 %4 奈特；没有采样器阶段），考虑了“%5”（对数概率 %6）：%7。</translation>
+    </message>
+    <message>
+        <source>Raw candidates: </source>
+        <translation>原始候选：</translation>
+    </message>
+</context>
+<context>
     <name>CandidatesModel</name>
     <message>
         <source>token</source>
@@ -773,6 +816,89 @@
     </message>
 </context>
 <context>
+    <name>LabWindow</name>
+    <message>
+        <source>Decoding strategies</source>
+        <translation>解码策略</translation>
+    </message>
+    <message>
+        <source>Compare strategies, score a text, or follow a beam search step by step</source>
+        <translation>比较策略、给文本打分，或逐步查看一次束搜索</translation>
+    </message>
+    <message>
+        <source>Compare</source>
+        <translation>比较</translation>
+    </message>
+    <message>
+        <source>Score</source>
+        <translation>打分</translation>
+    </message>
+    <message>
+        <source>Beam tree</source>
+        <translation>束搜索树</translation>
+    </message>
+    <message>
+        <source>A prompt for every column</source>
+        <translation>每一列共用的提示词</translation>
+    </message>
+    <message>
+        <source>The prompt every column answers (as a chat message)</source>
+        <translation>每一列都要回答的提示词（作为一条聊天消息）</translation>
+    </message>
+    <message>
+        <source>max tokens </source>
+        <translation>最多词元数 </translation>
+    </message>
+    <message>
+        <source>The most tokens each column writes</source>
+        <translation>每一列最多写出的词元数</translation>
+    </message>
+    <message>
+        <source>Run</source>
+        <translation>运行</translation>
+    </message>
+    <message>
+        <source>Write the prompt with every column&apos;s strategy</source>
+        <translation>用每一列的策略回答提示词</translation>
+    </message>
+    <message>
+        <source>Export JSON…</source>
+        <translation>导出 JSON…</translation>
+    </message>
+    <message>
+        <source>Save every column&apos;s tokens and figures</source>
+        <translation>保存每一列的词元和数据</translation>
+    </message>
+    <message>
+        <source>Export image…</source>
+        <translation>导出图片…</translation>
+    </message>
+    <message>
+        <source>Save this view as a PNG image</source>
+        <translation>把此视图保存为 PNG 图片</translation>
+    </message>
+    <message>
+        <source>Totals, perplexities and colours use the model&apos;s own distribution (temperature 1, nothing cut, no penalties), so columns compare fairly. </source>
+        <translation>累计值、困惑度和颜色都按模型自己的分布计算（温度 1，不截断，无惩罚），因此各列可以公平比较。</translation>
+    </message>
+    <message>
+        <source>A loop is a run of 3 or more tokens repeated back to back (the same tokens again right after themselves).</source>
+        <translation>循环指连续重复的 3 个或更多词元（同样的词元紧接着再出现一次）。</translation>
+    </message>
+    <message>
+        <source>Token colour by the probability the model gave it</source>
+        <translation>按模型给出的概率为词元着色</translation>
+    </message>
+    <message>
+        <source>Export the comparison</source>
+        <translation>导出比较结果</translation>
+    </message>
+    <message>
+        <source>Export an image</source>
+        <translation>导出图片</translation>
+    </message>
+</context>
+<context>
     <name>Language</name>
     <message>
         <source>System</source>
@@ -821,6 +947,10 @@
 </context>
 <context>
     <name>MainWindow</name>
+    <message>
+        <source>This search&apos;s prompt is not the chat&apos;s last message (or a reply is being written): open or write that conversation first, then open the hypothesis.</source>
+        <translation>这次搜索的提示词不是聊天的最后一条消息（或者正在写回复）：请先打开或写下那段对话，再打开这个假设。</translation>
+    </message>
     <message>
         <source>Model</source>
         <translation>模型</translation>
@@ -956,6 +1086,22 @@
     <message>
         <source>Version, backend and the licences of every part</source>
         <translation>版本、后端以及各组成部分的许可证</translation>
+    </message>
+    <message>
+        <source>&amp;Compare strategies…</source>
+        <translation>比较策略(&amp;C)…</translation>
+    </message>
+    <message>
+        <source>Greedy, beam search and sampling side by side on one prompt</source>
+        <translation>在同一个提示词上并排比较贪心、束搜索和采样</translation>
+    </message>
+    <message>
+        <source>Score a &amp;text…</source>
+        <translation>给文本打分(&amp;T)…</translation>
+    </message>
+    <message>
+        <source>Every token of a text scored in one pass</source>
+        <translation>一次前向计算给文本的每个词元打分</translation>
     </message>
     <message>
         <source>&amp;File</source>
@@ -1417,6 +1563,93 @@ It is kept in {place}.</source>
     </message>
 </context>
 <context>
+    <name>ScoreTab</name>
+    <message>
+        <source>Paste a text to score</source>
+        <translation>粘贴要打分的文本</translation>
+    </message>
+    <message>
+        <source>The text to score: every token given everything before it</source>
+        <translation>要打分的文本：每个词元都以它前面的全部内容为条件</translation>
+    </message>
+    <message>
+        <source>Score</source>
+        <translation>打分</translation>
+    </message>
+    <message>
+        <source>Score every token of the text in one pass</source>
+        <translation>一次前向计算给文本的每个词元打分</translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation>取消</translation>
+    </message>
+    <message>
+        <source>Stop the pass</source>
+        <translation>停止这次计算</translation>
+    </message>
+    <message>
+        <source>Tokens scored so far</source>
+        <translation>已打分的词元</translation>
+    </message>
+    <message>
+        <source>The text, each token shaded by its probability given everything before it</source>
+        <translation>文本；每个词元按它在前文条件下的概率着色</translation>
+    </message>
+    <message>
+        <source>#</source>
+        <translation>序号</translation>
+    </message>
+    <message>
+        <source>Token</source>
+        <translation>词元</translation>
+    </message>
+    <message>
+        <source>Probability</source>
+        <translation>概率</translation>
+    </message>
+    <message>
+        <source>Rank</source>
+        <translation>排名</translation>
+    </message>
+    <message>
+        <source>Entropy</source>
+        <translation>熵</translation>
+    </message>
+    <message>
+        <source>Top alternatives</source>
+        <translation>最佳备选</translation>
+    </message>
+    <message>
+        <source>Every scored token: its probability, rank, the entropy of the distribution and the best alternatives</source>
+        <translation>每个已打分的词元：它的概率、排名、分布的熵和最佳备选</translation>
+    </message>
+    <message>
+        <source>Scoring…</source>
+        <translation>正在打分…</translation>
+    </message>
+    <message>
+        <source>Cancelled.</source>
+        <translation>已取消。</translation>
+    </message>
+    <message>
+        <source>%1 tokens scored in one pass in %2 s · perplexity %3</source>
+        <translation>一次计算给 %1 个词元打分，用时 %2 秒 · 困惑度 %3</translation>
+    </message>
+    <message>
+        <source>Generating as many tokens one at a time would take about %1 s (measured on %2 tokens): the pass is %3x faster, because every position is computed at once, as in training.</source>
+        <translation>逐个生成同样多的词元大约需要 %1 秒（按 %2 个词元实测）：这次计算快 %3 倍，因为所有位置同时计算，和训练时一样。</translation>
+    </message>
+    <message>
+        <source>This model uses no beginning-of-text token: the first token has nothing before it and is not scored.</source>
+        <translation>此模型不使用文本开始词元：第一个词元前面没有内容，因此不打分。</translation>
+    </message>
+    <message>
+        <source>Cancelled: the tokens scored so far are shown.</source>
+        <translation>已取消：显示的是已打分的词元。</translation>
+    </message>
+</context>
+<context>
     <name>ServersPanel</name>
     <message>
         <source>Inference servers</source>
@@ -1852,6 +2085,121 @@ It is kept in {place}.</source>
     <message>
         <source>Show the stages this reply was really generated with (the sliders stay)</source>
         <translation>显示这条回复实际生成时经过的各阶段（滑块保持不变）</translation>
+    </message>
+</context>
+<context>
+    <name>StrategyColumn</name>
+    <message>
+        <source>Off</source>
+        <translation>关闭</translation>
+    </message>
+    <message>
+        <source>Greedy</source>
+        <translation>贪心</translation>
+    </message>
+    <message>
+        <source>Beam search</source>
+        <translation>束搜索</translation>
+    </message>
+    <message>
+        <source>Sampling</source>
+        <translation>采样</translation>
+    </message>
+    <message>
+        <source>How column %1 writes: greedy, beam search or sampling</source>
+        <translation>第 %1 列的写法：贪心、束搜索或采样</translation>
+    </message>
+    <message>
+        <source>Beam width: how many hypotheses are kept</source>
+        <translation>束宽：保留多少个假设</translation>
+    </message>
+    <message>
+        <source>Length penalty alpha: score = total log-probability / length^alpha</source>
+        <translation>长度惩罚 alpha：得分 = 累计对数概率 / 长度^alpha</translation>
+    </message>
+    <message>
+        <source>Temperature</source>
+        <translation>温度</translation>
+    </message>
+    <message>
+        <source>Top-k: 0 is off</source>
+        <translation>Top-k：0 表示关闭</translation>
+    </message>
+    <message>
+        <source>Top-p (nucleus): 1 is off</source>
+        <translation>Top-p（核采样）：1 表示关闭</translation>
+    </message>
+    <message>
+        <source>Min-p: 0 is off</source>
+        <translation>Min-p：0 表示关闭</translation>
+    </message>
+    <message>
+        <source>Seed: the same seed draws the same reply again</source>
+        <translation>种子：相同的种子会再次抽出相同的回复</translation>
+    </message>
+    <message>
+        <source>Width</source>
+        <translation>束宽</translation>
+    </message>
+    <message>
+        <source>Alpha</source>
+        <translation>alpha 值</translation>
+    </message>
+    <message>
+        <source>Top-k</source>
+        <translation>Top-k</translation>
+    </message>
+    <message>
+        <source>Top-p</source>
+        <translation>Top-p</translation>
+    </message>
+    <message>
+        <source>Min-p</source>
+        <translation>Min-p</translation>
+    </message>
+    <message>
+        <source>Seed</source>
+        <translation>随机种子</translation>
+    </message>
+    <message>
+        <source>Tokens written so far</source>
+        <translation>已写出的词元</translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation>取消</translation>
+    </message>
+    <message>
+        <source>Stop this column between two steps</source>
+        <translation>在两步之间停止这一列</translation>
+    </message>
+    <message>
+        <source>The reply; each token shaded by the probability the model gave it; repeated loops underlined in red</source>
+        <translation>回复；每个词元按模型给它的概率着色；重复循环用红色下划线标出</translation>
+    </message>
+    <message>
+        <source>%1: writing…</source>
+        <translation>%1：正在写…</translation>
+    </message>
+    <message>
+        <source>&lt;b&gt;%1&lt;/b&gt; · %2 tokens · %3 s</source>
+        <translation>&lt;b&gt;%1&lt;/b&gt; · %2 个词元 · %3 秒</translation>
+    </message>
+    <message>
+        <source>total log-probability %1 nats · perplexity %2</source>
+        <translation>累计对数概率 %1 奈特 · 困惑度 %2</translation>
+    </message>
+    <message>
+        <source>repetition loops: %1</source>
+        <translation>重复循环：%1</translation>
+    </message>
+    <message>
+        <source>cancelled</source>
+        <translation>已取消</translation>
+    </message>
+    <message>
+        <source>Cancelled.</source>
+        <translation>已取消。</translation>
     </message>
 </context>
 <context>

@@ -6,6 +6,8 @@
   tokenwise tokenize TEXT            how a model splits a text into tokens
   tokenwise info MODEL               what a GGUF file holds
   tokenwise models ...               list, search, download, import, remove models
+  tokenwise compare --prompt TEXT    one prompt written by greedy, beam search, sampling
+  tokenwise score --text TEXT        P(token | everything before) of every token, in one pass
   tokenwise bench                    throughput of the inspected engine against a bare loop
   tokenwise bench --samplers         each sampler setting against the bare loop
   tokenwise screenshot --out F.png   the real window, offscreen, after one reply
@@ -317,9 +319,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_bench)
 
+    from tokenwise.cli import lab as cli_lab
     from tokenwise.cli import models as cli_models
 
     cli_models.add_parser(sub)
+    cli_lab.add_parser(sub)
 
     p = sub.add_parser("desktop", help="add Tokenwise to the desktop's menu (Linux), or remove "
                                        "it")

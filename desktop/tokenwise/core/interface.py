@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from tokenwise.core.i18n import N_, _
+from tokenwise.core.trace.beams import BeamResult, BeamSettings, BeamStep
 from tokenwise.core.trace.records import Step
+from tokenwise.core.trace.scores import ScoreResult
 
 TOKEN_NORMAL = "normal"
 TOKEN_SPECIAL = "special"  # control tokens of the chat template (<|im_start|>, <eos>, ...)
@@ -157,6 +159,21 @@ class ChatEngine(Protocol):
                  cancel: threading.Event | None = None) -> GenerationStream: ...
 
     def close(self) -> None: ...
+
+
+class LabEngine(ChatEngine, Protocol):
+    """An engine that can also run a beam search and score a text
+    (info.capabilities.beam_search and .scoring)."""
+
+    def beam_search(self, prompt_ids: Sequence[int], settings: BeamSettings,
+                    cancel: threading.Event | None = None,
+                    on_step: Callable[[BeamStep], None] | None = None) -> BeamResult: ...
+
+    def score(self, ids: Sequence[int], start: int, *, top_k: int = 8, chunk: int = 32,
+              cancel: threading.Event | None = None,
+              progress: Callable[[int, int], None] | None = None) -> ScoreResult: ...
+
+    def text_for_scoring(self, text: str) -> tuple[list[int], int]: ...
 
 
 # path, then keyword options (n_ctx, n_gpu_layers, n_threads, progress): a loaded engine

@@ -53,6 +53,7 @@ from tokenwise.ui.workers import (
 )
 
 if TYPE_CHECKING:
+    from tokenwise.ui.lab.window import LabWindow
     from tokenwise.ui.models.window import ModelsWindow
     from tokenwise.ui.tour import TourGuide
 
@@ -113,6 +114,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.splitter)
 
         self.engine = engine_worker(engine_factory)
+        self.lab: LabWindow | None = None
         self.db = database_worker(store_factory)
         self.library_worker = gui_worker("tokenwise-library", no_resource)
         self.controller = ChatController(
@@ -146,6 +148,42 @@ class MainWindow(QMainWindow):
             self.flow.reopen(settings.last_conversation)
         self._fill_model_picker(model_path, then_load=autoload)
         QTimer.singleShot(0, self.downloads.resume_from_last_session)
+
+    def open_lab(self, tab: int = 0) -> None:
+        """The decoding strategies lab (Compare, Score), one window, on the engine's thread."""
+        from tokenwise.ui.lab.window import LabWindow
+
+        if self.lab is None:
+            asked = [m.content for m in self.flow.path if m.role == "user"]
+            prompt = (asked[-1] if asked else self.composer.edit.toPlainText().strip()
+                      or "Why is the sky blue?")
+            self.lab = LabWindow(self.engine, prompt, self)
+            self.lab.tree.hypothesis_chosen.connect(self._open_beam_reply)
+        self.lab.tabs.setCurrentIndex(tab)
+        self.lab.show()
+        self.lab.raise_()
+
+    def _open_beam_reply(self, hypothesis: object) -> None:
+        """A finished beam as a new version of the chat's reply to the same prompt."""
+        from tokenwise.core.lab.beam_reply import hypothesis_steps
+        from tokenwise.core.trace.beams import BeamHypothesis
+
+        lab = self.lab
+        if lab is None or lab.tree.result is None or not isinstance(hypothesis, BeamHypothesis):
+            return
+        search = lab.tree.result
+        steps = hypothesis_steps(search, hypothesis)
+        settings: dict[str, object] = {
+            "beam_width": search.settings.width,
+            "length_penalty": search.settings.length_penalty,
+            "max_tokens": search.settings.max_tokens}
+        if self.flow.add_reply_version(lab.tree_prompt, hypothesis.text, steps, settings):
+            self.raise_()
+            self.activateWindow()
+        else:
+            lab.tree.step_text.setText(self.tr(
+                "This search's prompt is not the chat's last message (or a reply is being "
+                "written): open or write that conversation first, then open the hypothesis."))
 
     # ------------------------------------------------------------------ building
 
@@ -248,6 +286,13 @@ class MainWindow(QMainWindow):
         self.act_about = self._action(self.tr("&About Tokenwise"), None,
                                       self.tr("Version, backend and the licences of every part"),
                                       self.open_about)
+        self.act_compare = self._action(
+            self.tr("&Compare strategies…"), "Ctrl+Shift+C",
+            self.tr("Greedy, beam search and sampling side by side on one prompt"),
+            lambda: self.open_lab(0))
+        self.act_score = self._action(
+            self.tr("Score a &text…"), "Ctrl+Shift+S",
+            self.tr("Every token of a text scored in one pass"), lambda: self.open_lab(1))
         self.act_stop.setEnabled(False)
 
         menu = self.menuBar()
@@ -263,6 +308,9 @@ class MainWindow(QMainWindow):
         view_menu = menu.addMenu(self.tr("&View"))
         view_menu.addAction(self.act_inspector)
         view_menu.addAction(self.act_heatmap)
+        view_menu.addSeparator()
+        view_menu.addAction(self.act_compare)
+        view_menu.addAction(self.act_score)
         model_menu = menu.addMenu(self.tr("&Model"))
         model_menu.addAction(self.act_models)
         model_menu.addAction(self.act_settings)

@@ -331,6 +331,33 @@ class ConversationFlow:
 
         self._prepare(write, done)
 
+    def add_reply_version(self, prompt: str, text: str, steps: list[Step],
+                          settings: dict[str, object]) -> bool:
+        """A reply written elsewhere (a beam search's hypothesis) as a new version of the
+        reply to the last user message, when that message is ``prompt``; False otherwise."""
+        conv = self.conversation
+        k = next((i for i in range(len(self.path) - 1, -1, -1)
+                  if self.path[i].role == "user"), None)
+        if (conv is None or k is None or self.busy
+                or self.path[k].content.strip() != prompt.strip()):
+            return False
+        parent, history, model = self.path[k], self.path[:k + 1], self.model_name
+
+        def write(store: ChatStore) -> Message:
+            reply = store.add_message(conv.id, parent.id, "assistant", text, model=model,
+                                      settings=dict(settings))
+            store.save_trace(reply.id, steps)
+            return reply
+
+        def done(reply: Message) -> None:
+            self.traces[reply.id] = steps
+            self.path = [*history, reply]
+            self.listener.on_path_changed(self.path, False)
+
+        self.store.submit(lambda store, _state: write(store), returned=done,
+                          failed=self._store_failed)
+        return True
+
     def edit_and_resend(self, message_id: int, text: str) -> None:
         """A new version of a user message, and a reply to it."""
         k = self._index(message_id)

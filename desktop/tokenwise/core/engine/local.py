@@ -27,7 +27,7 @@ from tokenwise.core.engine.stages import CandidateBuffer, Decision, StepNumbers,
 from tokenwise.core.engine.threads import ThreadGovernor, default_threads
 from tokenwise.core.engine.vocab import EOG, Vocabulary
 from tokenwise.core.errors import ContextOverflowError, DamagedModelError, TokenwiseError
-from tokenwise.core.i18n import N_, _, gap
+from tokenwise.core.i18n import _, gap
 from tokenwise.core.interface import (
     Capabilities,
     ChatMessage,
@@ -41,6 +41,7 @@ from tokenwise.core.interface import (
 from tokenwise.core.models import fit, gguf
 from tokenwise.core.models.gguf import GGUFInfo
 from tokenwise.core.sampling.settings import SamplerSettings
+from tokenwise.core.trace.beams import MAX_BEAM_WIDTH, BeamResult, BeamSettings, BeamStep
 from tokenwise.core.trace.records import (
     STOP_CANCELLED,
     STOP_CONTEXT_FULL,
@@ -50,8 +51,10 @@ from tokenwise.core.trace.records import (
     Candidate,
     Step,
 )
+from tokenwise.core.trace.scores import ScoreResult
 
 _new_tuple = tuple.__new__
+BEAM_SEQUENCES = MAX_BEAM_WIDTH + 2  # the prompt's, one per beam, one for pruned beams
 PROMPT_CHUNK_GPU = 64  # prompt tokens per decode when offloaded: cancel is checked between
 
 #: the GGUF metadata that names each special token a chat template may use
@@ -65,8 +68,7 @@ SPECIAL_TOKEN_KEYS = {
 #: the local engine owns the context: it sees every stage and the whole vocabulary
 LOCAL_CAPABILITIES = Capabilities(
     stage_view=True, tokenizer=True, step_mode=True, branching=True, full_vocabulary=True,
-    reasons=(("beam_search", N_("Beam search is not available in this version.")),
-             ("scoring", N_("Scoring a text is not available in this version."))),
+    beam_search=True, scoring=True,
 )
 
 
@@ -147,6 +149,10 @@ class Engine:
         cparams.n_threads = self.n_threads
         cparams.n_threads_batch = self.n_threads
         cparams.no_perf = True
+        # parallel sequences for beam search: with a unified cache they share its cells (no
+        # extra memory) and a partial llama_memory_seq_cp only updates the cells' metadata
+        cparams.n_seq_max = BEAM_SEQUENCES
+        cparams.kv_unified = True
         self.ctx = llama_cpp.llama_init_from_model(self.model, cparams)
         if not self.ctx:
             llama_cpp.llama_model_free(self.model)
@@ -157,6 +163,7 @@ class Engine:
         self.n_ctx = int(llama_cpp.llama_n_ctx(self.ctx))
         self.n_batch = int(cparams.n_batch)
         self.memory = llama_cpp.llama_get_memory(self.ctx)
+        self.beam_sequences = int(llama_cpp.llama_n_seq_max(self.ctx))
         # consulted by llama.cpp between graph nodes, so only set during prompt evaluation
         self._cancel: threading.Event | None = None
         self._abort_cb = llama_cpp.ggml_abort_callback(self._should_abort)
@@ -591,6 +598,32 @@ class Engine:
                     return result()
         finally:
             sampler.close()
+
+
+    # ------------------------------------------------------------------ decoding lab
+
+    def beam_search(self, prompt_ids: Sequence[int], settings: BeamSettings,
+                    cancel: threading.Event | None = None,
+                    on_step: Callable[[BeamStep], None] | None = None) -> BeamResult:
+        """A beam search after the prompt, in parallel sequences (see :mod:`.beam`)."""
+        from tokenwise.core.engine.beam import beam_search
+
+        return beam_search(self, prompt_ids, settings, cancel, on_step)
+
+    def score(self, ids: Sequence[int], start: int, *, top_k: int = 8, chunk: int = 32,
+              cancel: threading.Event | None = None,
+              progress: Callable[[int, int], None] | None = None) -> ScoreResult:
+        """P(token | everything before) of ``ids[start:]`` in one pass (see :mod:`.scoring`)."""
+        from tokenwise.core.engine.scoring import score_tokens
+
+        return score_tokens(self, ids, start, top_k=top_k, chunk=chunk, cancel=cancel,
+                            progress=progress)
+
+    def text_for_scoring(self, text: str) -> tuple[list[int], int]:
+        """A pasted text's tokens (after BOS where the model uses one) and the first to score."""
+        from tokenwise.core.engine.scoring import text_ids
+
+        return text_ids(self, text)
 
 
 def _address_function(name: str, argtypes: list[Any]) -> Any:
