@@ -57,6 +57,7 @@ def test_a_chat_without_the_mouse(qtbot: Any, new_window: Any) -> None:
     timeline = focused()
     assert isinstance(timeline, TimelineChart)
     panel = window.inspector
+    qtbot.waitUntil(lambda: timeline.count() == len(panel.steps()) > 3)  # drawn on a timer
     press(qtbot, Qt.Key.Key_Home)
     assert panel.selected_step() == 0
     press(qtbot, Qt.Key.Key_Right)

@@ -140,8 +140,8 @@ class TimelineChart(QWidget):
     def _pick(self, event: QMouseEvent) -> None:
         self._choose(self.index_at(event.position().x()))
 
-    def _choose(self, i: int) -> None:
-        if i >= 0 and i != self._selected:
+    def _choose(self, i: int, *, always: bool = False) -> None:
+        if i >= 0 and (always or i != self._selected):
             self.set_selected(i)
             self.step_clicked.emit(i)
 
@@ -154,9 +154,9 @@ class TimelineChart(QWidget):
                  Qt.Key.Key_PageDown: 10}
         if n and event.modifiers() == Qt.KeyboardModifier.NoModifier and key in moves:
             start = self._selected if self._selected >= 0 else (n if moves[key] < 0 else -1)
-            self._choose(min(n - 1, max(0, start + moves[key])))
+            self._choose(min(n - 1, max(0, start + moves[key])), always=True)
         elif n and key in (Qt.Key.Key_Home, Qt.Key.Key_End):
-            self._choose(0 if key == Qt.Key.Key_Home else n - 1)
+            self._choose(0 if key == Qt.Key.Key_Home else n - 1, always=True)
         else:
             super().keyPressEvent(event)
             return
