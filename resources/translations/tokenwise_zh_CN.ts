@@ -763,6 +763,38 @@
         <translation>id {id} · 原始 {raw}（排名 {rank}）· 抽取时 {final} · 熵 {entropy} 奈特 · 其余词元 {other}</translation>
     </message>
     <message>
+        <source>unavailable</source>
+        <translation>不可用</translation>
+    </message>
+    <message>
+        <source>beyond the top {0}</source>
+        <translation>在前 {0} 个之外</translation>
+    </message>
+    <message>
+        <source>id {id} · {raw} (rank {rank}) as the server reports it · drawn at {final} · entropy {entropy} · other tokens {other}</source>
+        <translation>id {id} · 服务器报告的 {raw}（排名 {rank}）· 抽中时 {final} · 熵 {entropy} · 其他词元 {other}</translation>
+    </message>
+    <message>
+        <source>Probabilities: {0}.</source>
+        <translation>概率：{0}。</translation>
+    </message>
+    <message>
+        <source>as reported by the server</source>
+        <translation>按服务器的报告</translation>
+    </message>
+    <message>
+        <source>Per-stage view</source>
+        <translation>逐阶段视图</translation>
+    </message>
+    <message>
+        <source>Entropy and the whole-vocabulary normaliser</source>
+        <translation>熵与整个词表的归一化常数</translation>
+    </message>
+    <message>
+        <source>{0} unavailable: {1}</source>
+        <translation>{0}不可用：{1}</translation>
+    </message>
+    <message>
         <source>repeat {value}</source>
         <translation>重复 {value}</translation>
     </message>
@@ -1040,6 +1072,14 @@
         <translation>退出 Tokenwise</translation>
     </message>
     <message>
+        <source>&amp;Tour of one generation</source>
+        <translation>一次生成的导览(&amp;T)</translation>
+    </message>
+    <message>
+        <source>Seven stops through one real generation, step by step</source>
+        <translation>分七站，一步一步走完一次真实的生成</translation>
+    </message>
+    <message>
         <source>&amp;About Tokenwise</source>
         <translation>关于 Tokenwise(&amp;A)</translation>
     </message>
@@ -1209,6 +1249,10 @@
 </context>
 <context>
     <name>ModelPicker</name>
+    <message>
+        <source>{0} — remote, {1}</source>
+        <translation>{0} — 远程，{1}</translation>
+    </message>
     <message>
         <source>The model that answers; choosing another one loads it</source>
         <translation>负责回答的模型；选择其他模型即会加载它</translation>
@@ -1622,6 +1666,121 @@ It is kept in {place}.</source>
     </message>
 </context>
 <context>
+    <name>ServersPanel</name>
+    <message>
+        <source>Inference servers</source>
+        <translation>推理服务器</translation>
+    </message>
+    <message>
+        <source>Servers whose models the model picker lists</source>
+        <translation>模型选择器列出其模型的服务器</translation>
+    </message>
+    <message>
+        <source>A name for the server, shown beside its models</source>
+        <translation>服务器的名称，显示在其模型旁</translation>
+    </message>
+    <message>
+        <source>Name</source>
+        <translation>名称</translation>
+    </message>
+    <message>
+        <source>The server&apos;s base URL (llama-server, vLLM, SGLang, llama-cpp-python, Ollama, LM Studio)</source>
+        <translation>服务器的基础 URL（llama-server、vLLM、SGLang、llama-cpp-python、Ollama、LM Studio）</translation>
+    </message>
+    <message>
+        <source>Base URL</source>
+        <translation>基础 URL</translation>
+    </message>
+    <message>
+        <source>The API key, if the server wants one. Kept in the system keyring (else in a file only you can read), never in the settings or the chat history</source>
+        <translation>API 密钥（如果服务器需要）。保存在系统钥匙串中（没有时保存在只有你能读取的文件中），绝不写入设置或对话记录</translation>
+    </message>
+    <message>
+        <source>API key</source>
+        <translation>API 密钥</translation>
+    </message>
+    <message>
+        <source>A CA certificate file (PEM) for a server with a self-signed certificate; empty for none</source>
+        <translation>自签名证书服务器的 CA 证书文件（PEM）；留空表示不用</translation>
+    </message>
+    <message>
+        <source>Browse…</source>
+        <translation>浏览…</translation>
+    </message>
+    <message>
+        <source>Choose the CA certificate file</source>
+        <translation>选择 CA 证书文件</translation>
+    </message>
+    <message>
+        <source>CA certificate</source>
+        <translation>CA 证书</translation>
+    </message>
+    <message>
+        <source>New</source>
+        <translation>新建</translation>
+    </message>
+    <message>
+        <source>Clear the form to add another server</source>
+        <translation>清空表单以添加另一台服务器</translation>
+    </message>
+    <message>
+        <source>Save</source>
+        <translation>保存</translation>
+    </message>
+    <message>
+        <source>Save this server (and its key, if one is typed)</source>
+        <translation>保存此服务器（以及输入的密钥）</translation>
+    </message>
+    <message>
+        <source>Remove</source>
+        <translation>移除</translation>
+    </message>
+    <message>
+        <source>Remove the selected server and forget its key</source>
+        <translation>移除所选服务器并忘记其密钥</translation>
+    </message>
+    <message>
+        <source>Test connection</source>
+        <translation>测试连接</translation>
+    </message>
+    <message>
+        <source>Ask the server what it is and what it can give</source>
+        <translation>询问服务器是什么、能提供什么</translation>
+    </message>
+    <message>
+        <source>saved — type to replace</source>
+        <translation>已保存 — 输入以替换</translation>
+    </message>
+    <message>
+        <source>none</source>
+        <translation>无</translation>
+    </message>
+    <message>
+        <source>Certificates (*.pem *.crt *.cer);;All files (*)</source>
+        <translation>证书 (*.pem *.crt *.cer);;所有文件 (*)</translation>
+    </message>
+    <message>
+        <source>Type the server&apos;s base URL first.</source>
+        <translation>请先输入服务器的基础 URL。</translation>
+    </message>
+    <message>
+        <source>Saved.</source>
+        <translation>已保存。</translation>
+    </message>
+    <message>
+        <source>Removed {0}.</source>
+        <translation>已移除 {0}。</translation>
+    </message>
+    <message>
+        <source>Testing {0}…</source>
+        <translation>正在测试 {0}…</translation>
+    </message>
+    <message>
+        <source>Test connection failed: {0}</source>
+        <translation>测试连接失败：{0}</translation>
+    </message>
+</context>
+<context>
     <name>SettingsDialog</name>
     <message>
         <source>This build of llama-cpp-python runs on the CPU only, so GPU layers are ignored. To use a GPU, install a GPU build: see the README, section “GPU builds”.</source>
@@ -1726,6 +1885,10 @@ It is kept in {place}.</source>
         <source>Approximate: the {stage} stage keeps {kept} tokens but only its top {stored} were stored, so the later stages are computed on those alone.</source>
         <translation>近似值：{stage} 阶段保留了 {kept} 个词元，但只存储了前 {stored} 个，因此后续阶段仅基于这些计算。</translation>
     </message>
+    <message>
+        <source>Approximate: the server reported only its top {0} candidates (probabilities as it reports them); the stages are computed over those alone.</source>
+        <translation>近似：服务器只报告了前 {0} 个候选（概率按服务器的报告）；各阶段仅在这些候选上计算。</translation>
+    </message>
 </context>
 <context>
     <name>StageView</name>
@@ -1791,6 +1954,10 @@ It is kept in {place}.</source>
     <message>
         <source>No model</source>
         <translation>无模型</translation>
+    </message>
+    <message>
+        <source>remote: {0}</source>
+        <translation>远程：{0}</translation>
     </message>
     <message>
         <source>{backend} · {offloaded}/{layers} layers</source>
@@ -2054,10 +2221,26 @@ It is kept in {place}.</source>
 <context>
     <name>TimelineChart</name>
     <message>
+        <source>Timeline of the reply&apos;s steps</source>
+        <translation>回复各步的时间线</translation>
+    </message>
+    <message>
+        <source>Probability and entropy of every step; the arrow keys choose a step</source>
+        <translation>每一步的概率和熵；用方向键选择一步</translation>
+    </message>
+    <message>
         <source>step {index}: {token}
-probability {probability} · entropy {entropy} nats</source>
+probability {probability} · entropy {entropy}</source>
         <translation>第 {index} 步：{token}
-概率 {probability} · 熵 {entropy} 奈特</translation>
+概率 {probability} · 熵 {entropy}</translation>
+    </message>
+    <message>
+        <source>{0} nats</source>
+        <translation>{0} 奈特</translation>
+    </message>
+    <message>
+        <source>unavailable</source>
+        <translation>不可用</translation>
     </message>
     <message>
         <source>No reply yet</source>
@@ -2136,6 +2319,75 @@ probability {probability} · entropy {entropy} nats</source>
     <message>
         <source>{count} tokens · {chars} characters</source>
         <translation>{count} 个词元 · {chars} 个字符</translation>
+    </message>
+</context>
+<context>
+    <name>TourCallout</name>
+    <message>
+        <source>Back</source>
+        <translation>上一站</translation>
+    </message>
+    <message>
+        <source>The previous stop</source>
+        <translation>上一站</translation>
+    </message>
+    <message>
+        <source>Next</source>
+        <translation>下一站</translation>
+    </message>
+    <message>
+        <source>The next stop (Enter)</source>
+        <translation>下一站（Enter）</translation>
+    </message>
+    <message>
+        <source>Skip tour</source>
+        <translation>跳过导览</translation>
+    </message>
+    <message>
+        <source>Close the tour; Help &gt; Tour resumes it here</source>
+        <translation>关闭导览；“帮助 &gt; 导览”会从这里继续</translation>
+    </message>
+</context>
+<context>
+    <name>TourGuide</name>
+    <message>
+        <source>The tour starts once the model has loaded and no reply is running.</source>
+        <translation>模型加载完毕且没有正在进行的回复时，导览才能开始。</translation>
+    </message>
+    <message>
+        <source>{index} of {total}</source>
+        <translation>{index} / {total}</translation>
+    </message>
+    <message>
+        <source>Done</source>
+        <translation>完成</translation>
+    </message>
+    <message>
+        <source>Next</source>
+        <translation>下一站</translation>
+    </message>
+</context>
+<context>
+    <name>TourOffer</name>
+    <message>
+        <source>New here? A short tour runs one real generation step by step and shows why a model writes one token at a time.</source>
+        <translation>第一次来？一个简短的导览会一步一步运行一次真实的生成，告诉你模型为什么一次只写一个词元。</translation>
+    </message>
+    <message>
+        <source>Start the tour</source>
+        <translation>开始导览</translation>
+    </message>
+    <message>
+        <source>Seven stops, about two minutes</source>
+        <translation>七站，大约两分钟</translation>
+    </message>
+    <message>
+        <source>Not now</source>
+        <translation>暂不</translation>
+    </message>
+    <message>
+        <source>Help &gt; Tour starts it later</source>
+        <translation>稍后可从“帮助 &gt; 导览”开始</translation>
     </message>
 </context>
 </TS>

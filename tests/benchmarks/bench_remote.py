@@ -91,21 +91,29 @@ def compare(name: str, engine: RemoteEngine, tokens: int, rounds: int, top: int)
     bare_body = {k: v for k, v in body.items() if k not in ("n_probs", "logprobs",
                                                             "top_logprobs")}
     engine_ms, plain_ms, bare_tps, probs_tps = [], [], [], []
-    for _ in range(rounds):
-        t, n = timed(lambda: engine_stream(engine, ids, tokens, top), "engine")
-        engine_ms.append(t / max(n, 1) * 1000)
-        t, n = timed(lambda: plain_stream(engine.probe.base_url, path, body), "plain")
-        plain_ms.append(t / max(n, 1) * 1000)
-        probs_tps.append(n / t)
+    for i in range(rounds):
+        def run_engine() -> None:
+            t, n = timed(lambda: engine_stream(engine, ids, tokens, top), "engine")
+            engine_ms.append(t / max(n, 1) * 1000)
+
+        def run_plain() -> None:
+            t, n = timed(lambda: plain_stream(engine.probe.base_url, path, body), "plain")
+            plain_ms.append(t / max(n, 1) * 1000)
+            probs_tps.append(n / t)
+
+        for run in ((run_engine, run_plain) if i % 2 == 0 else (run_plain, run_engine)):
+            run()  # alternating which goes first
         t, n = timed(lambda: plain_stream(engine.probe.base_url, path, bare_body))
         bare_tps.append(n / t)
     e, p = statistics.median(engine_ms), statistics.median(plain_ms)
+    paired = statistics.median(a / b for a, b in zip(engine_ms, plain_ms, strict=True))
     ce, cp = statistics.median(CPU["engine"]), statistics.median(CPU["plain"])
     CPU["engine"].clear()
     CPU["plain"].clear()
     row = {"server": name, "top_logprobs": top, "tokens": n,
            "engine_ms_per_token": round(e, 3), "plain_ms_per_token": round(p, 3),
            "added": f"{(e / p - 1) * 100:+.1f} %",
+           "added_paired_median": f"{(paired - 1) * 100:+.1f} %",
            "client_cpu_ms_per_token": {"engine": round(ce, 3), "plain": round(cp, 3)},
            "engine_cpu_share_of_plain_token_time": f"{(ce - cp) / p * 100:+.1f} %",
            "tok_s_with_top_logprobs": round(statistics.median(probs_tps), 1),

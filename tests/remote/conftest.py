@@ -62,3 +62,20 @@ def lcp_server(starter_model_path: Path, tmp_path_factory: pytest.TempPathFactor
                                     tmp_path_factory.mktemp("llama-cpp-python"))
     yield server
     server.stop()
+
+
+@pytest.fixture
+def store_reader(tokenwise_home: Path) -> Iterator[object]:
+    """Opens the window's database from the test (after the window flushed its writes)."""
+    from tokenwise.core.chat.store import ChatStore
+
+    opened: list[ChatStore] = []
+
+    def open_store() -> ChatStore:
+        store = ChatStore()
+        opened.append(store)
+        return store
+
+    yield open_store
+    for store in opened:
+        store.close()

@@ -175,3 +175,31 @@ def test_tokenize_gives_pieces_and_detects_specials(remote: RemoteEngine, local)
     assert [t.token_id for t in theirs] == [t.token_id for t in mine]
     assert [t.piece for t in theirs] == [t.piece for t in mine]
     assert theirs[0].kind == "special" and theirs[1].kind == "normal"
+
+
+def test_the_servers_context_is_respected(starter_model_path: Path, tmp_path: Path) -> None:
+    from llamaservers import llama_server_binary, start_llama_server
+
+    if llama_server_binary() is None:
+        pytest.skip("llama-server is not built here: run tests/servers/build_llama_server.sh")
+    server = start_llama_server(starter_model_path, tmp_path, n_ctx=256)
+    try:
+        with connect(server.base_url) as engine:
+            assert engine.info.n_ctx == 256
+            long_turn = "Tell me about the sea and the ships that sail on it. " * 6
+            chat = []
+            for i in range(6):
+                chat += [ChatMessage("user", f"{i}: {long_turn}"),
+                         ChatMessage("assistant", "Sure.")]
+            chat.append(ChatMessage("user", "And now?"))
+            rendered = engine.render_chat(chat, reserve=64)
+            assert rendered.dropped_messages > 0
+            assert len(rendered.token_ids) <= 256 - 64
+            assert "256-token context" in rendered.note
+            steps = list(engine.generate(GenerationRequest(rendered.token_ids,
+                                                           GREEDY.with_(max_tokens=1000),
+                                                           extra={"ignore_eog": True})))
+            assert len(rendered.token_ids) + len(steps) <= 256
+            assert steps[-1].stop_reason == "context_full"
+    finally:
+        server.stop()

@@ -66,3 +66,15 @@ def test_a_damaged_list_reads_as_empty(tokenwise_home: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("{not json")
     assert servers.load_servers() == []
+
+
+def test_saved_servers_models_listed_and_a_dead_server_left_out(replay: ReplayServer) -> None:
+    from llamaservers import free_port
+    from tokenwise.core.remote import list_saved_models
+
+    good = servers.new_record("box", replay.base_url)
+    dead = servers.new_record("gone", f"http://127.0.0.1:{free_port()}")
+    servers.upsert(good)
+    servers.upsert(dead)
+    assert list_saved_models(timeout=2.0) == [
+        ("gemma3:latest", "box", good.model_path("gemma3:latest"))]

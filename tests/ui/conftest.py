@@ -19,6 +19,7 @@ def make_window(qtbot: Any, **settings_changes: Any) -> Any:
 
     settings = load_settings()
     settings_changes.setdefault("language", "en")  # whatever the machine's language
+    settings_changes.setdefault("tour_offered", True)  # no first-start card over the tests
     settings.sampler = PRESETS["Greedy"].with_(max_tokens=settings_changes.pop("max_tokens", 40))
     for key, value in settings_changes.items():
         setattr(settings, key, value)

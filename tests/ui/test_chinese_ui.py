@@ -45,6 +45,8 @@ ALLOWED = [
     r"\b(Ctrl|Shift|Alt|Enter|Return|Esc|Space|Right|Left|Tab|Del|F\d+)\b", r"\b[kMG]?B\b",
     r"\bkB\b", r"English", r"Noto", r"\bpt\b", r"SmolLM2", r"Qwen2\.5", r"Instruct",
     r"Google|Meta|Microsoft|Mistral|Gemma|Llama|Qwen|Phi",
+    r"https?://\S+", r"llama-server", r"vLLM", r"SGLang", r"Ollama", r"LM Studio", r"\bAPI\b",
+    r"\bURL\b", r"\bCA\b", r"\bPEM\b",
 ]
 LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 

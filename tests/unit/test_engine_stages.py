@@ -181,3 +181,30 @@ def test_stage_weights_agree_short_and_long() -> None:
         assert weights[: min(n, 32)] == pytest.approx(expected[:32].tolist(), rel=1e-12)
         assert len(cum) == n
         assert float(cum[n - 1]) == pytest.approx(float(expected.sum()), rel=1e-9)
+
+
+@needs_c
+def test_compiled_pass_with_masked_chunks_and_a_rising_max() -> None:
+    """One pass keeps the moments relative to the running max: leading chunks all masked,
+    the max rising late, and the largest `need`; the split pass gives the same bits."""
+    n = 49152
+    x = _logits(n, 77)
+    x[: 2 * 2048 + 5] = -np.inf
+    x[n - 3] = np.float32(30.0)  # the best comes last: every earlier sum is rescaled
+    buf = CandidateBuffer(n)
+    for need in (1, 1024):
+        count = engine_stages._SCAN(x.ctypes.data, n, need, engine_stages._SOFTMAX_ADDRESS,
+                                    *buf.scan_args)
+        m, z, sum_ex = buf.scan_out.tolist()
+        e_m, e_log_z, e_entropy, best = _expected(x, need)
+        assert m == e_m == 30.0
+        assert m + math.log(z) == pytest.approx(e_log_z, abs=1e-5)
+        assert (m + math.log(z)) - sum_ex / z == pytest.approx(e_entropy, abs=1e-4)
+        assert buf.ids[:need].tolist() == best
+        assert count >= need
+        assert float(buf.chunk_sums.sum()) == pytest.approx(z, rel=1e-9)
+        assert buf.chunk_sums[:2].tolist() == [0.0, 0.0]
+        out = np.empty(2)
+        engine_stages._MOMENTS(x.ctypes.data, n, m, engine_stages._SOFTMAX_ADDRESS,
+                               out.ctypes.data, None)
+        assert out.tolist() == [z, sum_ex]

@@ -72,6 +72,8 @@ class ModelInfo:
     gpu_offload_supported: bool
     license: str = ""
     capabilities: Capabilities = field(default_factory=Capabilities)
+    #: what the probabilities are, where they are not Tokenwise's own (a remote server's)
+    probabilities: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,6 +58,8 @@ class AppSettings:
     top_k_display: int = 20  # candidates listed per step
     window_geometry: str = ""  # base64 of QWidget.saveGeometry()
     window_state: str = ""  # base64 of QMainWindow.saveState()
+    tour_offered: bool = False  # the guided tour was offered (once, at the first start)
+    tour_stop: int = 0  # where a skipped tour resumes (0: from the start)
 
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self)}

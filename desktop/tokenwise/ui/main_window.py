@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import itertools
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,6 +55,7 @@ from tokenwise.ui.workers import (
 if TYPE_CHECKING:
     from tokenwise.ui.lab.window import LabWindow
     from tokenwise.ui.models.window import ModelsWindow
+    from tokenwise.ui.tour import TourGuide
 
 
 
@@ -83,6 +85,7 @@ class MainWindow(QMainWindow):
         self._closed = False
         self._ask_before_quitting = True
         self._models_window: ModelsWindow | None = None
+        self.tour: TourGuide | None = None
 
         self.sidebar = ConversationList()
         self.chat_view = ChatView()
@@ -98,7 +101,8 @@ class MainWindow(QMainWindow):
         column.addWidget(self.chat_view, 1)
         column.addWidget(self.composer)
         self.inspector = InspectorPanel()
-        self.inspector.setMinimumWidth(320)
+        # at least 320 px, and never narrower than its rows of buttons need (Chinese, 200%)
+        self.inspector.setMinimumWidth(max(320, self.inspector.minimumSizeHint().width()))
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.sidebar)
         self.splitter.addWidget(center)
@@ -126,6 +130,7 @@ class MainWindow(QMainWindow):
         self.status = StatusBar()
         self.setStatusBar(self.status)
         name_controls(self)
+        self._set_tab_order()
         self._restore_geometry()
         self.inspector.setVisible(settings.show_inspector)
         self.chat_view.set_heatmap(settings.heatmap)
@@ -203,6 +208,17 @@ class MainWindow(QMainWindow):
         self.toolbar = bar
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
 
+    def _set_tab_order(self) -> None:
+        """Tab walks the window as it reads: model, conversations, the chat, the message
+        box and its buttons, then the inspector."""
+        chain = [self.model_picker, self.sidebar.new_button, self.sidebar.search,
+                 self.sidebar.view, self.language_notice.action_button,
+                 self.language_notice.close_button, self.chat_view.scroll_area(),
+                 self.chat_view.first_focusable(), self.composer.edit,
+                 self.composer.send_button, self.composer.stop_button]
+        for before, after in itertools.pairwise(chain):
+            QWidget.setTabOrder(before, after)
+
     def _action(self, text: str, shortcut: str | QKeySequence.StandardKey | None, tip: str,
                 slot: Callable[[], object] | Callable[[bool], object],
                 checkable: bool = False) -> QAction:
@@ -264,6 +280,9 @@ class MainWindow(QMainWindow):
                                        self.open_models)
         self.act_quit = self._action(self.tr("&Quit"),
                                      "Ctrl+Q", self.tr("Quit Tokenwise"), self.close)
+        self.act_tour = self._action(self.tr("&Tour of one generation"), "F1",
+                                     self.tr("Seven stops through one real generation, step by "
+                                             "step"), self.start_tour)
         self.act_about = self._action(self.tr("&About Tokenwise"), None,
                                       self.tr("Version, backend and the licences of every part"),
                                       self.open_about)
@@ -296,6 +315,7 @@ class MainWindow(QMainWindow):
         model_menu.addAction(self.act_models)
         model_menu.addAction(self.act_settings)
         help_menu = menu.addMenu(self.tr("&Help"))
+        help_menu.addAction(self.act_tour)
         help_menu.addAction(self.act_about)
 
         for a in (self.act_system, self.act_regenerate, self.act_heatmap, self.act_inspector,
@@ -329,6 +349,35 @@ class MainWindow(QMainWindow):
         self.composer.set_ready(True)
         self.settings.last_model = info.path
         self.language_notice.update_for(info.path, self._installed_files())
+        if not self.settings.tour_offered:
+            self.offer_tour()
+
+    # ------------------------------------------------------------------ tour
+
+    def offer_tour(self) -> None:
+        """The first start: ask once whether to take the tour (a card, not a dialog)."""
+        from tokenwise.ui.tour import TourOffer
+
+        self.settings.tour_offered = True
+        offer = TourOffer(self)
+        self.tour_offer = offer
+        offer.accepted.connect(offer.hide)
+        offer.accepted.connect(self.start_tour)
+        offer.declined.connect(offer.hide)
+        offer.adjustSize()
+        corner = self.composer.mapTo(self, self.composer.rect().topRight())
+        offer.move(max(8, corner.x() - offer.width() - 16), max(8, corner.y() - offer.height()
+                                                                 - 12))
+        offer.show()
+        offer.raise_()
+
+    def start_tour(self) -> None:
+        """Help > Tour: from the start, or from the stop a skipped tour reached."""
+        from tokenwise.ui.tour import TourGuide
+
+        if self.tour is None:
+            self.tour = TourGuide(self)
+        self.tour.start(resume_at=self.settings.tour_stop)
 
     def _installed_files(self) -> dict[str, str]:
         """The models in the picker: file name -> path."""
@@ -401,7 +450,10 @@ class MainWindow(QMainWindow):
         offload = info.gpu_offload_supported if info is not None else None
         dialog = SettingsDialog(self.settings, model_layers=layers, gpu_supported=offload,
                                 parent=self)
-        if dialog.exec():
+        accepted = dialog.exec()
+        if dialog.servers.changed:  # list the servers' models (saved even on Cancel)
+            self._fill_model_picker(self.model_picker.currentData())
+        if accepted:
             old = (self.settings.n_ctx, self.settings.n_gpu_layers, self.settings.n_threads)
             self.settings = dialog.result_settings()
             self.controller.settings = self.settings

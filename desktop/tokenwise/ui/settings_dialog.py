@@ -1,5 +1,5 @@
 """Settings: context length, GPU layers, threads, default sampler preset, theme, font size,
-language."""
+language, and the inference servers whose models the picker lists."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from tokenwise.core.sampling.settings import PRESET_TITLES, PRESETS
 from tokenwise.core.settings import LANGUAGES, THEMES, AppSettings
 from tokenwise.ui.accessibility import name_controls
 from tokenwise.ui.i18n import language_names
+from tokenwise.ui.servers_panel import ServersPanel
 
 
 def gpu_hint() -> str:
@@ -122,10 +123,16 @@ class SettingsDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 16, 16, 16)
         layout.addLayout(form)
+        self.servers = ServersPanel()
+        layout.addWidget(self.servers)
         layout.addWidget(buttons)
         name_controls(self)
         self.gpu_layers.valueChanged.connect(self._update_hint)
         self._update_hint()
+
+    def done(self, result: int) -> None:
+        self.servers.shutdown()
+        super().done(result)
 
     def _update_hint(self) -> None:
         wants_gpu = self.gpu_layers.value() != 0

@@ -16,6 +16,8 @@ from tokenwise.core.models.queue import DONE, FAILED, RUNNING, DownloadJob
 def backend_text(info: ModelInfo | None) -> str:
     if info is None:
         return QCoreApplication.translate("StatusBar", "No model")
+    if info.architecture == "remote":
+        return QCoreApplication.translate("StatusBar", "remote: {0}").format(info.backend)
     if info.backend == "CPU" or info.gpu_layers <= 0:
         return "CPU"
     return QCoreApplication.translate(

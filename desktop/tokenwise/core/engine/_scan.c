@@ -2,12 +2,12 @@
  * vocabulary (see engine_stages.py, which loads this file with ctypes).
  *
  * Between two llama_decode calls the caches are cold, and every numpy call pays for it; this
- * does the whole-vocabulary work in one call:
- *   pass 1: the largest logit and the need-th largest (a small min-heap);
- *   pass 2: sum(exp(x - max)) and sum(exp(x - max) * x) through ggml's own vectorised softmax
- *           kernel, chunk by chunk into a buffer that stays in L1, and every token at or above
- *           the need-th largest logit, which it writes sorted (best first, lower id first on
- *           equal logits, as llama.cpp sorts) into the llama_token_data array the samplers read.
+ * does the whole-vocabulary work in one call and one pass, chunk by chunk while the chunk is
+ * in L1: the best `need` logits so far (a small min-heap), every token at or above the heap's
+ * smallest (which only rises), and sum(exp(x - max)) and sum(exp(x - max) * x) relative to
+ * the running max through ggml's own vectorised softmax kernel. The candidates are written
+ * sorted (best first, lower id first on equal logits, as llama.cpp sorts) into the
+ * llama_token_data array the samplers read.
  * With no truncating stage, tw_tempered and tw_pick draw from softmax(x / T) over the
  * unsorted vocabulary (see draw.py). tw_scan without a softmax kernel only selects; tw_moments
  * then adds the rest, with the same arithmetic (a step split around the next decode).
@@ -16,6 +16,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+#include <math.h>
 #include <stdlib.h>
 
 #if defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
@@ -92,30 +93,31 @@ static float chunk_dot(const float *e, const float *xc, int len) {
     return dot;
 }
 
-/* every token of one chunk at or above `low`, ids ascending, after the `count` found so far */
+/* keep only the candidates at or above `low` (it has risen since they were taken) */
+static int compact(tw_token *cands, int count, float low) {
+    int kept = 0;
+    for (int q = 0; q < count; q++)
+        if (cands[q].logit >= low) cands[kept++] = cands[q];
+    return kept;
+}
+
+/* every token of one chunk at or above `low`, ids ascending, after the `count` found so far;
+ * a full buffer is compacted first; past `cap` after that, only counted (the caller fails) */
 static int collect(const float *xc, int a, int len, float low, tw_token *cands, int cap,
                    int count) {
-    int j = 0;
+    for (int j = 0; j < len; j++) {
 #ifdef TW_SSE2
-    const __m128 t = _mm_set1_ps(low);
-    for (; j + 8 <= len; j += 8) {
-        if (!(_mm_movemask_ps(_mm_cmpge_ps(_mm_loadu_ps(xc + j), t))
-              | _mm_movemask_ps(_mm_cmpge_ps(_mm_loadu_ps(xc + j + 4), t))))
-            continue;
-        for (int q = j; q < j + 8; q++) {
-            if (xc[q] >= low) {
-                if (count < cap) {
-                    cands[count].id = a + q;
-                    cands[count].logit = xc[q];
-                    cands[count].p = 0.0f;
-                }
-                count++;
+        if ((j & 7) == 0 && j + 8 <= len) {
+            const __m128 t = _mm_set1_ps(low);
+            if (!(_mm_movemask_ps(_mm_cmpge_ps(_mm_loadu_ps(xc + j), t))
+                  | _mm_movemask_ps(_mm_cmpge_ps(_mm_loadu_ps(xc + j + 4), t)))) {
+                j += 7;
+                continue;
             }
         }
-    }
 #endif
-    for (; j < len; j++) {
         if (xc[j] >= low) {
+            if (count == cap) count = compact(cands, count, low);
             if (count < cap) {
                 cands[count].id = a + j;
                 cands[count].logit = xc[j];
@@ -127,18 +129,57 @@ static int collect(const float *xc, int a, int len, float low, tw_token *cands, 
     return count;
 }
 
+/* The moments of the vocabulary so far, relative to the running max `m`: one chunk folded
+ * in, after rescaling what came before when the max rose. tw_scan and tw_moments both use
+ * it, with the same running max, so their results are the same to the bit. */
+static void fold_chunk(const float *xc, int c, int len, float m, float *m_prev, double *z,
+                       double *s, tw_softmax_fn softmax, float *chunk, double *chunk_sums) {
+    if (m == -INFINITY) {  /* nothing but masked tokens so far */
+        if (chunk_sums != NULL) chunk_sums[c] = 0.0;
+        return;
+    }
+    if (m != *m_prev) {
+        const double f = *m_prev == -INFINITY ? 0.0 : exp((double)*m_prev - (double)m);
+        *z *= f;
+        *s *= f;
+        if (chunk_sums != NULL)
+            for (int q = 0; q < c; q++) chunk_sums[q] *= f;
+        *m_prev = m;
+    }
+    const double part = softmax(len, chunk, xc, m);
+    *z += part;
+    *s += chunk_dot(chunk, xc, len);
+    if (chunk_sums != NULL) chunk_sums[c] = part;
+}
+
+/* the largest of one chunk's logits above m (NaN never wins, as in `x > m`) */
+static float chunk_max(const float *xc, int len, float m) {
+    int j = 0;
+#ifdef TW_SSE2
+    __m128 acc = _mm_set1_ps(m);
+    for (; j + 4 <= len; j += 4) acc = _mm_max_ps(_mm_loadu_ps(xc + j), acc);
+    float lanes[4];
+    _mm_storeu_ps(lanes, acc);
+    for (int q = 0; q < 4; q++)
+        if (lanes[q] > m) m = lanes[q];
+#endif
+    for (; j < len; j++)
+        if (xc[j] > m) m = xc[j];
+    return m;
+}
+
 /* The moments tw_scan computes, alone: out receives sum(exp(x - max)) and
- * sum(exp(x - max) * x) for a max already known (the display's half of a split step). */
-TW_EXPORT void tw_moments(const float *x, int n, float m, tw_softmax_fn softmax, double *out,
-                          double *chunk_sums) {
+ * sum(exp(x - max) * x) (the display's half of a split step), and max. */
+TW_EXPORT void tw_moments(const float *x, int n, float m_known, tw_softmax_fn softmax,
+                          double *out, double *chunk_sums) {
     float chunk[TW_CHUNK];
     double z = 0.0, s = 0.0;
+    float m = -INFINITY, m_prev = -INFINITY;
+    (void)m_known;
     for (int a = 0; a < n; a += TW_CHUNK) {
         const int len = n - a < TW_CHUNK ? n - a : TW_CHUNK;
-        const double part = softmax(len, chunk, x + a, m);
-        z += part;
-        if (chunk_sums != NULL) chunk_sums[a / TW_CHUNK] = part;
-        s += chunk_dot(chunk, x + a, len);
+        m = chunk_max(x + a, len, m);
+        fold_chunk(x + a, a / TW_CHUNK, len, m, &m_prev, &z, &s, softmax, chunk, chunk_sums);
     }
     out[0] = z;
     out[1] = s;
@@ -148,14 +189,17 @@ TW_EXPORT void tw_moments(const float *x, int n, float m, tw_softmax_fn softmax,
  * max, sum(exp(x - max)), sum(exp(x - max) * x). chunk_sums (NULL: not wanted) receives
  * sum(exp(x - max)) of each TW_CHUNK tokens, for tw_pick. softmax NULL: the candidates and
  * the max only (what decides a greedy or top-k token; tw_moments adds the rest). -1: more
- * than `cap` tokens tie at the threshold; -2: bad arguments. */
+ * than `cap` tokens tie at the threshold; -2: bad arguments.
+ *
+ * One pass, chunk by chunk while the chunk is in L1: the best `need` so far (a min-heap),
+ * every token at or above the heap's smallest (it only rises: the final set is a subset),
+ * and the moments relative to the running max. */
 TW_EXPORT int tw_scan(const float *x, int n, int need, tw_softmax_fn softmax,
                       tw_token *cands, int cap, double *out, double *chunk_sums) {
     float heap[TW_MAX_NEED];
     float chunk[TW_CHUNK];
     if (need < 1 || need > TW_MAX_NEED || need > n || cap < need) return -2;
 
-    /* pass 1 */
     int i;
     float m = x[0];
     for (i = 0; i < need; i++) {
@@ -164,41 +208,38 @@ TW_EXPORT int tw_scan(const float *x, int n, int need, tw_softmax_fn softmax,
     }
     for (int k = need / 2 - 1; k >= 0; k--) sift_down(heap, need, k);
     float low = heap[0];
-#ifdef TW_SSE2
-    for (; i + 4 <= n; i += 4) {
-        __m128 v = _mm_loadu_ps(x + i);
-        if (!_mm_movemask_ps(_mm_cmpgt_ps(v, _mm_set1_ps(low)))) continue;
-        for (int j = i; j < i + 4; j++) {
-            if (x[j] > low) {
-                if (x[j] > m) m = x[j];
-                low = heap_take(heap, need, x[j]);
-            }
-        }
-    }
-#endif
-    for (; i < n; i++) {
-        if (x[i] > low) {
-            if (x[i] > m) m = x[i];
-            low = heap_take(heap, need, x[i]);
-        }
-    }
-
-    /* pass 2 */
     double z = 0.0, s = 0.0;
+    float m_prev = -INFINITY;
     int count = 0;
     for (int a = 0; a < n; a += TW_CHUNK) {
         const int len = n - a < TW_CHUNK ? n - a : TW_CHUNK;
-        if (softmax != NULL) {
-            const double part = softmax(len, chunk, x + a, m);
-            z += part;
-            if (chunk_sums != NULL) chunk_sums[a / TW_CHUNK] = part;
-            s += chunk_dot(chunk, x + a, len);
+        const int end = a + len;
+#ifdef TW_SSE2
+        for (; i + 4 <= end; i += 4) {
+            __m128 v = _mm_loadu_ps(x + i);
+            if (!_mm_movemask_ps(_mm_cmpgt_ps(v, _mm_set1_ps(low)))) continue;
+            for (int j = i; j < i + 4; j++) {
+                if (x[j] > low) {
+                    if (x[j] > m) m = x[j];
+                    low = heap_take(heap, need, x[j]);
+                }
+            }
         }
+#endif
+        for (; i < end; i++) {
+            if (x[i] > low) {
+                if (x[i] > m) m = x[i];
+                low = heap_take(heap, need, x[i]);
+            }
+        }
+        if (softmax != NULL)
+            fold_chunk(x + a, a / TW_CHUNK, len, m, &m_prev, &z, &s, softmax, chunk, chunk_sums);
         count = collect(x + a, a, len, low, cands, cap, count);
     }
     out[0] = m;
     out[1] = z;
     out[2] = s;
+    if (count <= cap) count = compact(cands, count, low);
     if (count > cap) return -1;
 
     if (count > 64) {  /* many candidates (a nucleus): a sort that does not go quadratic */

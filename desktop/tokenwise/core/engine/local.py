@@ -207,6 +207,8 @@ class Engine:
         self._logits_copy = np.empty(self.n_vocab, dtype=np.float32)
         #: seconds from each decode's return to the next decode's start, last generation
         self.critical_s: list[float] = []
+        #: the same gaps in this thread's CPU time: what a busy machine's preemption leaves out
+        self.critical_cpu_s: list[float] = []
         self._watch_decodes = self.adaptive_threads and self.n_threads > 1 and not self.offloaded
         self.templates = TemplateRenderer()
         self.templates.start()  # the helper starts while the user types the first message
@@ -473,8 +475,10 @@ class Engine:
         pieces = self.vocabulary.pieces
         token_flags = self.vocabulary.flags
         pending = False  # the decoder holds part of a character
-        critical = self.critical_s
+        critical, critical_cpu = self.critical_s, self.critical_cpu_s
         critical.clear()
+        critical_cpu.clear()
+        cpu = time.thread_time
         perf = time.perf_counter
         forced_first = request.forced_first_token is not None
         split = self.overlap and sampler.can_split
@@ -502,7 +506,7 @@ class Engine:
             nums = sampler.finish(decision, copy)
             return make_step(nums, text, reason, index, spent + perf() - t0)
 
-        t_ready = perf()
+        t_ready, c_ready = perf(), cpu()
         try:
             forced = request.forced_first_token
             while True:
@@ -563,10 +567,10 @@ class Engine:
                         stop = STOP_CANCELLED
                         return result()
                     sampler.accept(token)
-                    t_go = perf()
-                    critical.append(t_go - t_ready)
+                    critical.append(perf() - t_ready)
+                    critical_cpu.append(cpu() - c_ready)
                     decoded = self._decode_one(token, cancel)
-                    t_ready = perf()
+                    t_ready, c_ready = perf(), cpu()
                     if not decoded:
                         stop = STOP_CANCELLED
                         return result()
@@ -578,10 +582,10 @@ class Engine:
                 try:
                     if reason is None and not (cancel is not None and cancel.is_set()):
                         sampler.accept(token)
-                        t_go = perf()
-                        critical.append(t_go - t_ready)
+                        critical.append(perf() - t_ready)
+                        critical_cpu.append(cpu() - c_ready)
                         decoded = self._decode_one(token, cancel)
-                        t_ready = perf()
+                        t_ready, c_ready = perf(), cpu()
                 finally:
                     step = display.result()  # taken even when the decode raised
                 if reason is not None:

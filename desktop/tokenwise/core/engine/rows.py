@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import llama_cpp
 import numpy as np
 
-from tokenwise.core.engine import stages as engine_stages
+from tokenwise.core.engine import compiled as engine_compiled
 from tokenwise.core.errors import InvalidLogitsError
 
 
@@ -124,12 +124,12 @@ class RowScanner:
         self._cands = np.zeros(cap, dtype=_TOKEN_DTYPE)
         self._out = np.zeros(3, dtype=np.float64)
         self._args = (self._cands.ctypes.data, cap, self._out.ctypes.data)
-        self._scan = getattr(engine_stages, "_SCAN", None)
+        self._scan = getattr(engine_compiled, "_SCAN", None)
         # (x, n, need, softmax, cands, cap, out) and, in later builds, optional outputs
         # (NULL: not wanted) after them
         extra = len(getattr(self._scan, "argtypes", None) or ()) - 7
         self._extra: tuple[None, ...] = (None,) * max(0, extra)
-        self._softmax = getattr(engine_stages, "_SOFTMAX_ADDRESS", None)
+        self._softmax = getattr(engine_compiled, "_SOFTMAX_ADDRESS", None)
         self._e = np.empty(n_vocab, dtype=np.float32)
 
     def row(self, address: int) -> np.ndarray:

@@ -10,20 +10,33 @@ subset exactly as they would on the full array.
 
 from __future__ import annotations
 
-import ctypes
-import importlib
 import math
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import accumulate
-from pathlib import Path
-from typing import Any
 
 import llama_cpp
 import numpy as np
 
 from tokenwise.core.engine import draw
+from tokenwise.core.engine.compiled import (
+    _DRAW,
+    _MOMENTS,
+    _SCAN,
+    _SCAN_MAX_NEED,
+    _SOFTMAX_ADDRESS,
+    CandidateBuffer,
+)
+from tokenwise.core.engine.numpy_path import (
+    _COLUMNS,
+    _SCOPE_ALL,
+    _SCOPE_MIN_P,
+    _SCOPE_TOP,
+    _SCOPE_TOP_P,
+    NumpyPath,
+    _sorted,
+)
 from tokenwise.core.errors import InvalidLogitsError
 from tokenwise.core.sampling.settings import SamplerSettings
 from tokenwise.core.sampling.stages import (
@@ -36,16 +49,7 @@ from tokenwise.core.sampling.stages import (
 )
 from tokenwise.core.trace.records import Stage
 
-_TOKEN_DTYPE = np.dtype([("id", "<i4"), ("logit", "<f4"), ("p", "<f4")])
-_WINDOWS = (8.0, 12.0, 20.0, 32.0)  # nats below the best logit; narrow first: fewer hits
-# which tokens a generation's stages can keep
-_SCOPE_TOP = 0  # greedy or top-k: the best `need` tokens
-_SCOPE_TOP_P = 1  # top-p without top-k: the nucleus, whatever its size
-_SCOPE_MIN_P = 2  # min-p alone: every token within -log(min_p) of the best
-_SCOPE_ALL = 3  # no truncating stage: the whole vocabulary
-_COLUMNS = 4096  # a large vocabulary is read as rows of this many logits
-_PARTITION_ABOVE = 512  # more candidates than this: partition before sorting
-_MAX = np.maximum.reduce  # x.max() without numpy's Python-level wrapper
+__all__ = ["CandidateBuffer", "Decision", "StepNumbers", "StepSampler", "scan_kind"]
 
 
 @dataclass(slots=True)
@@ -112,75 +116,6 @@ def _probs(logits: list[float], log_z: float) -> list[float]:
     return [exp(v - log_z) for v in logits]  # a few dozen: cheaper than numpy here
 
 
-def _fused_softmax() -> Any:
-    """ggml's vectorised y = exp(x - max), returning the sum: one pass instead of three."""
-    folder = Path(llama_cpp.__file__).resolve().parent / "lib"
-    for name in ("libggml-cpu.so", "libggml-cpu.dylib", "ggml-cpu.dll"):
-        try:
-            fn = ctypes.CDLL(str(folder / name)).ggml_vec_soft_max_f32
-        except (OSError, AttributeError):
-            continue
-        fn.restype = ctypes.c_double
-        fn.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_float]
-        return fn
-    return None
-
-
-_SOFTMAX = _fused_softmax()
-
-
-def _compiled_pass() -> tuple[Callable[..., int] | None, tuple[Any, Any, int] | None, Any]:
-    """The C pass over the logits (``_scan.c``), if it was built; None: numpy does the work.
-
-    Also its untruncated-draw functions (tw_tempered, tw_pick) with ggml's softmax address.
-    """
-    if _SOFTMAX is None:
-        return None, None, None
-    try:
-        module = importlib.import_module(f"{__package__}._scan")
-    except ImportError:
-        return None, None, None
-    try:
-        lib = ctypes.CDLL(module.__file__)
-        fn, tempered, pick = lib.tw_scan, lib.tw_tempered, lib.tw_pick
-    except (OSError, AttributeError):
-        return None, None, None
-    fn.restype = ctypes.c_int
-    fn.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_void_p,
-                   ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
-    tempered.restype = ctypes.c_double
-    tempered.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_float, ctypes.c_float,
-                         ctypes.c_void_p, ctypes.c_void_p]
-    pick.restype = ctypes.c_int
-    pick.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_float, ctypes.c_float,
-                     ctypes.c_void_p, ctypes.c_void_p, ctypes.c_double, ctypes.c_void_p,
-                     ctypes.c_int]
-    moments = lib.tw_moments
-    moments.restype = None
-    moments.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_float, ctypes.c_void_p,
-                        ctypes.c_void_p, ctypes.c_void_p]
-    address = ctypes.cast(_SOFTMAX, ctypes.c_void_p).value or 0
-    return fn, (tempered, pick, address), moments
-
-
-_SCAN, _DRAW, _MOMENTS = _compiled_pass()
-_SCAN_MAX_NEED = 1024  # as TW_MAX_NEED in _scan.c
-_SCAN_CAP = 4096  # candidates it may return (ties at the threshold included)
-_SOFTMAX_ADDRESS = ctypes.cast(_SOFTMAX, ctypes.c_void_p).value if _SOFTMAX is not None else None
-
-
-def scan_kind() -> str:
-    """Which code reads the whole vocabulary each step: "C" or "numpy"."""
-    return "C" if _SCAN is not None else "numpy"
-
-
-def _sorted(ids: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Ascending ids and their logits, best first; equal logits keep the lower id first."""
-    raw = x[ids]
-    order = np.argsort(-raw, kind="stable")
-    return ids[order], raw[order]
-
-
 _PYTHON_BELOW = 256  # shorter than this, plain Python beats numpy's per-call cost
 
 
@@ -200,43 +135,12 @@ def _prefix_weights(
     return w[:shown].tolist(), np.cumsum(w)
 
 
-class CandidateBuffer:
-    """A llama_token_data_array over preallocated memory, shared by every generation."""
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self._data = (llama_cpp.llama_token_data * capacity)()
-        raw = memoryview(self._data).cast("B")
-        self.view = np.frombuffer(raw, dtype=_TOKEN_DTYPE)
-        self.ids = self.view["id"]  # field views, made once: each lookup costs a new view
-        self.logits = self.view["logit"]
-        self.probs = self.view["p"]
-        self.array = llama_cpp.llama_token_data_array(
-            data=self._data, size=0, selected=-1, sorted=False
-        )
-        self.ref = ctypes.byref(self.array)
-        self.exp_buf = np.empty(capacity, dtype=np.float32)
-        self.exp_ptr = self.exp_buf.ctypes.data
-        self.prod_buf = np.empty(capacity, dtype=np.float32)
-        self.mask = np.empty(capacity, dtype=np.bool_)
-        # the compiled pass writes its candidates straight into the token data array
-        self.scan_out = np.empty(3, dtype=np.float64)
-        self.chunk_sums = np.zeros(draw.chunk_count(capacity), dtype=np.float64)
-        self.scan_args = (ctypes.addressof(self._data), min(_SCAN_CAP, capacity),
-                          self.scan_out.ctypes.data, self.chunk_sums.ctypes.data)
-        self.all_ids = np.arange(capacity, dtype=np.intp)
-
-    def load(self, ids: np.ndarray, logits: np.ndarray, *, is_sorted: bool = False) -> None:
-        n = ids.size
-        self.ids[:n] = ids
-        self.logits[:n] = logits
-        self.array.size = n
-        self.array.selected = -1
-        self.array.sorted = is_sorted
+def scan_kind() -> str:
+    """Which code reads the whole vocabulary each step: "C" or "numpy"."""
+    return "C" if _SCAN is not None else "numpy"
 
 
-
-class StepSampler:
+class StepSampler(NumpyPath):
     """Runs the stages of one generation's settings, step after step.
 
     Owns its llama.cpp sampler objects; call :meth:`close` when the generation ends.
@@ -488,76 +392,6 @@ class StepSampler:
             final_prob=d.final_prob,
         )
 
-    def _moments_numpy(self, x: np.ndarray, address: int) -> tuple[float, float, float]:
-        """max, sum(exp(x - max)) and sum(exp(x - max) * x) without the compiled pass."""
-        e = self._e
-        m = self._best_logit(x)
-        if _SOFTMAX is not None:
-            z = _SOFTMAX(self.n_vocab, self._e_address, address, m)
-        else:
-            np.subtract(x, np.float32(m), out=e)
-            np.exp(e, out=e)
-            z = float(e.sum())
-        # numpy's pairwise sum: a float32 dot over the whole vocabulary drifts by 1e-4 nats
-        with np.errstate(invalid="ignore"):
-            prod = np.multiply(e, x, out=self.buf.prod_buf[: x.size])
-        sum_ex = float(prod.sum())
-        if math.isnan(sum_ex):  # exp(-inf) * -inf: masked tokens add nothing
-            sum_ex = float(prod[e > 0].sum())
-        return m, z, sum_ex
-
-    def _subset(
-        self, x: np.ndarray, m: float, z: float, need: int,
-        pen_ids: np.ndarray | None, pen_new: np.ndarray | None, log_z_pen: float,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Candidate ids and raw logits, best first, holding every token a stage could keep.
-
-        The ids are every token within a window below the best logit: every one of them
-        outranks every token left out, so the sorted subset is a prefix of the sorted
-        vocabulary. The window widens until the prefix is long enough for every stage.
-        Equal logits keep the lower id first, as llama.cpp's own sort does.
-        """
-        s = self.s
-        top = self._scope in (_SCOPE_TOP, _SCOPE_ALL)  # all: only the shown are needed
-        found: np.ndarray | None = None
-        mask = self._mask
-        if top and self._x2 is not None and need <= _COLUMNS // 4:
-            found = self._best_columns(need)
-        elif self._scope != _SCOPE_ALL:
-            for window in _WINDOWS:
-                if self._scope == _SCOPE_MIN_P:
-                    # min-p alone keeps logits >= max_pen + log(min_p): make sure it's inside
-                    window = max(window, self._min_p_window + self._max_drop(m, pen_new))
-                np.greater_equal(x, m - window, out=mask)
-                hits = mask.nonzero()[0]
-                if hits.size < need:
-                    continue
-                if self._scope == _SCOPE_TOP_P:
-                    # the nucleus must lie inside: the subset's mass must reach top-p
-                    if pen_ids is not None and pen_new is not None:
-                        mass = self._penalised_mass(hits, x, pen_ids, pen_new, log_z_pen)
-                    else:
-                        mass = float(self._e[hits].sum()) / z
-                    if mass < s.top_p + 1e-4:
-                        continue
-                found = hits
-                break
-        if found is None:
-            found = self.buf.all_ids
-        raw = x[found]
-        if top and found.size > _PARTITION_ABOVE:
-            # only the best `need` can be kept or shown: sort just those, and every token
-            # tied with the last of them (ascending ids: ties keep the lower id first)
-            cut = np.partition(raw, raw.size - need)[raw.size - need]
-            best = np.flatnonzero(raw >= cut)
-            found, raw = found[best], raw[best]
-        if pen_ids is not None:
-            return _sorted(np.union1d(found, pen_ids), x)
-        order = np.argsort(-raw, kind="stable")
-        if top:
-            order = order[:need]
-        return found[order], raw[order]
-
     def _scan_nucleus(self, address: int) -> int:
         """The compiled pass asked for enough of the best to hold the nucleus; 0: too many.
 
@@ -582,54 +416,6 @@ class StepSampler:
                 break
             need = min(_SCAN_MAX_NEED, need * 4)
         return 0
-
-    def _best_logit(self, x: np.ndarray) -> float:
-        """The largest logit; on a large vocabulary, each column's maximum on the way."""
-        if self._columns_of is not x:  # the engine hands the same view until its buffer moves
-            self._columns_of = x
-            body = x.size - x.size % _COLUMNS
-            self._x2 = x[:body].reshape(-1, _COLUMNS) if x.size >= 4 * _COLUMNS else None
-            self._tail = x[body:]
-        if self._x2 is None:
-            return float(_MAX(x))
-        _MAX(self._x2, axis=0, out=self._colmax)
-        m = float(_MAX(self._colmax))
-        if self._tail.size:
-            m = max(m, float(_MAX(self._tail)))
-        return m
-
-    def _best_columns(self, need: int) -> np.ndarray:
-        """Ids of a few more than the best `need` logits, ascending, without a full pass.
-
-        The need-th largest column maximum is a threshold that at least `need` tokens (those
-        maxima) reach, and every token above it lies in a column whose maximum reaches it.
-        """
-        x2, colmax, tail = self._x2, self._colmax, self._tail
-        assert x2 is not None
-        threshold = np.partition(colmax, _COLUMNS - need)[_COLUMNS - need]
-        cols = (colmax >= threshold).nonzero()[0]
-        rows, at = (x2[:, cols] >= threshold).nonzero()
-        ids: np.ndarray = rows * _COLUMNS + cols[at]
-        if tail.size:
-            extra = (tail >= threshold).nonzero()[0]
-            if extra.size:
-                ids = np.concatenate((ids, extra + (x2.size)))
-        return ids
-
-    @staticmethod
-    def _max_drop(m: float, pen_new: np.ndarray | None) -> float:
-        return 0.0 if pen_new is None else max(0.0, m - float(pen_new.max(initial=m)))
-
-    @staticmethod
-    def _penalised_mass(
-        ids: np.ndarray, x: np.ndarray, pen_ids: np.ndarray, pen_new: np.ndarray, log_z_pen: float
-    ) -> float:
-        vals = x[ids].astype(np.float64)
-        lookup = dict(zip(pen_ids.tolist(), pen_new.tolist(), strict=True))
-        for i, t in enumerate(ids.tolist()):
-            if t in lookup:
-                vals[i] = lookup[t]
-        return float(np.exp(vals - log_z_pen).sum())
 
     def _sample(
         self, ids: np.ndarray, head: list[int], pen: np.ndarray, log_z_pen: float,

@@ -19,6 +19,7 @@ from typing import Any
 import httpx2
 
 from tokenwise.core.errors import TokenwiseError
+from tokenwise.core.i18n import _, gap
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,14 @@ class NotFoundError(RemoteError):
     """The server has no such endpoint (404 without a model named)."""
 
 
+class StatusError(RemoteError):
+    """Another error status."""
+
+
+class BadAnswerError(RemoteError):
+    """An answer that is not JSON where JSON was due."""
+
+
 def normalise_url(url: str) -> str:
     """The base URL without a trailing slash or a trailing /v1 (added per endpoint)."""
     url = url.strip().rstrip("/")
@@ -72,9 +81,11 @@ class RemoteClient:
             try:
                 verify = ssl.create_default_context(cafile=ca_cert)
             except (OSError, ssl.SSLError) as exc:
-                raise RemoteError(f"The CA certificate {ca_cert} cannot be read: "
-                                  f"{getattr(exc, 'strerror', None) or exc}.") from exc
+                raise RemoteError(_("The CA certificate {path} cannot be read: {error}.")
+                                  .format(path=ca_cert,
+                                          error=getattr(exc, "strerror", None) or exc)) from exc
         self.timeout = timeout
+        self.connect_timeout = connect_timeout
         self._http = httpx2.Client(
             base_url=self.base_url, headers=headers, verify=verify,
             timeout=httpx2.Timeout(timeout, connect=connect_timeout), follow_redirects=True,
@@ -147,20 +158,22 @@ class RemoteClient:
                     try:
                         item = json.loads(data)
                     except ValueError as exc:
-                        raise RemoteError(f"The server sent an event that is not JSON "
-                                          f"({data[:80]!r}).") from exc
+                        raise BadAnswerError(_("The server sent an event that is not JSON "
+                                               "({data}).").format(data=repr(data[:80]))
+                                             ) from exc
                     if isinstance(item, dict) and "error" in item and len(item) <= 2:
-                        raise RemoteError(f"The server stopped with an error: "
-                                          f"{_error_text(item)}")
+                        raise RemoteError(_("The server stopped with an error: {error}")
+                                          .format(error=_error_text(item)))
                     yield item
             except (httpx2.TransportError, httpx2.StreamError) as exc:
                 if cancel is not None and cancel.is_set():
                     return
                 if isinstance(exc, httpx2.TimeoutException):
-                    raise RemoteError(f"The server stopped answering for "
-                                      f"{self.timeout:.0f} s mid-reply.") from exc
-                raise StreamCutError("The server closed the connection mid-reply "
-                                     f"({type(exc).__name__}).") from exc
+                    raise RemoteError(_("The server stopped answering for {seconds} s "
+                                        "mid-reply.").format(seconds=f"{self.timeout:.0f}")
+                                      ) from exc
+                raise StreamCutError(_("The server closed the connection mid-reply "
+                                       "({error}).").format(error=type(exc).__name__)) from exc
             finally:
                 done.set()
                 if watcher is not None:
@@ -175,16 +188,18 @@ class RemoteClient:
         except RemoteError:
             raise
         except httpx2.ConnectTimeout as exc:
-            raise RemoteError(f"{self.base_url} did not answer within "
-                              f"{CONNECT_TIMEOUT_S:.0f} s (is the address right?).") from exc
+            raise RemoteError(_("{url} did not answer within {seconds} s (is the address "
+                                "right?).").format(url=self.base_url,
+                                                   seconds=f"{self.connect_timeout:g}")
+                              ) from exc
         except httpx2.TimeoutException as exc:
-            raise RemoteError(f"{self.base_url} did not answer {path} within "
-                              f"{self.timeout:.0f} s.") from exc
+            raise RemoteError(_("{url} did not answer {path} within {seconds} s.").format(
+                url=self.base_url, path=path, seconds=f"{self.timeout:.0f}")) from exc
         except httpx2.ConnectError as exc:
             raise _connect_error(self.base_url, exc) from exc
         except httpx2.TransportError as exc:
-            raise RemoteError(f"The connection to {self.base_url} failed: "
-                              f"{exc or type(exc).__name__}.") from exc
+            raise RemoteError(_("The connection to {url} failed: {error}.").format(
+                url=self.base_url, error=exc or type(exc).__name__)) from exc
 
 
 def _close_on_cancel(cancel: threading.Event, done: threading.Event,
@@ -209,23 +224,26 @@ def _connect_error(base_url: str, exc: Exception) -> RemoteError:
         cause = cause.__cause__ or cause.__context__
     lowered = text.lower()
     if cause is not None or "certificate" in lowered or "ssl" in lowered or "tls" in lowered:
-        hint = (" The server's certificate is not trusted: choose its CA certificate in the "
-                "server's settings." if "certificate" in lowered or "verify" in lowered else "")
-        return RemoteError(f"TLS failed with {base_url}: {text}.{hint}")
+        hint = (gap() + _("The server's certificate is not trusted: choose its CA certificate "
+                          "in the server's settings.")
+                if "certificate" in lowered or "verify" in lowered else "")
+        return RemoteError(_("TLS failed with {url}: {error}.").format(url=base_url, error=text)
+                           + hint)
     if "refused" in lowered or "errno 111" in lowered:
-        return RemoteError(f"Connection refused by {base_url}: is the server running, and "
-                           "is the port right?")
+        return RemoteError(_("Connection refused by {url}: is the server running, and is the "
+                             "port right?").format(url=base_url))
     if "name or service" in lowered or "nodename" in lowered or "getaddrinfo" in lowered:
-        return RemoteError(f"The host of {base_url} cannot be found.")
-    return RemoteError(f"Cannot connect to {base_url}: {text or type(exc).__name__}.")
+        return RemoteError(_("The host of {url} cannot be found.").format(url=base_url))
+    return RemoteError(_("Cannot connect to {url}: {error}.").format(
+        url=base_url, error=text or type(exc).__name__))
 
 
 def _json(response: httpx2.Response, path: str) -> Any:
     try:
         return response.json()
     except ValueError as exc:
-        raise RemoteError(f"The server's answer to {path} is not JSON "
-                          f"({response.text[:80]!r}).") from exc
+        raise BadAnswerError(_("The server's answer to {path} is not JSON ({text}).").format(
+            path=path, text=repr(response.text[:80]))) from exc
 
 
 def _error_text(data: Any) -> str:
@@ -252,17 +270,18 @@ def _check(response: httpx2.Response, path: str, model: str) -> None:
         detail = response.text.strip()[:200]
     lowered = detail.lower()
     if status in (401, 403):
-        raise AuthError(f"The server refused the API key ({status}"
-                        + (f": {detail}" if detail else "") + "). Check the key in the "
-                        "server's settings.")
+        raise AuthError(_("The server refused the API key ({status}). Check the key in the "
+                          "server's settings.").format(
+                              status=f"{status}: {detail}" if detail else status))
     if model and ("model" in lowered and ("not found" in lowered or "does not exist" in lowered
                                           or "unknown" in lowered or "not exist" in lowered)):
-        raise UnknownModelError(f"The server does not serve the model {model!r}"
-                                + (f" ({detail})" if detail else "") + ".")
+        raise UnknownModelError(_("The server does not serve the model {model} ({detail}).")
+                                .format(model=repr(model), detail=detail or status))
     if status == 404:
         if model and "model" in lowered:
-            raise UnknownModelError(f"The server does not serve the model {model!r} "
-                                    f"({detail}).")
-        raise NotFoundError(f"The server has no {path} ({status}).")
-    raise RemoteError(f"The server answered {path} with {status}"
-                      + (f": {detail}" if detail else "") + ".")
+            raise UnknownModelError(_("The server does not serve the model {model} ({detail}).")
+                                    .format(model=repr(model), detail=detail))
+        raise NotFoundError(_("The server has no {path} ({status}).").format(path=path,
+                                                                               status=status))
+    raise StatusError(_("The server answered {path} with {status}.").format(
+        path=path, status=f"{status}: {detail}" if detail else status))

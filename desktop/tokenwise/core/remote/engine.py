@@ -18,6 +18,7 @@ from collections.abc import Generator, Iterator, Sequence
 from typing import Any
 
 from tokenwise.core.errors import ContextOverflowError, TokenwiseError
+from tokenwise.core.i18n import N_, _
 from tokenwise.core.interface import (
     Capabilities,
     ChatMessage,
@@ -31,7 +32,8 @@ from tokenwise.core.interface import (
 from tokenwise.core.remote import bodies
 from tokenwise.core.remote.client import RemoteClient, RemoteError, StreamCutError
 from tokenwise.core.remote.logprobs import UNKNOWN_ID, Reported, chunk_tokens, make_step
-from tokenwise.core.remote.probe import LLAMA_SERVER, ServerProbe
+from tokenwise.core.remote.probe import LLAMA_CPP_PYTHON, LLAMA_SERVER, ServerProbe
+from tokenwise.core.remote.servers import display_name
 from tokenwise.core.remote.tokens import RemoteTokenizer
 from tokenwise.core.sampling.settings import SamplerSettings
 from tokenwise.core.trace.records import (
@@ -54,18 +56,18 @@ _FINISH = {"stop": STOP_EOG, "eos": STOP_EOG, "length": STOP_MAX_TOKENS,
 def capabilities(probe: ServerProbe) -> Capabilities:
     """What a reply through this server can show, and why the rest cannot."""
     ids = bool(probe.prompt_ids and probe.apply_template)
-    why_ids = ("This server takes no prompt as token ids, or does not apply its chat "
-               "template on request: a reply cannot be resumed from a chosen token.")
-    reasons = (
-        ("stage_view", "A server reports one distribution per token, not each sampler "
-                       "stage."),
-        ("tokenizer", "This server has no /tokenize endpoint."),
+    why_ids = N_("This server takes no prompt as token ids, or does not apply its chat "
+                 "template on request: a reply cannot be resumed from a chosen token.")
+    reasons = (  # marked here, translated when read (Capabilities.reason)
+        ("stage_view", N_("A server reports one distribution per token, not each sampler "
+                          "stage.")),
+        ("tokenizer", N_("This server has no /tokenize endpoint.")),
         ("step_mode", why_ids),
         ("branching", why_ids),
-        ("beam_search", "Beam search runs only with a local model."),
-        ("scoring", "Scoring a text runs only with a local model."),
-        ("full_vocabulary", f"A server reports only its top {bodies.MAX_TOP_LOGPROBS} "
-                            "candidates: no normaliser or entropy over the whole vocabulary."),
+        ("beam_search", N_("Beam search runs only with a local model.")),
+        ("scoring", N_("Scoring a text runs only with a local model.")),
+        ("full_vocabulary", N_("A server reports only its top 20 candidates: no normaliser or "
+                               "entropy over the whole vocabulary.")),
     )
     return Capabilities(stage_view=False, tokenizer=bool(probe.tokenize), step_mode=ids,
                         branching=ids, reasons=reasons)
@@ -75,7 +77,7 @@ class RemoteEngine:
     """One model on one server. Like the local engine: one thread uses it."""
 
     def __init__(self, client: RemoteClient, probe: ServerProbe, model: str, *,
-                 server_name: str = "", post_sampling: bool = False) -> None:
+                 server_name: str = "", post_sampling: bool = False, path: str = "") -> None:
         self.client = client
         self.probe = probe
         self.model = model
@@ -87,11 +89,13 @@ class RemoteEngine:
         self.probability_label = (bodies_label(probe, self.post_sampling))
         self._messages: list[ChatMessage] = []
         self.info = ModelInfo(
-            path=f"remote:{self.server_name}/{model}", name=model, architecture="remote",
+            path=path or f"remote:{self.server_name}/{model}", name=display_name(model),
+            architecture="remote",
             parameters=0, quantization="", file_size=0, context_length=ctx, n_ctx=ctx,
             vocab_size=0, layers=0, has_chat_template=True,
             backend=f"{probe.label} at {self.server_name}", gpu_layers=0,
-            gpu_offload_supported=False, capabilities=capabilities(probe))
+            gpu_offload_supported=False, capabilities=capabilities(probe),
+            probabilities=self.probability_label)
 
     def close(self) -> None:
         self.client.close()
@@ -118,7 +122,7 @@ class RemoteEngine:
         """The prompt as the server renders it; the oldest turns left out to fit."""
         self._messages = list(messages)
         if not self.use_ids:
-            return RenderedPrompt(text="", token_ids=[], note=(
+            return RenderedPrompt(text="", token_ids=[], note=_(
                 "The server applies its chat template: the prompt's tokens are not shown."))
         n_ctx = self.info.n_ctx
         budget = max(16, n_ctx - reserve) if n_ctx else 0
@@ -133,13 +137,13 @@ class RemoteEngine:
             turns = turns[cut:]
             dropped += cut
         if n_ctx and len(ids) > n_ctx - 1:
-            raise ContextOverflowError(
-                f"This message needs {len(ids):,} tokens but the server's context holds "
-                f"{n_ctx:,}. Shorten it.")
+            raise ContextOverflowError(_(
+                "This message needs {count} tokens but the server's context holds {n_ctx}. "
+                "Shorten it.").format(count=f"{len(ids):,}", n_ctx=f"{n_ctx:,}"))
         note = ""
         if dropped:
-            note = (f"{dropped} earlier message{'s' if dropped != 1 else ''} left out to fit "
-                    f"the server's {n_ctx:,}-token context.")
+            note = _("{count} earlier messages left out to fit the server's {n_ctx}-token "
+                     "context.").format(count=dropped, n_ctx=f"{n_ctx:,}")
         self._messages = system + turns
         return RenderedPrompt(text=text, token_ids=ids, note=note, dropped_messages=dropped)
 
@@ -156,12 +160,11 @@ class RemoteEngine:
         if self.use_ids and not prompt:
             raise ValueError("the prompt is empty")
         if not self.use_ids and (prompt or request.forced_first_token is not None):
-            raise TokenwiseError("This server cannot continue a reply from given tokens: "
-                                 + self.info.capabilities.reason("branching"))
+            raise TokenwiseError(self.info.capabilities.reason("branching"))
         if n_ctx and len(prompt) >= n_ctx:
-            raise ContextOverflowError(
-                f"The prompt has {len(prompt):,} tokens; the server's context holds "
-                f"{n_ctx:,}.")
+            raise ContextOverflowError(_(
+                "The prompt has {count} tokens; the server's context holds {n_ctx}.").format(
+                    count=f"{len(prompt):,}", n_ctx=f"{n_ctx:,}"))
         room = n_ctx - len(prompt) - (request.forced_first_token is not None) if n_ctx else 0
         max_tokens = min(settings.max_tokens, room) if room > 0 else settings.max_tokens
         return GenerationStream(self._generate(request, settings, max_tokens,
@@ -264,9 +267,10 @@ class RemoteEngine:
                 yield held
             return result()
         if missing_probs:
-            details["note"] = ("The server sent no probabilities (it ignored logprobs"
-                               + (": start llama-cpp-python's server with --logits_all true"
-                                  if kind == "llama-cpp-python" else "") + ").")
+            details["note"] = (_("The server sent no probabilities: start llama-cpp-python's "
+                                 "server with --logits_all true.") if kind == LLAMA_CPP_PYTHON
+                               else _("The server sent no probabilities (it ignored "
+                                      "logprobs)."))
         stop = _FINISH.get(finish or "", STOP_EOG if finish else STOP_SERVER_CLOSED)
         if stop == STOP_MAX_TOKENS and clamped:
             stop = STOP_CONTEXT_FULL
@@ -312,7 +316,8 @@ def _guard(events: Iterator[Any], cancel: threading.Event | None) -> Iterator[An
                 and "choices" not in item:
             error = item["error"]
             message = error.get("message", error) if isinstance(error, dict) else error
-            raise RemoteError(f"The server stopped with an error: {message}")
+            raise RemoteError(_("The server stopped with an error: {error}").format(
+                error=message))
         yield item
 
 

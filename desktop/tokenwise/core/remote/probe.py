@@ -10,7 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from tokenwise.core.remote.client import NotFoundError, RemoteClient, RemoteError
+from tokenwise.core.i18n import N_, _
+from tokenwise.core.remote.client import (
+    BadAnswerError,
+    NotFoundError,
+    RemoteClient,
+    RemoteError,
+    StatusError,
+)
 
 LLAMA_SERVER = "llama-server"
 LLAMA_CPP_PYTHON = "llama-cpp-python"
@@ -27,19 +34,19 @@ KIND_LABELS = {
     SGLANG: "SGLang",
     OLLAMA: "Ollama",
     LMSTUDIO: "LM Studio",
-    OPENAI_COMPATIBLE: "an OpenAI-compatible server",
+    OPENAI_COMPATIBLE: N_("an OpenAI-compatible server"),
 }
 
 #: what each server's probabilities are, in words (shown with every remote reply)
 PROBABILITY_LABELS = {
-    LLAMA_SERVER: "llama-server's n_probs: before sampling (softmax of the raw logits)",
-    LLAMA_CPP_PYTHON: "llama-cpp-python's logprobs: softmax of the raw logits",
-    VLLM: "vLLM's logprobs: raw log-probabilities unless the server was started with "
-          "another --logprobs-mode",
-    OLLAMA: "Ollama's logprobs: before sampling, not scaled by the temperature",
+    LLAMA_SERVER: N_("llama-server's n_probs: before sampling (softmax of the raw logits)"),
+    LLAMA_CPP_PYTHON: N_("llama-cpp-python's logprobs: softmax of the raw logits"),
+    VLLM: N_("vLLM's logprobs: raw log-probabilities unless the server was started with "
+             "another --logprobs-mode"),
+    OLLAMA: N_("Ollama's logprobs: before sampling, not scaled by the temperature"),
 }
-POST_SAMPLING_LABEL = "llama-server's post_sampling_probs: after its sampler chain"
-REPORTED_LABEL = "as reported by the server"
+POST_SAMPLING_LABEL = N_("llama-server's post_sampling_probs: after its sampler chain")
+REPORTED_LABEL = N_("as reported by the server")
 
 _OWNERS = {"llamacpp": LLAMA_SERVER, "me": LLAMA_CPP_PYTHON, "vllm": VLLM, "sglang": SGLANG,
            "library": OLLAMA, "ollama": OLLAMA, "organization_owner": LMSTUDIO}
@@ -68,11 +75,11 @@ class ServerProbe:
 
     @property
     def label(self) -> str:
-        return KIND_LABELS.get(self.kind, self.kind)
+        return _(KIND_LABELS.get(self.kind, self.kind))
 
     @property
     def probability_label(self) -> str:
-        return PROBABILITY_LABELS.get(self.kind, REPORTED_LABEL)
+        return _(PROBABILITY_LABELS.get(self.kind, REPORTED_LABEL))
 
     def model(self, model_id: str) -> RemoteModel | None:
         return next((m for m in self.models if m.id == model_id), None)
@@ -85,25 +92,35 @@ class ServerProbe:
 
     def summary(self) -> list[str]:
         """Test connection's answer, one line each."""
-        lines = [f"{self.label}{' ' + self.version if self.version else ''} at {self.base_url}"]
-        names = ", ".join(m.id for m in self.models[:5]) or "none"
-        more = f" and {len(self.models) - 5} more" if len(self.models) > 5 else ""
-        lines.append(f"Models: {names}{more}")
+        name = f"{self.label} {self.version}".strip()
+        lines = [_("{server} at {url}").format(server=name, url=self.base_url)]
+        names = ", ".join(short_model_name(m.id) for m in self.models[:5]) or _("none")
+        if len(self.models) > 5:
+            names = _("{names} and {count} more").format(names=names,
+                                                         count=len(self.models) - 5)
+        lines.append(_("Models: {names}").format(names=names))
         ctx = self.context_length or next((m.context_length for m in self.models
                                            if m.context_length), None)
-        lines.append(f"Context length: {ctx:,} tokens" if ctx else
-                     "Context length: not reported by the server")
-        lines.append("Probabilities: " + self.probability_label)
-        lines.append("Tokenizer view: " + ("yes" if self.tokenize else
-                                           "unavailable (no /tokenize)"))
-        lines.append("Branching and step mode: " + (
-            "yes (the prompt is sent as token ids)" if self.prompt_ids and self.apply_template
-            else "unavailable (" + ("no endpoint takes the prompt as token ids"
-                                    if not self.prompt_ids else
-                                    "the server does not apply its chat template on request")
-            + ")"))
-        lines.extend(self.notes)
+        lines.append(_("Context length: {count} tokens").format(count=f"{ctx:,}") if ctx else
+                     _("Context length: not reported by the server"))
+        lines.append(_("Probabilities: {label}").format(label=self.probability_label))
+        lines.append(_("Tokenizer view: yes") if self.tokenize else
+                     _("Tokenizer view: unavailable (no /tokenize)"))
+        if self.prompt_ids and self.apply_template:
+            lines.append(_("Branching and step mode: yes (the prompt is sent as token ids)"))
+        elif not self.prompt_ids:
+            lines.append(_("Branching and step mode: unavailable (no endpoint takes the prompt "
+                           "as token ids)"))
+        else:
+            lines.append(_("Branching and step mode: unavailable (the server does not apply "
+                           "its chat template on request)"))
+        lines.extend(_(note) for note in self.notes)
         return lines
+
+
+def short_model_name(model: str) -> str:
+    """A GGUF path (llama-server's model id) by its file name."""
+    return model.replace("\\", "/").rsplit("/", 1)[-1] if model.endswith(".gguf") else model
 
 
 def probe(client: RemoteClient) -> ServerProbe:
@@ -118,8 +135,8 @@ def probe(client: RemoteClient) -> ServerProbe:
     except NotFoundError:
         tags = _try(client, "/api/tags")  # Ollama without its OpenAI layer
         if not isinstance(tags, dict):
-            raise RemoteError(f"{client.base_url} does not look like an inference server "
-                              "(no /v1/models).") from None
+            raise RemoteError(_("{url} does not look like an inference server "
+                                "(no /v1/models).").format(url=client.base_url)) from None
         kind = OLLAMA
         raw_models = [{"id": m.get("name", "")} for m in tags.get("models", [])]
     for m in raw_models:
@@ -160,10 +177,10 @@ def probe(client: RemoteClient) -> ServerProbe:
         tokenize, detok, template, ids = VLLM, True, VLLM, "v1"
     elif kind == LLAMA_CPP_PYTHON:
         tokenize, detok = LLAMA_CPP_PYTHON, True
-        notes.append("llama-cpp-python's server takes prompts as text only, and needs "
-                     "--logits_all true for probabilities.")
+        notes.append(N_("llama-cpp-python's server takes prompts as text only, and needs "
+                        "--logits_all true for probabilities."))
     elif kind == OLLAMA:
-        notes.append("Ollama gives probabilities from version 0.12.11 on.")
+        notes.append(N_("Ollama gives probabilities from version 0.12.11 on."))
     return ServerProbe(base_url=client.base_url, kind=kind, version=version,
                        models=tuple(models), context_length=context, tokenize=tokenize,
                        detokenize=detok, apply_template=template, prompt_ids=ids,
@@ -174,12 +191,8 @@ def _try(client: RemoteClient, path: str) -> Any:
     """GET ``path``; None where the server has no such endpoint or answers oddly."""
     try:
         return client.get_json(path)
-    except NotFoundError:
+    except (NotFoundError, StatusError, BadAnswerError):
         return None
-    except RemoteError as exc:
-        if "answered" in str(exc) or "not JSON" in str(exc):
-            return None
-        raise
 
 
 def _model_context(m: dict[str, Any]) -> int | None:

@@ -16,7 +16,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from tokenwise.core import paths, secrets
-from tokenwise.core.remote.client import RemoteClient, normalise_url
+from tokenwise.core.remote.client import CONNECT_TIMEOUT_S, RemoteClient, normalise_url
+from tokenwise.core.remote.probe import short_model_name
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +45,16 @@ class ServerRecord:
         key = api_key if api_key is not None else self.api_key()
         if timeout is None:
             return RemoteClient(self.base_url, api_key=key, ca_cert=self.ca_cert)
-        return RemoteClient(self.base_url, api_key=key, ca_cert=self.ca_cert, timeout=timeout)
+        return RemoteClient(self.base_url, api_key=key, ca_cert=self.ca_cert, timeout=timeout,
+                            connect_timeout=min(timeout, CONNECT_TIMEOUT_S))
 
     def model_path(self, model: str) -> str:
         return f"{REMOTE_PREFIX}{self.id}/{model}"
+
+
+def display_name(model: str) -> str:
+    """A model id as the picker shows it: a GGUF path (llama-server's id) by its file name."""
+    return short_model_name(model)
 
 
 def new_record(name: str, base_url: str, ca_cert: str = "") -> ServerRecord:

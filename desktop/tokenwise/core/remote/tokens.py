@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from tokenwise.core.i18n import _
 from tokenwise.core.interface import TOKEN_BYTE, TOKEN_NORMAL, TOKEN_SPECIAL, ChatMessage, Token
 from tokenwise.core.remote.client import RemoteClient, RemoteError
 from tokenwise.core.remote.probe import LLAMA_CPP_PYTHON, LLAMA_SERVER, VLLM, ServerProbe
@@ -43,7 +44,7 @@ class RemoteTokenizer:
                                          model=self.model)
             ids = _ids(data)
             return self.detokenize(ids), ids
-        raise RemoteError("This server does not apply its chat template on request.")
+        raise RemoteError(_("This server does not apply its chat template on request."))
 
     # ------------------------------------------------------------------ tokens
 
@@ -78,7 +79,7 @@ class RemoteTokenizer:
             data = self.client.post_json("/extras/tokenize", {"input": text})
             ids = _ids(data)
             return [(i, None) for i in ids]
-        raise RemoteError("This server has no /tokenize endpoint.")
+        raise RemoteError(_("This server has no /tokenize endpoint."))
 
     def tokenize(self, text: str, *, add_special: bool = False,
                  parse_special: bool = True) -> list[Token]:

@@ -49,4 +49,5 @@ def stage_label(name: str, label: str) -> str:
         label = STAGE_TITLES[name] + label[len(english):]
     if label.endswith(" off"):
         label = label[:-4] + " " + _("off")
-    return label
+    # greedy's label names the temperature that makes it: "greedy (temperature 0)"
+    return label.replace("(temperature ", "(" + STAGE_TITLES[STAGE_TEMPERATURE] + " ")

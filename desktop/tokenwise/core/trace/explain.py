@@ -7,6 +7,7 @@ did) and on preview stages (what the sliders would do), so it takes the stages e
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from tokenwise.core.formatting import number, percent
@@ -57,17 +58,28 @@ def explain_step(
     parts: list[str] = []
 
     lead = step.candidates[0] if step.candidates else None
-    if lead is None:
+    if not math.isfinite(step.prob):  # a server that sent no probabilities
+        opening = _("The server sent {token} without its probability.").format(token=label)
+    elif lead is None:
         opening = _("The model gave {token} {prob}.").format(token=label, prob=percent(step.prob))
     elif step.rank == 1:
         opening = _("The model gave {token} {prob} (rank 1).").format(
             token=label, prob=percent(step.prob))
+    elif step.rank == 0:  # a server's top-N that leaves out the drawn token
+        opening = _("The model gave {token} {prob} (outside the {count} candidates the server "
+                    "reported; {lead} led with {lead_prob}).").format(
+                        token=label, prob=percent(step.prob), count=len(step.candidates),
+                        lead=quoted(lead.label), lead_prob=percent(lead.prob))
     else:
         opening = _("The model gave {token} {prob} (rank {rank}; {lead} led with "
                     "{lead_prob}).").format(token=label, prob=percent(step.prob), rank=step.rank,
                                             lead=quoted(lead.label),
                                             lead_prob=percent(lead.prob))
     parts.append((_("Preview with the sliders' settings:") + " " if preview else "") + opening)
+    if not stages and not preview and not math.isfinite(step.log_z):
+        parts.append(_("How each sampler stage shaped it is not known: a server reports one "
+                       "distribution per token."))
+        return _with_stop(gap().join(parts), step, preview)
 
     penalties = by_name.get(STAGE_PENALTIES)
     if penalties is not None and settings.penalties_active:

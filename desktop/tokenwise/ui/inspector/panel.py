@@ -13,6 +13,8 @@ step_mode_toggled(bool), step_once_requested(), run_to_end_requested()
 
 from __future__ import annotations
 
+import math
+
 from PySide6.QtCore import QEvent, QObject, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QCursor,
@@ -60,9 +62,11 @@ class InspectorPanel(QWidget):
         self._trace_settings = SamplerSettings()
         self._prompt_ids: list[int] = []
         self._vocab_size = 0
+        self._prompt_tokens: list[Token] = []
         self._model_name = ""
         # what the engine can do, once one has loaded a model (None: no engine to ask)
         self._capabilities: Capabilities | None = None
+        self._probability_label = ""
         self._selected = -1
         self._follow = True
         self._preview = False
@@ -127,7 +131,15 @@ class InspectorPanel(QWidget):
 
     def set_prompt_tokens(self, tokens: list[Token]) -> None:
         self._prompt_ids = [t.token_id for t in tokens]
+        self._prompt_tokens = list(tokens)
         self.tokens.set_prompt_tokens(tokens)
+
+    def prompt_tokens(self) -> list[Token]:
+        """The last prompt as the model read it."""
+        return self._prompt_tokens
+
+    def vocab_size(self) -> int:
+        return self._vocab_size
 
     def set_steps(self, steps: list[Step], settings: SamplerSettings) -> None:
         """Show a whole reply (a stored one, or an empty list before a new reply streams)."""
@@ -282,18 +294,51 @@ class InspectorPanel(QWidget):
         sv.preview_banner.setVisible(self._preview)
         sv.stage_view.set_table(table)
         self.candidates_model.set_table(table)
-        sv.explanation.setText(text)
+        sv.explanation.setText(text + self._unavailable_text(step))
         forced = self.tr(" (forced)") if step.forced else ""
         sv.title.setText(self.tr("Step {index} of {total} · {token}").format(
             index=self._selected + 1, total=len(self._steps), token=f"'{step.label}'") + forced)
         shown = self.tr("top {shown} of {stored} stored").format(shown=min(limit, stored),
                                                                  stored=stored)
-        sv.stats.setText(self.tr(
-            "id {id} · raw {raw} (rank {rank}) · drawn at {final} · entropy {entropy} nats · "
-            "other tokens {other}").format(
-                id=step.token_id, raw=percent_column(step.prob), rank=step.rank,
-                final=percent_column(step.final_prob), entropy=f"{step.entropy:.2f}",
-                other=percent_column(step.other_mass)) + " · " + shown)
+        if math.isfinite(step.log_z):  # the local engine's own numbers
+            sv.stats.setText(self.tr(
+                "id {id} · raw {raw} (rank {rank}) · drawn at {final} · entropy {entropy} nats · "
+                "other tokens {other}").format(
+                    id=step.token_id, raw=percent_column(step.prob), rank=step.rank,
+                    final=percent_column(step.final_prob), entropy=f"{step.entropy:.2f}",
+                    other=percent_column(step.other_mass)) + " · " + shown)
+        else:  # a server's: what it reported, the rest said to be unavailable
+            unknown = self.tr("unavailable")
+            rank = (str(step.rank) if step.rank
+                    else self.tr("beyond the top {0}").format(stored))
+            sv.stats.setText(self.tr(
+                "id {id} · {raw} (rank {rank}) as the server reports it · drawn at {final} · "
+                "entropy {entropy} · other tokens {other}").format(
+                    id=str(step.token_id) if step.token_id >= 0 else unknown,
+                    raw=percent_column(step.prob) if math.isfinite(step.prob) else unknown,
+                    rank=rank,
+                    final=percent_column(step.final_prob)
+                    if math.isfinite(step.final_prob) else unknown,
+                    entropy=unknown, other=percent_column(step.other_mass)) + " · " + shown)
+
+    def set_probability_label(self, label: str) -> None:
+        """What the probabilities are, where they are not Tokenwise's own ("" for local)."""
+        self._probability_label = label
+        self.refresh()
+
+    def _unavailable_text(self, step: Step) -> str:
+        """For a server's reply: what its numbers are, and what it cannot show, and why."""
+        caps = self._capabilities
+        if caps is None or math.isfinite(step.log_z):
+            return ""
+        lines = [self.tr("Probabilities: {0}.").format(self._probability_label
+                                                       or self.tr("as reported by the server"))]
+        for name, title in (("stage_view", self.tr("Per-stage view")),
+                            ("full_vocabulary", self.tr("Entropy and the whole-vocabulary "
+                                                        "normaliser"))):
+            if not getattr(caps, name):
+                lines.append(self.tr("{0} unavailable: {1}").format(title, caps.reason(name)))
+        return "\n\n" + "\n".join(lines)
 
     def _preview_text(self, s: SamplerSettings, note: str | None) -> str:
         parts = [f"T {s.temperature:g}", f"top-k {s.top_k or self.tr('off')}",

@@ -266,10 +266,17 @@ def _rerun_all(step: Step, settings: SamplerSettings, history: Sequence[int],
                       count=len(step.candidates))
     logits = np.fromiter((c.logit for c in step.candidates), dtype=np.float32,
                          count=len(step.candidates))
+    log_z = step.log_z
+    reported = bool(logits.size) and bool(np.isnan(logits).any())
+    if reported:  # a server's top-N: log-probabilities are the logits up to a constant
+        probs_in = np.fromiter((c.prob for c in step.candidates), dtype=np.float64,
+                               count=len(step.candidates))
+        logits = np.log(np.maximum(probs_in, 1e-300)).astype(np.float32)
+        log_z = 0.0
     results = run_stages(ids, logits, settings, history)
     stored = ids.size
     full_vocab = vocab_size > stored
-    rest = _rest_mass(step, logits)  # mass outside the stored candidates
+    rest = _rest_mass(logits, log_z)  # mass outside the stored candidates
     stages = []
     for r in results:
         probs = r.probs
@@ -277,7 +284,7 @@ def _rerun_all(step: Step, settings: SamplerSettings, history: Sequence[int],
         whole = r.name == STAGE_PENALTIES or (
             r.name == STAGE_TOP_K and (settings.top_k == 0 or settings.top_k > stored))
         if whole and full_vocab and r.logits.size:
-            z = np.exp(r.logits.astype(np.float64) - step.log_z)
+            z = np.exp(r.logits.astype(np.float64) - log_z)
             probs = z / (z.sum() + rest)
             survivors = vocab_size if r.name == STAGE_PENALTIES or settings.top_k == 0 \
                 else min(settings.top_k, vocab_size)
@@ -285,10 +292,16 @@ def _rerun_all(step: Step, settings: SamplerSettings, history: Sequence[int],
                             tuple(float(p) for p in probs)))
     note = approximation_note(settings, stored, vocab_size, 1.0 - step.other_mass) \
         if vocab_size else None
+    if reported:
+        note = QCoreApplication.translate(
+            "StageTable", "Approximate: the server reported only its top {0} candidates "
+            "(probabilities as it reports them); the stages are computed over those alone."
+        ).format(stored)
     return tuple(stages), note
 
-def _rest_mass(step: Step, logits: np.ndarray) -> float:
-    if not logits.size or not math.isfinite(step.log_z):
+
+def _rest_mass(logits: np.ndarray, log_z: float) -> float:
+    if not logits.size or not math.isfinite(log_z):
         return 0.0
-    stored = float(np.exp(logits.astype(np.float64) - step.log_z).sum())
+    stored = float(np.exp(logits.astype(np.float64) - log_z).sum())
     return max(0.0, 1.0 - stored)

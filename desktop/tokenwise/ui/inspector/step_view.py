@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSpinBox,
     QToolButton,
     QVBoxLayout,
@@ -58,6 +59,8 @@ class StepView(QWidget):
             b.setEnabled(False)
         for b in (self.step_mode_button, self.next_button, self.run_button):
             b.setAutoRaise(True)
+            # never squeezed below their text (the inspector grows instead)
+            b.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Fixed)
             bar.addWidget(b)
         bar.addStretch(1)
         k_label = QLabel(self.tr("Top"))

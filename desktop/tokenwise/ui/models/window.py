@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -178,9 +179,15 @@ class ModelsWindow(QDialog):
         form.addRow(self.fit_label)
         form.addRow(self.template_button)
 
+        # the details scroll when the window is short (large text, 200% scaling, Chinese)
+        side_scroll = QScrollArea()
+        side_scroll.setWidgetResizable(True)
+        side_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        side_scroll.setWidget(side)
+        side_scroll.setToolTip(self.tr("Read from the model file's GGUF metadata"))
         split = QSplitter()
         split.addWidget(self.installed_view)
-        split.addWidget(side)
+        split.addWidget(side_scroll)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
 

@@ -1,0 +1,112 @@
+"""The compiled pass over the logits (``_scan.c``) and the token data it writes into.
+
+ggml's vectorised softmax kernel is found in llama.cpp's own CPU library; the C pass (an
+optional extension) is loaded with ctypes. Without either, the engine uses numpy.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import llama_cpp
+import numpy as np
+
+from tokenwise.core.engine import draw
+
+_TOKEN_DTYPE = np.dtype([("id", "<i4"), ("logit", "<f4"), ("p", "<f4")])
+
+
+def _fused_softmax() -> Any:
+    """ggml's vectorised y = exp(x - max), returning the sum: one pass instead of three."""
+    folder = Path(llama_cpp.__file__).resolve().parent / "lib"
+    for name in ("libggml-cpu.so", "libggml-cpu.dylib", "ggml-cpu.dll"):
+        try:
+            fn = ctypes.CDLL(str(folder / name)).ggml_vec_soft_max_f32
+        except (OSError, AttributeError):
+            continue
+        fn.restype = ctypes.c_double
+        fn.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_float]
+        return fn
+    return None
+
+
+_SOFTMAX = _fused_softmax()
+
+
+def _compiled_pass() -> tuple[Callable[..., int] | None, tuple[Any, Any, int] | None, Any]:
+    """The C pass over the logits (``_scan.c``), if it was built; None: numpy does the work.
+
+    Also its untruncated-draw functions (tw_tempered, tw_pick) with ggml's softmax address.
+    """
+    if _SOFTMAX is None:
+        return None, None, None
+    try:
+        module = importlib.import_module("tokenwise.core.engine._scan")
+    except ImportError:
+        return None, None, None
+    try:
+        lib = ctypes.CDLL(module.__file__)
+        fn, tempered, pick = lib.tw_scan, lib.tw_tempered, lib.tw_pick
+    except (OSError, AttributeError):
+        return None, None, None
+    fn.restype = ctypes.c_int
+    fn.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_void_p,
+                   ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
+    tempered.restype = ctypes.c_double
+    tempered.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_float, ctypes.c_float,
+                         ctypes.c_void_p, ctypes.c_void_p]
+    pick.restype = ctypes.c_int
+    pick.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_float, ctypes.c_float,
+                     ctypes.c_void_p, ctypes.c_void_p, ctypes.c_double, ctypes.c_void_p,
+                     ctypes.c_int]
+    moments = lib.tw_moments
+    moments.restype = None
+    moments.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_float, ctypes.c_void_p,
+                        ctypes.c_void_p, ctypes.c_void_p]
+    address = ctypes.cast(_SOFTMAX, ctypes.c_void_p).value or 0
+    return fn, (tempered, pick, address), moments
+
+
+_SCAN, _DRAW, _MOMENTS = _compiled_pass()
+_SCAN_MAX_NEED = 1024  # as TW_MAX_NEED in _scan.c
+_SCAN_CAP = 4096  # candidates it may return (ties at the threshold included)
+_SOFTMAX_ADDRESS = ctypes.cast(_SOFTMAX, ctypes.c_void_p).value if _SOFTMAX is not None else None
+
+
+class CandidateBuffer:
+    """A llama_token_data_array over preallocated memory, shared by every generation."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._data = (llama_cpp.llama_token_data * capacity)()
+        raw = memoryview(self._data).cast("B")
+        self.view = np.frombuffer(raw, dtype=_TOKEN_DTYPE)
+        self.ids = self.view["id"]  # field views, made once: each lookup costs a new view
+        self.logits = self.view["logit"]
+        self.probs = self.view["p"]
+        self.array = llama_cpp.llama_token_data_array(
+            data=self._data, size=0, selected=-1, sorted=False
+        )
+        self.ref = ctypes.byref(self.array)
+        self.exp_buf = np.empty(capacity, dtype=np.float32)
+        self.exp_ptr = self.exp_buf.ctypes.data
+        self.prod_buf = np.empty(capacity, dtype=np.float32)
+        self.mask = np.empty(capacity, dtype=np.bool_)
+        # the compiled pass writes its candidates straight into the token data array
+        self.scan_out = np.empty(3, dtype=np.float64)
+        self.chunk_sums = np.zeros(draw.chunk_count(capacity), dtype=np.float64)
+        self.scan_args = (ctypes.addressof(self._data), min(_SCAN_CAP, capacity),
+                          self.scan_out.ctypes.data, self.chunk_sums.ctypes.data)
+        self.all_ids = np.arange(capacity, dtype=np.intp)
+
+    def load(self, ids: np.ndarray, logits: np.ndarray, *, is_sorted: bool = False) -> None:
+        n = ids.size
+        self.ids[:n] = ids
+        self.logits[:n] = logits
+        self.array.size = n
+        self.array.selected = -1
+        self.array.sorted = is_sorted
