@@ -183,3 +183,44 @@ def test_every_window_speaks_chinese(qtbot: Any, chinese_window: Any, send: Any)
         assert english_left(menu, allowed) == []
     # the step explanation comes from the core, in Chinese too
     assert "模型给" in window.inspector.step_view.explanation.text()
+
+
+def test_the_lab_and_about_speak_chinese(qtbot: Any, chinese_window: Any) -> None:
+    """The strategies lab after a real comparison (greedy, beam, sampling) and a real
+    scoring pass, every tab of it with the beam tree drawn and a node selected, and the
+    About dialog."""
+    from tokenwise.ui.about import AboutDialog
+
+    window = chinese_window
+    qtbot.waitUntil(lambda: window.flow.model_info is not None, timeout=120_000)
+    window.open_lab(0)
+    lab = window.lab
+    assert lab is not None
+    lab.prompt.setPlainText("人工智能是")
+    lab.max_tokens.setValue(6)
+    lab.columns[1].width_spin.setValue(2)
+    lab.columns[3].kind.setCurrentIndex(3)  # sampling, so every kind of column is walked
+    lab.run()
+    qtbot.waitUntil(lambda: all(c.result is not None for c in lab.columns), timeout=600_000)
+    lab.score.input.setPlainText("人工智能是一门强大的技术。")
+    with qtbot.waitSignal(lab.score_finished, timeout=600_000):
+        lab.score.start()
+    assert lab.score.table.rowCount() > 0 and lab.score.summary.text()
+    assert lab.tree.result is not None and lab.tree.nodes
+    lab.tree.select(next(iter(lab.tree.nodes)))
+    about = AboutDialog(window.flow.model_info, window)
+    qtbot.addWidget(about)
+    allowed = _data_words(window)
+    for index in range(lab.tabs.count()):
+        lab.tabs.setCurrentIndex(index)
+        left = english_left(lab, allowed)
+        assert not left, "\n".join([lab.tabs.tabText(index), *left])
+    assert not (left := english_left(about, allowed)), "\n".join(left)
+    # the beam tree's nodes and their hover texts live in its scene, not in widgets
+    for text in lab.tree.texts.values():  # token text: the beams' own words
+        allowed |= set(LATIN_WORD.findall(text.decode("utf-8", "replace")))
+    for item in lab.tree.scene.items():
+        texts = [item.toolTip(), getattr(item, "text", lambda: "")()]
+        for text in texts:
+            words = [w for w in LATIN_WORD.findall(_strip(text)) if w not in allowed]
+            assert not words, (text, words)
