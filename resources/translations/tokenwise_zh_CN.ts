@@ -395,6 +395,18 @@
         <translation>%1 · 词元对数概率 %2 · 累计 %3</translation>
     </message>
     <message>
+        <source>kept</source>
+        <translation>保留</translation>
+    </message>
+    <message>
+        <source>pruned</source>
+        <translation>剪除</translation>
+    </message>
+    <message>
+        <source>ended</source>
+        <translation>结束</translation>
+    </message>
+    <message>
         <source>The prompt: every beam starts here.</source>
         <translation>提示词：每条束都从这里开始。</translation>
     </message>
