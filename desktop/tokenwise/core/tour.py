@@ -60,6 +60,7 @@ class TourRun:
     vocab_size: int
     finished: bool = False
     lab: TourLab | None = None
+    raw: bool = False  # the prompt was continued as raw text (no chat template)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +91,13 @@ def _text(key: str, run: TourRun) -> str:
         tokens = run.prompt_tokens
         special = sum(1 for t in tokens if t.kind == TOKEN_SPECIAL)
         pieces = sum(1 for t in tokens if t.kind == TOKEN_BYTE)
+        if run.raw:
+            return _("The model never sees letters: your text became {count} tokens. "
+                     "{special} is a special token that marks the start of the text (this base "
+                     "model continues the text, with no chat template); {bytes} are byte "
+                     "tokens, each only a part of one character. The others are words and "
+                     "sub-words of the model's vocabulary.").format(
+                count=number(len(tokens)), special=special, bytes=pieces)
         return _("The model never sees letters: your message and the chat template became "
                  "{count} tokens. {special} are special tokens that mark the turns; {bytes} "
                  "are byte tokens, each only a part of one character (Chinese shows many). "

@@ -264,7 +264,8 @@ class TourGuide(QObject):
     def run(self) -> TourRun:
         inspector = self.window.inspector
         return TourRun(inspector.prompt_tokens(), list(inspector.steps()),
-                       inspector.vocab_size(), finished=self._phase >= 2, lab=self._lab)
+                       inspector.vocab_size(), finished=self._phase >= 2, lab=self._lab,
+                       raw=self.window.flow.raw_text)
 
     def current(self) -> TourStop:
         return stop_at(self.index, self.run())
