@@ -395,6 +395,18 @@
         <translation>%1 · 词元对数概率 %2 · 累计 %3</translation>
     </message>
     <message>
+        <source>kept</source>
+        <translation>保留</translation>
+    </message>
+    <message>
+        <source>pruned</source>
+        <translation>剪除</translation>
+    </message>
+    <message>
+        <source>ended</source>
+        <translation>结束</translation>
+    </message>
+    <message>
         <source>The prompt: every beam starts here.</source>
         <translation>提示词：每条束都从这里开始。</translation>
     </message>
@@ -1076,8 +1088,8 @@
         <translation>一次生成的导览(&amp;T)</translation>
     </message>
     <message>
-        <source>Seven stops through one real generation, step by step</source>
-        <translation>分七站，一步一步走完一次真实的生成</translation>
+        <source>Eight stops through one real generation, step by step</source>
+        <translation>分八站，一步一步走完一次真实的生成</translation>
     </message>
     <message>
         <source>&amp;About Tokenwise</source>
@@ -2131,7 +2143,7 @@ It is kept in {place}.</source>
     </message>
     <message>
         <source>Length penalty alpha: score = total log-probability / length^alpha</source>
-        <translation>长度惩罚 alpha：得分 = 累计对数概率 / 长度^alpha</translation>
+        <translation>长度惩罚 α：得分 = 累计对数概率 / 长度^α</translation>
     </message>
     <message>
         <source>Temperature</source>
@@ -2159,7 +2171,7 @@ It is kept in {place}.</source>
     </message>
     <message>
         <source>Alpha</source>
-        <translation>alpha 值</translation>
+        <translation>α 值</translation>
     </message>
     <message>
         <source>Top-k</source>
@@ -2196,6 +2208,14 @@ It is kept in {place}.</source>
     <message>
         <source>%1: writing…</source>
         <translation>%1：正在写…</translation>
+    </message>
+    <message>
+        <source>Beam search, width %1</source>
+        <translation>束搜索，宽度 %1</translation>
+    </message>
+    <message>
+        <source>temperature</source>
+        <translation>温度</translation>
     </message>
     <message>
         <source>&lt;b&gt;%1&lt;/b&gt; · %2 tokens · %3 s</source>
@@ -2368,6 +2388,17 @@ probability {probability} · entropy {entropy}</source>
     </message>
 </context>
 <context>
+    <name>TourModel</name>
+    <message>
+        <source>The starter model writes English only: the tour switches to {name}, which writes Chinese.</source>
+        <translation>入门模型只会写英文：导览改用会写中文的 {name}。</translation>
+    </message>
+    <message>
+        <source>No installed model writes Chinese: the tour runs on the English-only starter model. Download Qwen2.5 0.5B Instruct from the note above the chat.</source>
+        <translation>没有已安装的模型会写中文：导览在只会写英文的入门模型上运行。可从对话上方的提示下载 Qwen2.5 0.5B Instruct。</translation>
+    </message>
+</context>
+<context>
     <name>TourOffer</name>
     <message>
         <source>New here? A short tour runs one real generation step by step and shows why a model writes one token at a time.</source>
@@ -2378,8 +2409,8 @@ probability {probability} · entropy {entropy}</source>
         <translation>开始导览</translation>
     </message>
     <message>
-        <source>Seven stops, about two minutes</source>
-        <translation>七站，大约两分钟</translation>
+        <source>Eight stops, about two minutes</source>
+        <translation>八站，约两分钟</translation>
     </message>
     <message>
         <source>Not now</source>

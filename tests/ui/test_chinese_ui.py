@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import re
+import socket
 from typing import Any
 
 import pytest
@@ -49,6 +50,12 @@ ALLOWED = [
     r"\bURL\b", r"\bCA\b", r"\bPEM\b",
 ]
 LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -156,6 +163,7 @@ def test_the_walk_finds_english(qtbot: Any) -> None:
 
 
 def test_every_window_speaks_chinese(qtbot: Any, chinese_window: Any, send: Any) -> None:
+    from tokenwise.core.remote import servers
     from tokenwise.ui.models.window import ModelsWindow
     from tokenwise.ui.settings_dialog import SettingsDialog
 
@@ -165,10 +173,18 @@ def test_every_window_speaks_chinese(qtbot: Any, chinese_window: Any, send: Any)
     window.inspector.select_step(1)
     window.inspector.tokens.play_edit.setPlainText("人工智能是")
     assert window.language_notice.isVisible()  # the starter writes English only
+    # a saved server nothing answers, so Inference servers shows a record and an error
+    servers.upsert(servers.new_record("家里的服务器", f"http://127.0.0.1:{free_port()}", ""),
+                   api_key=None)
     models = ModelsWindow(window.downloads, window)
     settings = SettingsDialog(window.settings, model_layers=30, parent=window)
     for dialog in (models, settings):
         qtbot.addWidget(dialog)
+    panel = settings.servers
+    assert panel.list.count() == 1 and panel.url.text()
+    panel.test_connection()
+    qtbot.waitUntil(lambda: panel.test_button.isEnabled(), timeout=60_000)
+    assert "127.0.0.1" in panel.result.text()
     models.refresh_installed()
     qtbot.waitUntil(lambda: models.installed_model.rowCount() > 0)
     models.installed_view.selectRow(0)
@@ -183,3 +199,45 @@ def test_every_window_speaks_chinese(qtbot: Any, chinese_window: Any, send: Any)
         assert english_left(menu, allowed) == []
     # the step explanation comes from the core, in Chinese too
     assert "模型给" in window.inspector.step_view.explanation.text()
+
+
+def test_the_lab_and_about_speak_chinese(qtbot: Any, chinese_window: Any) -> None:
+    """The strategies lab after a real comparison (greedy, beam, sampling) and a real
+    scoring pass, every tab of it with the beam tree drawn and a node selected, and the
+    About dialog."""
+    from tokenwise.ui.about import AboutDialog
+
+    window = chinese_window
+    qtbot.waitUntil(lambda: window.flow.model_info is not None, timeout=120_000)
+    window.open_lab(0)
+    lab = window.lab
+    assert lab is not None
+    lab.prompt.setPlainText("人工智能是")
+    lab.max_tokens.setValue(6)
+    lab.columns[1].width_spin.setValue(2)
+    lab.columns[3].kind.setCurrentIndex(3)  # sampling, so every kind of column is walked
+    lab.run()
+    qtbot.waitUntil(lambda: all(c.result is not None for c in lab.columns), timeout=600_000)
+    lab.score.input.setPlainText("人工智能是一门强大的技术。")
+    with qtbot.waitSignal(lab.score_finished, timeout=600_000):
+        lab.score.start()
+    assert lab.score.table.rowCount() > 0 and lab.score.summary.text()
+    assert lab.tree.result is not None and lab.tree.nodes
+    lab.tree.select(next(iter(lab.tree.nodes)))
+    about = AboutDialog(window.flow.model_info, window)
+    qtbot.addWidget(about)
+    allowed = _data_words(window)
+    for index in range(lab.tabs.count()):
+        lab.tabs.setCurrentIndex(index)
+        left = english_left(lab, allowed)
+        assert not left, "\n".join([lab.tabs.tabText(index), *left])
+    assert not (left := english_left(about, allowed)), "\n".join(left)
+    # the beam tree's nodes and their hover texts live in its scene, not in widgets
+    pieces = [*lab.tree.texts.values(), *(ext.piece for _, ext in lab.tree.where.values())]
+    for piece in pieces:  # token text: the beams' own words
+        allowed |= set(LATIN_WORD.findall(piece.decode("utf-8", "replace")))
+    for item in lab.tree.scene.items():
+        texts = [item.toolTip(), getattr(item, "text", lambda: "")()]
+        for text in texts:
+            words = [w for w in LATIN_WORD.findall(_strip(text)) if w not in allowed]
+            assert not words, (text, words)

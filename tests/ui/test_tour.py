@@ -12,11 +12,12 @@ import pytest
 from PySide6.QtCore import QPoint, QRect
 
 from tokenwise.core.formatting import number, percent
+from tokenwise.core.interface import TOKEN_BYTE
 from tokenwise.core.tour import STOPS, example_prompt
 from tokenwise.core.trace.records import STOP_REASON_TEXT
 from ui.test_chinese_ui import english_left
 
-TIMEOUT_MS = 120_000
+TIMEOUT_MS = 300_000
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -49,13 +50,17 @@ def check_stop(window: Any, guide: Any, index: int, language: str) -> None:
         assert english_left(guide.callout, set()) == []  # the walk of test_chinese_ui
     anchor = guide.anchor_widget()
     assert anchor.isVisible()
-    assert guide.ring.geometry().intersects(anchor_rect(window, anchor))
+    assert guide.ring.geometry().intersects(anchor_rect(guide.frame, anchor))
     key = STOPS[index][0]
     if key == "tokens":
         tokens = inspector.prompt_tokens()
         assert inspector.tabs.currentWidget() is inspector.tokens
-        assert len(inspector.tokens.prompt_chips.items()) == len(tokens) > 5
+        # the chat template's turns (the starter), or raw text after BOS (Gemma, in Chinese)
+        assert len(inspector.tokens.prompt_chips.items()) == len(tokens) > (
+            1 if window.flow.raw_text else 5)
         assert number(len(tokens)) in text
+        shown = [c for c in inspector.tokens.prompt_chips.items() if c.kind == TOKEN_BYTE]
+        assert len(shown) == sum(1 for t in tokens if t.kind == TOKEN_BYTE)
     elif key == "distribution":
         first = steps[0]
         assert inspector.selected_step() == 0
@@ -86,6 +91,37 @@ def check_stop(window: Any, guide: Any, index: int, language: str) -> None:
         other = next(c for c in steps[0].candidates if c.token_id != steps[0].token_id)
         assert f"'{other.label}'" in text
         assert anchor is inspector.step_view.stage_view
+    elif key == "lab":
+        check_lab_stop(window, guide, text, language)
+
+
+def check_lab_stop(window: Any, guide: Any, text: str, language: str) -> None:
+    """The lab ran greedy and a beam search on the tour's prompt and scored the reply: the
+    callout sits on the lab's Score tab and names the run's own totals and times."""
+    lab = window.lab
+    assert lab is not None and lab.isVisible() and guide.frame is lab
+    assert guide.callout.parent() is lab and anchor_is(guide, lab.score)
+    assert lab.tabs.currentWidget() is lab.score
+    assert lab.prompt.toPlainText() == example_prompt(language)
+    greedy, beam = lab.columns[0].result, lab.columns[1].result
+    assert greedy is not None and greedy.kind == "greedy" and greedy.token_ids
+    assert beam is not None and beam.beam is not None and beam.token_ids
+    assert f"{greedy.total_logprob:.2f}" in text and f"{beam.total_logprob:.2f}" in text
+    assert lab.tree.result is beam.beam and lab.tree.nodes  # the Beam tree tab is drawn
+    scored = lab.score.scored
+    assert scored is not None and scored.result.n_tokens > 0
+    assert lab.score.table.rowCount() == len(scored.result.tokens) > 0
+    assert f"{scored.result.seconds:.3f}" in text
+    assert f"{scored.generation_estimate_s:.2f}" in text
+    assert f"{scored.result.seconds:.3f}" in lab.score.summary.text()
+    reply = b"".join(s.piece for s in window.inspector.steps()).decode("utf-8", "replace")
+    assert lab.score.input.toPlainText() == reply.strip()
+    if language == "zh_CN":
+        assert english_left(lab, set()) == []
+
+
+def anchor_is(guide: Any, widget: Any) -> bool:
+    return guide.anchor_widget() is widget
 
 
 @pytest.mark.parametrize("language", ["en", "zh_CN"])
@@ -104,6 +140,31 @@ def test_the_tour_runs_end_to_end(qtbot: Any, new_window: Any, language: str) ->
     user = window.chat_view.bubbles()[0]
     assert user.message.content == example_prompt(language)
     assert len(window.inspector.steps()) == 16 or window.inspector.steps()[-1].stop_reason
+    if language == "zh_CN":
+        # the starter writes English only: the Chinese tour ran on Gemma-3-270M, as raw text
+        assert "gemma" in window.flow.model_info.path.lower()
+        reply = b"".join(s.piece for s in window.inspector.steps()).decode("utf-8", "replace")
+        assert len(CJK.findall(reply)) >= 3, reply
+        assert len(window.inspector.prompt_tokens()) <= 4  # BOS and the prompt: no template
+
+
+def test_the_chinese_tour_without_a_chinese_model_runs_on_the_starter(
+        qtbot: Any, new_window: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tokenwise.ui.tour_model as tour_model
+
+    monkeypatch.setattr(tour_model, "gemma_installed", lambda: False)
+    window = new_window(language="zh_CN", max_tokens=6)
+    assert window.language_notice.isVisible()  # it offers the Qwen download
+    window.start_tour()
+    assert window.status.currentMessage() == tour_model.no_model_message()
+    assert "Qwen2.5 0.5B Instruct" in tour_model.no_model_message()
+    guide = window.tour
+    wait_for_stop(qtbot, guide, 0)
+    assert "SmolLM2" in window.flow.model_info.path and not window.flow.raw_text
+    check_stop(window, guide, 0, "zh_CN")
+    # the starter's small vocabulary splits Chinese into byte tokens, and stop 1 shows them
+    assert any(c.kind == TOKEN_BYTE for c in window.inspector.tokens.prompt_chips.items())
+    guide.skip()
 
 
 def test_a_skipped_tour_resumes_where_it_stopped(qtbot: Any, new_window: Any) -> None:

@@ -1,11 +1,12 @@
 """The guided tour of one real generation: its stops and what each says, from the run's data.
 
-Seven stops, each at most about 60 words (120 Chinese characters), each filled with the
+Eight stops, each at most about 60 words (120 Chinese characters), each filled with the
 numbers of the generation the tour has just run (the prompt's tokens, the vocabulary, the
-candidates and stages of a step, the drawn token, the stop reason). The window places each
-stop beside its panel (``anchor``) and drives the run in step mode; ``phase`` says how far
-the run must have gone before a stop can be shown: the first step drawn (0), the second
-(1), the reply finished (2).
+candidates and stages of a step, the drawn token, the stop reason, and the strategies lab's
+beam search and one-pass scoring of the reply). The window places each stop beside its panel
+(``anchor``) and drives the run in step mode; ``phase`` says how far the run must have gone
+before a stop can be shown: the first step drawn (0), the second (1), the reply finished
+(2), the lab's beam search and scoring pass finished (3).
 """
 
 from __future__ import annotations
@@ -30,7 +31,24 @@ STOPS = (
     ("stop", "chat", 2, N_("Generation stops")),
     ("temperature", "sampling", 2, N_("Greedy, sampling and temperature")),
     ("branch", "stages", 2, N_("Another choice, another text")),
+    ("lab", "lab", 3, N_("Beam search, and reading in one pass")),
 )
+#: the lab stop's small search: beam width and tokens per column
+LAB_BEAM_WIDTH = 3
+LAB_MAX_TOKENS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class TourLab:
+    """The lab's run for the last stop: greedy and a beam search on the tour's prompt, and
+    the tour's reply scored in one pass."""
+
+    beam_width: int
+    greedy_total: float  # total log-probability of greedy's reply
+    beam_total: float  # of the beam search's best hypothesis
+    scored_tokens: int
+    pass_seconds: float
+    generation_seconds: float  # estimated time to write as many tokens one at a time
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +59,8 @@ class TourRun:
     steps: Sequence[Step]
     vocab_size: int
     finished: bool = False
+    lab: TourLab | None = None
+    raw: bool = False  # the prompt was continued as raw text (no chat template)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +91,13 @@ def _text(key: str, run: TourRun) -> str:
         tokens = run.prompt_tokens
         special = sum(1 for t in tokens if t.kind == TOKEN_SPECIAL)
         pieces = sum(1 for t in tokens if t.kind == TOKEN_BYTE)
+        if run.raw:
+            return _("The model never sees letters: your text became {count} tokens. "
+                     "{special} is a special token that marks the start of the text (this base "
+                     "model continues the text, with no chat template); {bytes} are byte "
+                     "tokens, each only a part of one character. The others are words and "
+                     "sub-words of the model's vocabulary.").format(
+                count=number(len(tokens)), special=special, bytes=pieces)
         return _("The model never sees letters: your message and the chat template became "
                  "{count} tokens. {special} are special tokens that mark the turns; {bytes} "
                  "are byte tokens, each only a part of one character (Chinese shows many). "
@@ -124,6 +151,18 @@ def _text(key: str, run: TourRun) -> str:
                  "different choice changes everything after it: errors accumulate, because "
                  "each step builds on all the ones before.").format(
             other=other, token=_q(first.label))
+    if key == "lab":
+        lab = run.lab
+        if lab is None:
+            return ""
+        return _("Beam search (width {width}) keeps the {width} most probable partial replies "
+                 "at every step: its reply's total log-probability is {beam}, greedy's {greedy}. "
+                 "Scoring the reply's {count} tokens took one pass of {pass_s} s; writing them "
+                 "takes about {gen_s} s. Training sees every position at once; writing goes "
+                 "one token at a time.").format(
+            width=lab.beam_width, beam=f"{lab.beam_total:.2f}", greedy=f"{lab.greedy_total:.2f}",
+            count=number(lab.scored_tokens), pass_s=f"{lab.pass_seconds:.3f}",
+            gen_s=f"{lab.generation_seconds:.2f}")
     raise KeyError(key)
 
 

@@ -281,7 +281,7 @@ class MainWindow(QMainWindow):
         self.act_quit = self._action(self.tr("&Quit"),
                                      "Ctrl+Q", self.tr("Quit Tokenwise"), self.close)
         self.act_tour = self._action(self.tr("&Tour of one generation"), "F1",
-                                     self.tr("Seven stops through one real generation, step by "
+                                     self.tr("Eight stops through one real generation, step by "
                                              "step"), self.start_tour)
         self.act_about = self._action(self.tr("&About Tokenwise"), None,
                                       self.tr("Version, backend and the licences of every part"),

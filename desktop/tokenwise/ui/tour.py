@@ -1,9 +1,11 @@
-"""The guided tour (Help > Tour): one real generation in step mode, explained in seven stops.
+"""The guided tour (Help > Tour): one real generation in step mode, explained in eight stops.
 
 The guide starts a new chat, turns step mode on and sends the language's example prompt
 to the loaded model; each stop's callout sits beside its panel (a ring marks the panel)
 and says what the run shows there, with the run's own numbers (core/tour.py writes them).
-Next advances the run as far as the stop needs: one more token, or the rest of the reply.
+Next advances the run as far as the stop needs: one more token, or the rest of the reply;
+the last stop runs a small beam search and scores the reply in the strategies lab, and
+its callout moves onto the lab's window.
 Skip keeps the stop reached; the next Help > Tour resumes there (running the generation
 again). The first start offers the tour once.
 
@@ -21,16 +23,26 @@ from PySide6.QtCore import QEvent, QObject, QRect, Qt, QTimer, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from tokenwise.core.settings import save_settings
-from tokenwise.core.tour import STOPS, TourRun, TourStop, example_prompt, stop_at
+from tokenwise.core.tour import STOPS, TourLab, TourRun, TourStop, example_prompt, stop_at
+from tokenwise.ui.tour_model import (
+    find_chinese_model,
+    is_gemma,
+    needs_chinese_model,
+    no_model_message,
+    switching_message,
+)
 
 if TYPE_CHECKING:
     from PySide6.QtGui import QAction
 
     from tokenwise.core.chat.conversation import ConversationFlow
+    from tokenwise.core.interface import ModelInfo
     from tokenwise.core.settings import AppSettings
+    from tokenwise.core.tasks import SerialWorker
     from tokenwise.ui.chat.controller import ChatController
     from tokenwise.ui.chat.view import ChatView
     from tokenwise.ui.inspector import InspectorPanel
+    from tokenwise.ui.lab.window import LabWindow
     from tokenwise.ui.status_bar import StatusBar
 
 
@@ -45,7 +57,12 @@ class TourHost(Protocol):
     status: StatusBar
     settings: AppSettings
     act_inspector: QAction
+    lab: LabWindow | None
+    library_worker: SerialWorker[None]
 
+    def open_lab(self, tab: int = 0) -> None: ...
+    def _installed_files(self) -> dict[str, str]: ...
+    def _use_model(self, path: str) -> None: ...
     def set_inspector_visible(self, on: bool) -> None: ...
     def width(self) -> int: ...
     def height(self) -> int: ...
@@ -109,6 +126,7 @@ class TourGuide(QObject):
         super().__init__(window)
         self.window: TourHost = window  # type: ignore[assignment]
         self.frame = window  # the widget the callout and the ring float over
+        self.frame_home = window
         self.callout = TourCallout(window)
         self.ring = TourRing(window)
         self.callout.next_button.clicked.connect(self.next)
@@ -119,11 +137,15 @@ class TourGuide(QObject):
         self._phase = -1  # how far the run has gone: 0 first step, 1 second, 2 finished
         self._waits = 0  # step mode's waits so far: one per token drawn
         self._message_id: int | None = None
+        self._lab: TourLab | None = None
+        self._lab_running = False
+        self._after_load: int | None = None  # the stop to start at once a switch loaded
         self.active = False
         window.installEventFilter(self)
         c = self.window.controller
         c.step_waiting.connect(self._on_step_waiting)
         c.reply_finished.connect(self._on_reply_finished)
+        c.model_loaded.connect(self._on_model_loaded)
 
     # ------------------------------------------------------------------ running
 
@@ -134,11 +156,40 @@ class TourGuide(QObject):
             window.status.showMessage(self.tr("The tour starts once the model has loaded and "
                                               "no reply is running."), 8000)
             return False
+        if needs_chinese_model(window.flow.model_info.path):
+            find_chinese_model(window.library_worker, window._installed_files(),
+                               lambda path: self._switch(path, resume_at))
+            return True
+        return self._begin(resume_at)
+
+    def _switch(self, path: str | None, resume_at: int) -> None:
+        """In Chinese, on the starter: load a model that writes Chinese, then begin."""
+        status = self.window.status
+        if path is None:
+            status.showMessage(no_model_message(), 15000)
+            self._begin(resume_at)
+            return
+        status.showMessage(switching_message(path), 15000)
+        self._after_load = resume_at
+        self.window._use_model(path)
+
+    def _on_model_loaded(self, _info: ModelInfo) -> None:
+        if self._after_load is not None:
+            resume_at, self._after_load = self._after_load, None
+            self._begin(resume_at)
+
+    def _begin(self, resume_at: int) -> bool:
+        window = self.window
+        info = window.flow.model_info
+        window.flow.raw_text = info is not None and is_gemma(info.path)
         self.active = True
         self.index = -1
         self._wanted = max(0, min(resume_at, len(STOPS) - 1))
         self._phase = -1
         self._waits = 0
+        self._lab = None
+        self._lab_running = False
+        self._set_frame(self.frame_home)
         window.set_inspector_visible(True)
         window.act_inspector.setChecked(True)
         window.flow.new_conversation()
@@ -180,15 +231,41 @@ class TourGuide(QObject):
             self._show(self._wanted)
         elif need <= 1:
             self.window.flow.step_once()
-        else:
+        elif need == 2 or self._phase < 2:
             self.window.flow.run_to_end()
+        elif self._phase == 2 and not self._lab_running:
+            self._run_lab()
+
+    def _run_lab(self) -> None:
+        """The last stop's data: greedy against a beam search, and the reply scored."""
+        from tokenwise.ui.tour_lab import TourLabRun
+
+        window = self.window
+        window.open_lab(0)
+        lab = window.lab
+        if lab is None:
+            return
+        reply = b"".join(s.piece for s in window.inspector.steps()).decode("utf-8", "replace")
+        self._lab_running = True
+        runner = TourLabRun(lab, example_prompt(), reply.strip() or example_prompt())
+        runner.done.connect(self._on_lab_done)
+        runner.start()
+
+    def _on_lab_done(self, lab: TourLab | None) -> None:
+        self._lab_running = False
+        if not self.active:
+            return
+        self._lab = lab
+        self._phase = 3
+        self._advance()
 
     # ------------------------------------------------------------------ stops
 
     def run(self) -> TourRun:
         inspector = self.window.inspector
         return TourRun(inspector.prompt_tokens(), list(inspector.steps()),
-                       inspector.vocab_size(), finished=self._phase >= 2)
+                       inspector.vocab_size(), finished=self._phase >= 2, lab=self._lab,
+                       raw=self.window.flow.raw_text)
 
     def current(self) -> TourStop:
         return stop_at(self.index, self.run())
@@ -215,6 +292,14 @@ class TourGuide(QObject):
 
     def _prepare(self, stop: TourStop, index: int) -> None:
         """Turn the window to the panel the stop talks about, with the step it names."""
+        lab = self.window.lab
+        if stop.anchor == "lab" and lab is not None:
+            lab.tabs.setCurrentIndex(1)  # Score: the pass beside the generation
+            lab.show()
+            lab.raise_()
+            self._set_frame(lab)
+            return
+        self._set_frame(self.frame_home)
         inspector = self.window.inspector
         inspector.tabs.setCurrentIndex(1 if stop.anchor == "tokens" else 0)
         steps = inspector.steps()
@@ -239,8 +324,21 @@ class TourGuide(QObject):
             return inspector.step_view.timeline
         if name == "sampling":
             return inspector.sampling
+        if name == "lab" and window.lab is not None:
+            return window.lab.score
         bubble = window.chat_view.bubble(self._message_id) if self._message_id else None
         return bubble if bubble is not None else window.chat_view
+
+    def _set_frame(self, frame: QWidget) -> None:
+        """Float the callout and the ring over ``frame`` (the main window or the lab)."""
+        if frame is self.frame:
+            return
+        self.frame.removeEventFilter(self)
+        self.frame = frame
+        for w in (self.callout, self.ring):
+            w.setParent(frame)
+            w.hide()
+        frame.installEventFilter(self)
 
     def _place(self) -> None:
         if self.index < 0 or not self.callout.isVisible():
@@ -284,11 +382,13 @@ class TourGuide(QObject):
         self.active = False
         self.callout.hide()
         self.ring.hide()
+        self._set_frame(self.frame_home)
         window = self.window
         window.settings.tour_stop = 0 if done else max(0, self.index)
         window.settings.tour_offered = True
         window.inspector.set_step_mode(False)
         window.flow.set_step_mode(False)
+        window.flow.raw_text = False
         if window.flow.busy:
             window.flow.run_to_end()
         with contextlib.suppress(OSError):
@@ -320,7 +420,7 @@ class TourOffer(QFrame):
         text.setWordWrap(True)
         self.start_button = QPushButton(self.tr("Start the tour"))
         self.start_button.setObjectName("Primary")
-        self.start_button.setToolTip(self.tr("Seven stops, about two minutes"))
+        self.start_button.setToolTip(self.tr("Eight stops, about two minutes"))
         self.later_button = QPushButton(self.tr("Not now"))
         self.later_button.setToolTip(self.tr("Help > Tour starts it later"))
         self.start_button.clicked.connect(self.accepted)

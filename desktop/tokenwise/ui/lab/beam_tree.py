@@ -30,6 +30,7 @@ from tokenwise.core.formatting import percent
 from tokenwise.core.trace.beams import (
     ENDED,
     KEPT,
+    PRUNED,
     BeamExtension,
     BeamHypothesis,
     BeamResult,
@@ -161,8 +162,12 @@ class BeamTree(QWidget):
                status: str) -> str:
         text = self.texts.get(beam, b"").decode("utf-8", "replace")
         return (f"{text}\n\n" + self.tr("%1 · token log-probability %2 · total %3")
-                .replace("%1", status).replace("%2", f"{logprob:.3f}")
+                .replace("%1", self.status_name(status)).replace("%2", f"{logprob:.3f}")
                 .replace("%3", f"{cumulative:.3f}"))
+
+    def status_name(self, status: str) -> str:
+        names = {KEPT: self.tr("kept"), PRUNED: self.tr("pruned"), ENDED: self.tr("ended")}
+        return names.get(status, status)
 
     def _path(self, beam: int) -> list[int]:
         assert self.result is not None
@@ -199,7 +204,7 @@ class BeamTree(QWidget):
                 .replace("%3", f"{row.cumulative:.3f}")
                 .replace("%4", f"{row.entropy:.2f}")
                 .replace("%5", piece_label(ext.piece))
-                .replace("%6", f"{ext.logprob:.3f}").replace("%7", ext.status)
+                .replace("%6", f"{ext.logprob:.3f}").replace("%7", self.status_name(ext.status))
                 + "\n" + self.tr("Raw candidates: ") + cands)
 
     def _open_selected(self) -> None:

@@ -142,8 +142,23 @@ class StrategyColumn(QFrame):
         self.result = None
         self.progress.setRange(0, 0)
         self.cancel.setEnabled(True)
-        self.summary.setText(self.tr("%1: writing…").replace("%1", name))
+        self.summary.setText(self.tr("%1: writing…").replace("%1", self.shown_name(name)))
         self.text.clear()
+
+    def shown_name(self, name: str) -> str:
+        """A strategy's spec ("greedy", "beam:4", "temp:0.8+top-p:0.9") in words."""
+        if name == "greedy":
+            return self.tr("Greedy")
+        parts = name.split(":")
+        if parts[0] == "beam" and len(parts) > 1:
+            shown = self.tr("Beam search, width %1").replace("%1", parts[1])
+            return shown + (f", α {parts[2]}" if len(parts) > 2 else "")
+        temperature = self.tr("temperature")
+        words = []
+        for part in name.split("+"):
+            key, _, value = part.partition(":")
+            words.append(f"{temperature if key == 'temp' else key} {value}".strip())
+        return " · ".join(words)
 
     def progressed(self, done: int, total: int) -> None:
         self.progress.setRange(0, max(1, total))
@@ -158,7 +173,7 @@ class StrategyColumn(QFrame):
         n = len(result.token_ids)
         ppl = f"{result.perplexity:.2f}" if n else "–"
         lines = [
-            self.tr("<b>%1</b> · %2 tokens · %3 s").replace("%1", result.strategy)
+            self.tr("<b>%1</b> · %2 tokens · %3 s").replace("%1", self.shown_name(result.strategy))
             .replace("%2", str(n)).replace("%3", f"{result.seconds:.2f}"),
             self.tr("total log-probability %1 nats · perplexity %2")
             .replace("%1", f"{result.total_logprob:.2f}").replace("%2", ppl),
