@@ -18,6 +18,8 @@ def make_window(qtbot: Any, **settings_changes: Any) -> Any:
     from tokenwise.ui.app import create_window
 
     settings = load_settings()
+    settings_changes.setdefault("language", "en")  # whatever the machine's language
+    settings_changes.setdefault("tour_offered", True)  # no first-start card over the tests
     settings.sampler = PRESETS["Greedy"].with_(max_tokens=settings_changes.pop("max_tokens", 40))
     for key, value in settings_changes.items():
         setattr(settings, key, value)
@@ -38,6 +40,19 @@ def send_and_wait(qtbot: Any, window: Any, text: str) -> int:
     with qtbot.waitSignal(window.controller.reply_finished, timeout=REPLY_TIMEOUT_MS) as blocker:
         qtbot.keyClick(edit, Qt.Key.Key_Return)
     return int(blocker.args[0])
+
+
+@pytest.fixture(autouse=True)
+def english_again() -> Iterator[None]:
+    """A test that switched the window to another language leaves it in English."""
+    yield
+    from PySide6.QtWidgets import QApplication
+
+    from tokenwise.ui import i18n
+
+    app = QApplication.instance()
+    if app is not None:
+        i18n.install(app, "en")
 
 
 @pytest.fixture

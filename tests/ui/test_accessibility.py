@@ -1,5 +1,5 @@
 """Every interactive control has an accessible name (what a screen reader says) in the main
-window, the Models window, the settings dialog and the About dialog."""
+window, the Models window, the settings dialog, the About dialog and the strategies lab."""
 
 from __future__ import annotations
 
@@ -17,15 +17,17 @@ def _unnamed(root: QWidget) -> list[str]:
 
 def test_every_control_of_every_window_has_a_name(qtbot: Any, window: Any) -> None:
     from tokenwise.ui.about import AboutDialog
+    from tokenwise.ui.lab.window import LabWindow
     from tokenwise.ui.models.window import ModelsWindow
     from tokenwise.ui.settings_dialog import SettingsDialog
 
     models = ModelsWindow(window.downloads, window)
     settings = SettingsDialog(window.settings, parent=window)
     about = AboutDialog(window.flow.model_info, window)
-    for dialog in (models, settings, about):
+    lab = LabWindow(window.engine, "Hello")
+    for dialog in (models, settings, about, lab):
         qtbot.addWidget(dialog)
-    for root in (window, models, settings, about):
+    for root in (window, models, settings, about, lab):
         controls = interactive_controls(root)
         assert len(controls) >= 2, type(root).__name__  # the walk really found controls
         assert _unnamed(root) == [], type(root).__name__

@@ -2,9 +2,12 @@
 
   tokenwise                          the desktop app
   tokenwise trace --prompt TEXT      generate and show every step (--json: one object a line)
+                 --server URL       ... from a model on an inference server
   tokenwise tokenize TEXT            how a model splits a text into tokens
   tokenwise info MODEL               what a GGUF file holds
   tokenwise models ...               list, search, download, import, remove models
+  tokenwise compare --prompt TEXT    one prompt written by greedy, beam search, sampling
+  tokenwise score --text TEXT        P(token | everything before) of every token, in one pass
   tokenwise bench                    throughput of the inspected engine against a bare loop
   tokenwise bench --samplers         each sampler setting against the bare loop
   tokenwise bench --first-load       a new file's first load against a plain load
@@ -84,7 +87,16 @@ def cmd_trace(args: argparse.Namespace) -> int:
     from tokenwise.core.trace.json import step_to_dict
     from tokenwise.core.trace.records import STOP_REASON_TEXT
 
+    if args.api_key_given is not None:
+        raise TokenwiseError("--api-key is not accepted: a key on the command line shows in "
+                             "the process list and the shell history. Put it in an environment "
+                             "variable and name that with --api-key-env, or save the server in "
+                             "the app.")
     settings = _settings(args)
+    if args.server:
+        from tokenwise.cli.remote import cmd_trace_remote
+
+        return cmd_trace_remote(args, settings)
     with Engine(_model_path(args.model), n_ctx=args.ctx, n_gpu_layers=args.gpu_layers) as engine:
         if args.raw:
             ids = engine.token_ids(args.prompt, add_special=True, parse_special=True)
@@ -284,6 +296,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ctx", type=int, default=4096, help="context length")
     p.add_argument("--gpu-layers", type=int, default=-1, help="layers to offload (-1: all)")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--server", metavar="URL", default=None,
+                   help="use a model on an inference server (OpenAI-compatible) at URL; "
+                        "--model names it (default: the server's only model)")
+    p.add_argument("--api-key-env", metavar="VAR", default=None,
+                   help="with --server: the environment variable holding the API key "
+                        "(default: the key saved in the app for that server, if any)")
+    # refused with a reason (and not taken as an abbreviation of --api-key-env)
+    p.add_argument("--api-key", dest="api_key_given", default=None, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_trace)
 
     p = sub.add_parser("tokenize", help="show how a text is split into tokens")
@@ -317,9 +337,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_bench)
 
+    from tokenwise.cli import lab as cli_lab
     from tokenwise.cli import models as cli_models
 
     cli_models.add_parser(sub)
+    cli_lab.add_parser(sub)
 
     p = sub.add_parser("desktop", help="add Tokenwise to the desktop's menu (Linux), or remove "
                                        "it")

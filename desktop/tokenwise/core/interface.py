@@ -11,7 +11,10 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from tokenwise.core.i18n import N_, _
+from tokenwise.core.trace.beams import BeamResult, BeamSettings, BeamStep
 from tokenwise.core.trace.records import Step
+from tokenwise.core.trace.scores import ScoreResult
 
 TOKEN_NORMAL = "normal"
 TOKEN_SPECIAL = "special"  # control tokens of the chat template (<|im_start|>, <eos>, ...)
@@ -48,7 +51,7 @@ class Capabilities:
         """Why ``name`` is unavailable ("" when it is available)."""
         if getattr(self, name):
             return ""
-        return dict(self.reasons).get(name, "This engine cannot do that.")
+        return _(dict(self.reasons).get(name, N_("This engine cannot do that.")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +72,8 @@ class ModelInfo:
     gpu_offload_supported: bool
     license: str = ""
     capabilities: Capabilities = field(default_factory=Capabilities)
+    #: what the probabilities are, where they are not Tokenwise's own (a remote server's)
+    probabilities: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +114,9 @@ class GenerationResult:
     first_token_s: float
     tokens_per_second: float
     seed: int
+    #: what else the engine knows of the reply (a remote server's name, the sampler
+    #: settings it honoured, what its probabilities are); saved with the reply
+    details: dict[str, object] = field(default_factory=dict)
 
 
 class GenerationStream:
@@ -151,6 +159,21 @@ class ChatEngine(Protocol):
                  cancel: threading.Event | None = None) -> GenerationStream: ...
 
     def close(self) -> None: ...
+
+
+class LabEngine(ChatEngine, Protocol):
+    """An engine that can also run a beam search and score a text
+    (info.capabilities.beam_search and .scoring)."""
+
+    def beam_search(self, prompt_ids: Sequence[int], settings: BeamSettings,
+                    cancel: threading.Event | None = None,
+                    on_step: Callable[[BeamStep], None] | None = None) -> BeamResult: ...
+
+    def score(self, ids: Sequence[int], start: int, *, top_k: int = 8, chunk: int = 32,
+              cancel: threading.Event | None = None,
+              progress: Callable[[int, int], None] | None = None) -> ScoreResult: ...
+
+    def text_for_scoring(self, text: str) -> tuple[list[int], int]: ...
 
 
 # path, then keyword options (n_ctx, n_gpu_layers, n_threads, progress): a loaded engine

@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 #: bump when a field changes meaning; older files are upgraded in :func:`_upgrade`
 SCHEMA_VERSION = 1
 THEMES = ("system", "light", "dark")
+#: "system" follows the desktop's language; the others are the catalogues shipped
+LANGUAGES = ("system", "en", "zh_CN")
 CUSTOM_PRESET = "Custom"  # the sampler settings differ from every named preset
 
 
@@ -47,6 +49,7 @@ class AppSettings:
     sampler_preset: str = DEFAULT_PRESET
     sampler: SamplerSettings = field(default_factory=lambda: PRESETS[DEFAULT_PRESET])
     theme: str = "system"
+    language: str = "system"  # one of LANGUAGES; applied at the next start
     font_size: int = 11  # points
     last_model: str = ""  # path of the model loaded last, "" for none
     last_conversation: int | None = None  # the conversation open last: reopened at start
@@ -55,6 +58,8 @@ class AppSettings:
     top_k_display: int = 20  # candidates listed per step
     window_geometry: str = ""  # base64 of QWidget.saveGeometry()
     window_state: str = ""  # base64 of QMainWindow.saveState()
+    tour_offered: bool = False  # the guided tour was offered (once, at the first start)
+    tour_stop: int = 0  # where a skipped tour resumes (0: from the start)
 
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -78,6 +83,7 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "sampler_preset": (lambda v: v in PRESETS or v == CUSTOM_PRESET,
                        f"one of {', '.join([*PRESETS, CUSTOM_PRESET])}"),
     "theme": (lambda v: v in THEMES, f"one of {', '.join(THEMES)}"),
+    "language": (lambda v: v in LANGUAGES, f"one of {', '.join(LANGUAGES)}"),
     "font_size": (lambda v: 6 <= v <= 48, "6 .. 48"),
     "top_k_display": (lambda v: 5 <= v <= 50, "5 .. 50"),
     "window_geometry": (_is_base64, "base64 text"),

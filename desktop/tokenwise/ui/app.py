@@ -68,10 +68,11 @@ def _app_icon() -> QIcon:
 def create_window(**kwargs: Any) -> MainWindow:
     """Theme the application and build the main window from the saved settings."""
     from tokenwise.core.settings import load_settings
-    from tokenwise.ui import theme
+    from tokenwise.ui import i18n, theme
     from tokenwise.ui.main_window import MainWindow
 
     settings = load_settings()
+    i18n.install(application(), settings.language)
     theme.apply(application(), settings.theme, settings.font_size)
     return MainWindow(settings, **kwargs)
 

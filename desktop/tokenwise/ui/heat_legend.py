@@ -15,13 +15,13 @@ BAR_W = 96
 
 class HeatLegend(QWidget):
     def __init__(self, low: str = "0%", high: str = "100%", parent: QWidget | None = None,
-                 *, tooltip: str = "Token colour by the probability the model gave it") -> None:
+                 *, tooltip: str = "") -> None:
         super().__init__(parent)
         self.low, self.high = low, high
         self._font = smaller(self.font(), 2.0)
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
-        self.setToolTip(tooltip)
-        self.setAccessibleName(f"Colour key: {low} to {high}")
+        self.setToolTip(tooltip or self.tr("Token colour by the probability the model gave it"))
+        self.setAccessibleName(self.tr("Colour key: {low} to {high}").format(low=low, high=high))
 
     def sizeHint(self) -> QSize:
         fm = QFontMetricsF(self._font)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import itertools
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
@@ -28,8 +30,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from tokenwise.core.i18n import gap
 from tokenwise.core.interface import EngineFactory, ModelInfo
-from tokenwise.core.models.queue import DownloadJob
+from tokenwise.core.models.queue import DONE, DownloadJob
 from tokenwise.core.settings import AppSettings, save_settings
 from tokenwise.ui.accessibility import name_controls
 from tokenwise.ui.chat.composer import Composer
@@ -37,6 +40,7 @@ from tokenwise.ui.chat.controller import ChatController
 from tokenwise.ui.chat.conversations import ConversationList
 from tokenwise.ui.chat.view import ChatView
 from tokenwise.ui.inspector import InspectorPanel
+from tokenwise.ui.language_notice import LanguageNotice
 from tokenwise.ui.model_picker import ModelPicker
 from tokenwise.ui.models.downloads import Downloads
 from tokenwise.ui.status_bar import StatusBar
@@ -49,7 +53,9 @@ from tokenwise.ui.workers import (
 )
 
 if TYPE_CHECKING:
+    from tokenwise.ui.lab.window import LabWindow
     from tokenwise.ui.models.window import ModelsWindow
+    from tokenwise.ui.tour import TourGuide
 
 
 
@@ -79,6 +85,7 @@ class MainWindow(QMainWindow):
         self._closed = False
         self._ask_before_quitting = True
         self._models_window: ModelsWindow | None = None
+        self.tour: TourGuide | None = None
 
         self.sidebar = ConversationList()
         self.chat_view = ChatView()
@@ -87,10 +94,15 @@ class MainWindow(QMainWindow):
         column = QVBoxLayout(center)
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(0)
+        self.language_notice = LanguageNotice()
+        self.language_notice.download_requested.connect(self._download_multilingual)
+        self.language_notice.use_requested.connect(self._use_model)
+        column.addWidget(self.language_notice)
         column.addWidget(self.chat_view, 1)
         column.addWidget(self.composer)
         self.inspector = InspectorPanel()
-        self.inspector.setMinimumWidth(320)
+        # at least 320 px, and never narrower than its rows of buttons need (Chinese, 200%)
+        self.inspector.setMinimumWidth(max(320, self.inspector.minimumSizeHint().width()))
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.sidebar)
         self.splitter.addWidget(center)
@@ -102,6 +114,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.splitter)
 
         self.engine = engine_worker(engine_factory)
+        self.lab: LabWindow | None = None
         self.db = database_worker(store_factory)
         self.library_worker = gui_worker("tokenwise-library", no_resource)
         self.controller = ChatController(
@@ -117,6 +130,7 @@ class MainWindow(QMainWindow):
         self.status = StatusBar()
         self.setStatusBar(self.status)
         name_controls(self)
+        self._set_tab_order()
         self._restore_geometry()
         self.inspector.setVisible(settings.show_inspector)
         self.chat_view.set_heatmap(settings.heatmap)
@@ -135,21 +149,57 @@ class MainWindow(QMainWindow):
         self._fill_model_picker(model_path, then_load=autoload)
         QTimer.singleShot(0, self.downloads.resume_from_last_session)
 
+    def open_lab(self, tab: int = 0) -> None:
+        """The decoding strategies lab (Compare, Score), one window, on the engine's thread."""
+        from tokenwise.ui.lab.window import LabWindow
+
+        if self.lab is None:
+            asked = [m.content for m in self.flow.path if m.role == "user"]
+            prompt = (asked[-1] if asked else self.composer.edit.toPlainText().strip()
+                      or "Why is the sky blue?")
+            self.lab = LabWindow(self.engine, prompt, self)
+            self.lab.tree.hypothesis_chosen.connect(self._open_beam_reply)
+        self.lab.tabs.setCurrentIndex(tab)
+        self.lab.show()
+        self.lab.raise_()
+
+    def _open_beam_reply(self, hypothesis: object) -> None:
+        """A finished beam as a new version of the chat's reply to the same prompt."""
+        from tokenwise.core.lab.beam_reply import hypothesis_steps
+        from tokenwise.core.trace.beams import BeamHypothesis
+
+        lab = self.lab
+        if lab is None or lab.tree.result is None or not isinstance(hypothesis, BeamHypothesis):
+            return
+        search = lab.tree.result
+        steps = hypothesis_steps(search, hypothesis)
+        settings: dict[str, object] = {
+            "beam_width": search.settings.width,
+            "length_penalty": search.settings.length_penalty,
+            "max_tokens": search.settings.max_tokens}
+        if self.flow.add_reply_version(lab.tree_prompt, hypothesis.text, steps, settings):
+            self.raise_()
+            self.activateWindow()
+        else:
+            lab.tree.step_text.setText(self.tr(
+                "This search's prompt is not the chat's last message (or a reply is being "
+                "written): open or write that conversation first, then open the hypothesis."))
+
     # ------------------------------------------------------------------ building
 
     def _build_header(self) -> None:
-        bar = QToolBar("Model")
+        bar = QToolBar(self.tr("Model"))
         bar.setObjectName("ModelBar")
         bar.setMovable(False)
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        bar.addWidget(QLabel(" Model "))
+        bar.addWidget(QLabel(" " + self.tr("Model") + " "))
         self.model_picker = ModelPicker(self.library_worker)
         self.model_picker.activated.connect(lambda _i: self.load_selected_model())
         bar.addWidget(self.model_picker)
         self.load_bar = QProgressBar()
         self.load_bar.setRange(0, 100)
         self.load_bar.setTextVisible(False)
-        self.load_bar.setToolTip("Loading the model")
+        self.load_bar.setToolTip(self.tr("Loading the model"))
         self.load_bar.setMaximumWidth(160)
         self.load_action = bar.addWidget(self.load_bar)
         spacer = QWidget()
@@ -157,6 +207,17 @@ class MainWindow(QMainWindow):
         bar.addWidget(spacer)
         self.toolbar = bar
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
+
+    def _set_tab_order(self) -> None:
+        """Tab walks the window as it reads: model, conversations, the chat, the message
+        box and its buttons, then the inspector."""
+        chain = [self.model_picker, self.sidebar.new_button, self.sidebar.search,
+                 self.sidebar.view, self.language_notice.action_button,
+                 self.language_notice.close_button, self.chat_view.scroll_area(),
+                 self.chat_view.first_focusable(), self.composer.edit,
+                 self.composer.send_button, self.composer.stop_button]
+        for before, after in itertools.pairwise(chain):
+            QWidget.setTabOrder(before, after)
 
     def _action(self, text: str, shortcut: str | QKeySequence.StandardKey | None, tip: str,
                 slot: Callable[[], object] | Callable[[bool], object],
@@ -177,61 +238,84 @@ class MainWindow(QMainWindow):
 
     def _build_actions(self) -> None:
         c = self.flow
-        self.act_new = self._action("&New chat", "Ctrl+N", "Start a new conversation",
+        self.act_new = self._action(self.tr("&New chat"),
+                                    "Ctrl+N", self.tr("Start a new conversation"),
                                     c.new_conversation)
-        self.act_send = self._action("&Send", "Ctrl+Return", "Send the message",
+        self.act_send = self._action(self.tr("&Send"), "Ctrl+Return", self.tr("Send the message"),
                                      self.composer._submit)
-        self.act_stop = self._action("S&top", "Esc", "Stop the reply", c.stop)
-        self.act_regenerate = self._action("&Regenerate", "Ctrl+R",
-                                           "Write the last reply again (keeps the old one)",
+        self.act_stop = self._action(self.tr("S&top"), "Esc", self.tr("Stop the reply"), c.stop)
+        self.act_regenerate = self._action(self.tr("&Regenerate"), "Ctrl+R",
+                                           self.tr("Write the last reply again (keeps the "
+                                                   "old one)"),
                                            c.regenerate_last)
-        self.act_focus = self._action("Focus &composer", "Ctrl+L", "Type a message",
+        self.act_focus = self._action(self.tr("Focus &composer"),
+                                      "Ctrl+L", self.tr("Type a message"),
                                       self.composer.edit.setFocus)
-        self.act_search = self._action("&Search conversations", "Ctrl+F",
-                                       "Search conversations", self.sidebar.search.setFocus)
-        self.act_system = self._action("System &prompt…", "Ctrl+P",
-                                       "The instructions the model gets before the chat",
+        self.act_search = self._action(self.tr("&Search conversations"), "Ctrl+F",
+                                       self.tr("Search conversations"),
+                                       self.sidebar.search.setFocus)
+        self.act_system = self._action(self.tr("System &prompt…"), "Ctrl+P",
+                                       self.tr("The instructions the model gets before the chat"),
                                        self.edit_system_prompt)
-        self.act_rename = self._action("Rena&me chat…", "F2", "Rename this conversation",
+        self.act_rename = self._action(self.tr("Rena&me chat…"),
+                                       "F2", self.tr("Rename this conversation"),
                                        self._rename_current)
-        self.act_delete = self._action("&Delete chat…", None, "Delete this conversation",
+        self.act_delete = self._action(self.tr("&Delete chat…"),
+                                       None, self.tr("Delete this conversation"),
                                        self._delete_current)
-        self.act_inspector = self._action("&Inspector", "Ctrl+I",
-                                          "Show or hide the token inspector",
+        self.act_inspector = self._action(self.tr("&Inspector"), "Ctrl+I",
+                                          self.tr("Show or hide the token inspector"),
                                           self.set_inspector_visible, checkable=True)
         self.act_inspector.setChecked(self.settings.show_inspector)
-        self.act_heatmap = self._action("&Heatmap", "Ctrl+H",
-                                        "Colour each token by its probability",
+        self.act_heatmap = self._action(self.tr("&Heatmap"), "Ctrl+H",
+                                        self.tr("Colour each token by its probability"),
                                         self.set_heatmap, checkable=True)
         self.act_heatmap.setChecked(self.settings.heatmap)
-        self.act_settings = self._action("Se&ttings…", "Ctrl+,",
-                                         "Context length, GPU layers, theme, font size",
+        self.act_settings = self._action(self.tr("Se&ttings…"), "Ctrl+,",
+                                         self.tr("Context length, GPU layers, theme, font "
+                                                 "size, language"),
                                          self.open_settings)
-        self.act_models = self._action("&Models…", "Ctrl+M",
-                                       "Download, import and choose models", self.open_models)
-        self.act_quit = self._action("&Quit", "Ctrl+Q", "Quit Tokenwise", self.close)
-        self.act_about = self._action("&About Tokenwise", None,
-                                      "Version, backend and the licences of every part",
+        self.act_models = self._action(self.tr("&Models…"), "Ctrl+M",
+                                       self.tr("Download, import and choose models"),
+                                       self.open_models)
+        self.act_quit = self._action(self.tr("&Quit"),
+                                     "Ctrl+Q", self.tr("Quit Tokenwise"), self.close)
+        self.act_tour = self._action(self.tr("&Tour of one generation"), "F1",
+                                     self.tr("Seven stops through one real generation, step by "
+                                             "step"), self.start_tour)
+        self.act_about = self._action(self.tr("&About Tokenwise"), None,
+                                      self.tr("Version, backend and the licences of every part"),
                                       self.open_about)
+        self.act_compare = self._action(
+            self.tr("&Compare strategies…"), "Ctrl+Shift+C",
+            self.tr("Greedy, beam search and sampling side by side on one prompt"),
+            lambda: self.open_lab(0))
+        self.act_score = self._action(
+            self.tr("Score a &text…"), "Ctrl+Shift+S",
+            self.tr("Every token of a text scored in one pass"), lambda: self.open_lab(1))
         self.act_stop.setEnabled(False)
 
         menu = self.menuBar()
-        file_menu = menu.addMenu("&File")
+        file_menu = menu.addMenu(self.tr("&File"))
         for a in (self.act_new, self.act_rename, self.act_delete):
             file_menu.addAction(a)
         file_menu.addSeparator()
         file_menu.addAction(self.act_quit)
-        chat_menu = menu.addMenu("&Chat")
+        chat_menu = menu.addMenu(self.tr("&Chat"))
         for a in (self.act_send, self.act_stop, self.act_regenerate, self.act_system,
                   self.act_focus, self.act_search):
             chat_menu.addAction(a)
-        view_menu = menu.addMenu("&View")
+        view_menu = menu.addMenu(self.tr("&View"))
         view_menu.addAction(self.act_inspector)
         view_menu.addAction(self.act_heatmap)
-        model_menu = menu.addMenu("&Model")
+        view_menu.addSeparator()
+        view_menu.addAction(self.act_compare)
+        view_menu.addAction(self.act_score)
+        model_menu = menu.addMenu(self.tr("&Model"))
         model_menu.addAction(self.act_models)
         model_menu.addAction(self.act_settings)
-        help_menu = menu.addMenu("&Help")
+        help_menu = menu.addMenu(self.tr("&Help"))
+        help_menu.addAction(self.act_tour)
         help_menu.addAction(self.act_about)
 
         for a in (self.act_system, self.act_regenerate, self.act_heatmap, self.act_inspector,
@@ -247,11 +331,12 @@ class MainWindow(QMainWindow):
     def load_selected_model(self) -> None:
         path = self.model_picker.currentData()
         if not path:
-            self._on_error("No model is installed. Open Models (Ctrl+M) to download one.")
+            self._on_error(self.tr("No model is installed. Open Models (Ctrl+M) to download "
+                                   "one."))
             return
         self.load_bar.setValue(0)
         self.load_action.setVisible(True)
-        self.status.backend_label.setText("Loading…")
+        self.status.backend_label.setText(self.tr("Loading…"))
         self.composer.set_ready(False)
         self.controller.load_model(str(path))
 
@@ -263,6 +348,50 @@ class MainWindow(QMainWindow):
         self.status.show_model(info, gpu_wanted=self.settings.n_gpu_layers != 0)
         self.composer.set_ready(True)
         self.settings.last_model = info.path
+        self.language_notice.update_for(info.path, self._installed_files())
+        if not self.settings.tour_offered:
+            self.offer_tour()
+
+    # ------------------------------------------------------------------ tour
+
+    def offer_tour(self) -> None:
+        """The first start: ask once whether to take the tour (a card, not a dialog)."""
+        from tokenwise.ui.tour import TourOffer
+
+        self.settings.tour_offered = True
+        offer = TourOffer(self)
+        self.tour_offer = offer
+        offer.accepted.connect(offer.hide)
+        offer.accepted.connect(self.start_tour)
+        offer.declined.connect(offer.hide)
+        offer.adjustSize()
+        corner = self.composer.mapTo(self, self.composer.rect().topRight())
+        offer.move(max(8, corner.x() - offer.width() - 16), max(8, corner.y() - offer.height()
+                                                                 - 12))
+        offer.show()
+        offer.raise_()
+
+    def start_tour(self) -> None:
+        """Help > Tour: from the start, or from the stop a skipped tour reached."""
+        from tokenwise.ui.tour import TourGuide
+
+        if self.tour is None:
+            self.tour = TourGuide(self)
+        self.tour.start(resume_at=self.settings.tour_stop)
+
+    def _installed_files(self) -> dict[str, str]:
+        """The models in the picker: file name -> path."""
+        found = {}
+        for i in range(self.model_picker.count()):
+            path = self.model_picker.itemData(i)
+            if path:
+                found[Path(str(path)).name] = str(path)
+        return found
+
+    def _download_multilingual(self, repo_id: str, filenames: tuple[str, ...]) -> None:
+        """The language notice's offer: fetch the model, and show its progress in Models."""
+        self.downloads.enqueue(repo_id, filenames)
+        self.open_models()
 
     def _on_model_failed(self, message: str) -> None:
         self.load_action.setVisible(False)
@@ -298,8 +427,8 @@ class MainWindow(QMainWindow):
     def edit_system_prompt(self) -> None:
         current = self.flow.system_prompt
         text, ok = QInputDialog.getMultiLineText(
-            self, "System prompt",
-            "Instructions the model reads before this conversation:", current)
+            self, self.tr("System prompt"),
+            self.tr("Instructions the model reads before this conversation:"), current)
         if ok:
             self.flow.set_system_prompt(text)
 
@@ -321,7 +450,10 @@ class MainWindow(QMainWindow):
         offload = info.gpu_offload_supported if info is not None else None
         dialog = SettingsDialog(self.settings, model_layers=layers, gpu_supported=offload,
                                 parent=self)
-        if dialog.exec():
+        accepted = dialog.exec()
+        if dialog.servers.changed:  # list the servers' models (saved even on Cancel)
+            self._fill_model_picker(self.model_picker.currentData())
+        if accepted:
             old = (self.settings.n_ctx, self.settings.n_gpu_layers, self.settings.n_threads)
             self.settings = dialog.result_settings()
             self.controller.settings = self.settings
@@ -371,6 +503,9 @@ class MainWindow(QMainWindow):
 
     def _on_download_changed(self, job: DownloadJob) -> None:
         self.status.show_download(job, self.downloads.active())
+        info = self.flow.model_info
+        if job.state == DONE and job.path is not None and info is not None:
+            self.language_notice.update_for(info.path, {job.path.name: str(job.path)})
 
     def close_without_asking(self) -> None:
         """Close for a signal (logout, kill): nobody is there to answer a question."""
@@ -379,11 +514,12 @@ class MainWindow(QMainWindow):
 
     def confirm_quit_during_downloads(self, count: int) -> bool:
         """Ask before quitting mid-download; the tests replace this."""
+        running = (self.tr("{count} downloads are still running.").format(count=count)
+                   if count > 1 else self.tr("1 download is still running."))
         answer = QMessageBox.question(
-            self, "Quit while downloading?",
-            f"{count} download{'s are' if count > 1 else ' is'} still running. Quit anyway? "
-            "What has arrived is kept, and the download carries on the next time "
-            "Tokenwise starts.",
+            self, self.tr("Quit while downloading?"),
+            running + gap() + self.tr("Quit anyway? What has arrived is kept, and the download "
+                                    "carries on the next time Tokenwise starts."),
         )
         return answer == QMessageBox.StandardButton.Yes
 

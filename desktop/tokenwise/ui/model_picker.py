@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtWidgets import QComboBox, QWidget
 
 from tokenwise.core.tasks import SerialWorker, TaskState
@@ -17,7 +17,22 @@ ModelChoices = tuple[list[tuple[str, str]], str]  # (name, path) of each usable 
 
 
 def model_choices(_resource: None, _state: TaskState[None]) -> ModelChoices:
-    """The usable models and the default one (work for the library's worker)."""
+    """The usable models and the default one (work for the library's worker): the local
+    ones, then each saved server's, marked as remote with the server's name."""
+    entries, default = _local_choices()
+    try:
+        from tokenwise.core.remote import list_saved_models
+
+        remote = list_saved_models()
+    except Exception:  # a server's trouble never hides the local models
+        remote = []
+    for model, server, path in remote:
+        entries.append((QCoreApplication.translate(
+            "ModelPicker", "{0} — remote, {1}").format(model, server), path))
+    return entries, default
+
+
+def _local_choices() -> ModelChoices:
     try:
         from tokenwise.core.models.library import Library
 
@@ -42,7 +57,7 @@ class ModelPicker(QComboBox):
         super().__init__(parent)
         self.library = library
         self.setMinimumWidth(280)
-        self.setToolTip("The model that answers; choosing another one loads it")
+        self.setToolTip(self.tr("The model that answers; choosing another one loads it"))
 
     def fill(self, preferred: str | None, last_model: str,
              then: Callable[[], None] | None = None) -> None:

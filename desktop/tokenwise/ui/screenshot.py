@@ -21,7 +21,14 @@ TIMEOUT_MS = 180_000
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="tokenwise screenshot",
                                      description="Save a PNG of the window after one reply.")
-    parser.add_argument("--out", required=True, help="the PNG file to write")
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--out", help="the PNG file to write")
+    target.add_argument("--scenes", metavar="DIR",
+                        help="write the README's scenes (main window mid-reply, step view, "
+                             "tokens panel, Models window, in each language) into DIR, "
+                             "e.g. docs/")
+    parser.add_argument("--language", choices=("en", "zh_CN", "all"), default="all",
+                        help="the scenes' language (with --scenes; default: all)")
     parser.add_argument("--prompt", default=DEFAULT_PROMPT, help="the message to send")
     parser.add_argument("--step", type=int, default=None,
                         help="the step to select, from 1 (default: the last)")
@@ -40,6 +47,12 @@ def main(argv: Sequence[str]) -> int:
 
         paths.set_base(home)
         try:
+            if args.scenes:
+                from tokenwise.ui.screenshot_scenes import run_scenes
+
+                languages = ("en", "zh_CN") if args.language == "all" else (args.language,)
+                width, height = (int(v) for v in args.size.lower().split("x"))
+                return run_scenes(Path(args.scenes), languages, (width, height), args.theme)
             return _run(args)
         finally:
             paths.set_base(None)
@@ -53,6 +66,8 @@ def _run(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     settings.theme = args.theme
+    settings.tour_offered = True
+    settings.language = "en" if args.language == "all" else args.language
     save_settings(settings)
     app = application()
     window = create_window()

@@ -5,34 +5,40 @@ from __future__ import annotations
 
 from typing import Any
 
+from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QWidget
 
+from tokenwise.core.formatting import number
 from tokenwise.core.interface import ModelInfo
 from tokenwise.core.models.queue import DONE, FAILED, RUNNING, DownloadJob
-
-GPU_README = "README.md, section “GPU builds”"
 
 
 def backend_text(info: ModelInfo | None) -> str:
     if info is None:
-        return "No model"
+        return QCoreApplication.translate("StatusBar", "No model")
+    if info.architecture == "remote":
+        return QCoreApplication.translate("StatusBar", "remote: {0}").format(info.backend)
     if info.backend == "CPU" or info.gpu_layers <= 0:
         return "CPU"
-    return f"{info.backend} · {info.gpu_layers}/{info.layers} layers"
+    return QCoreApplication.translate(
+        "StatusBar", "{backend} · {offloaded}/{layers} layers").format(
+        backend=info.backend, offloaded=info.gpu_layers, layers=info.layers)
 
 
 class StatusBar(QStatusBar):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.backend_label = QLabel("No model")
-        self.backend_label.setToolTip("Where the model runs: CPU, or a GPU backend with the "
-                                      "number of layers offloaded")
-        self.speed_label = QLabel("– tok/s")
-        self.speed_label.setToolTip("Tokens per second of the last reply")
-        self.first_token_label = QLabel("first token –")
-        self.first_token_label.setToolTip("Time from sending to the first token of the reply")
-        self.context_label = QLabel("context 0 / –")
-        self.context_label.setToolTip("Tokens in the context (prompt + reply) / context length")
+        self.backend_label = QLabel(self.tr("No model"))
+        self.backend_label.setToolTip(self.tr("Where the model runs: CPU, or a GPU backend with "
+                                              "the number of layers offloaded"))
+        self.speed_label = QLabel(self.tr("– tok/s"))
+        self.speed_label.setToolTip(self.tr("Tokens per second of the last reply"))
+        self.first_token_label = QLabel(self.tr("first token –"))
+        self.first_token_label.setToolTip(self.tr("Time from sending to the first token of the "
+                                                  "reply"))
+        self.context_label = QLabel(self.tr("context 0 / –"))
+        self.context_label.setToolTip(self.tr("Tokens in the context (prompt + reply) / context "
+                                              "length"))
         self.context_meter = QProgressBar()
         self.context_meter.setTextVisible(False)
         self.context_meter.setToolTip(self.context_label.toolTip())
@@ -40,7 +46,7 @@ class StatusBar(QStatusBar):
         for label in (self.backend_label, self.speed_label, self.first_token_label):
             self.addWidget(label)
         self.download_label = QLabel()
-        self.download_label.setToolTip("The running download; Models shows them all")
+        self.download_label.setToolTip(self.tr("The running download; Models shows them all"))
         self.download_meter = QProgressBar()
         self.download_meter.setRange(0, 1000)
         self.download_meter.setTextVisible(False)
@@ -56,23 +62,29 @@ class StatusBar(QStatusBar):
         self.backend_label.setText(backend_text(info))
         if info is None:
             return
-        tip = f"{info.name}: {info.layers} layers, {info.backend}"
+        tip = self.tr("{name}: {layers} layers, {backend}").format(
+            name=info.name, layers=info.layers, backend=info.backend)
         if not info.gpu_offload_supported and gpu_wanted:
-            tip += ("\nThis build runs on the CPU only: GPU offload needs a GPU build of "
-                    f"llama-cpp-python ({GPU_README}).")
+            tip += "\n" + self.tr("This build runs on the CPU only: GPU offload needs a GPU "
+                                  "build of llama-cpp-python (README.md, section “GPU "
+                                  "builds”).")
         self.backend_label.setToolTip(tip)
         self.context_meter.setMaximum(info.n_ctx)
-        self.context_label.setText(f"context 0 / {info.n_ctx:,}")
+        self.context_label.setText(self.tr("context {used} / {size}").format(
+            used=0, size=number(info.n_ctx)))
 
     def show_stats(self, stats: dict[str, Any], n_ctx: int) -> None:
         if "tokens_per_second" in stats:
-            self.speed_label.setText(f"{stats['tokens_per_second']:.1f} tok/s")
+            self.speed_label.setText(self.tr("{rate} tok/s").format(
+                rate=f"{stats['tokens_per_second']:.1f}"))
         if "first_token_s" in stats:
-            self.first_token_label.setText(f"first token {stats['first_token_s']:.2f} s")
+            self.first_token_label.setText(self.tr("first token {seconds} s").format(
+                seconds=f"{stats['first_token_s']:.2f}"))
         if "context_used" in stats:
             used = int(stats["context_used"])
-            self.context_label.setText(f"context {used:,} / {n_ctx:,}" if n_ctx
-                                       else f"context {used:,}")
+            self.context_label.setText(
+                self.tr("context {used} / {size}").format(used=number(used), size=number(n_ctx))
+                if n_ctx else self.tr("context {used}").format(used=number(used)))
             self.context_meter.setValue(min(used, self.context_meter.maximum()))
 
     def show_download(self, job: DownloadJob, active: list[DownloadJob]) -> None:
@@ -83,12 +95,15 @@ class StatusBar(QStatusBar):
             widget.setVisible(shown is not None)
         if shown is None:
             if job.state == DONE:
-                self.showMessage(f"Downloaded {job.title}.", 8000)
+                self.showMessage(self.tr("Downloaded {title}.").format(title=job.title), 8000)
             elif job.state == FAILED:
-                self.showMessage(f"Download failed: {job.message}", 15000)
+                self.showMessage(self.tr("Download failed: {reason}").format(
+                    reason=job.message), 15000)
             return
         progress = shown.progress
         fraction = progress.done / progress.total if progress and progress.total else 0.0
         self.download_meter.setValue(round(fraction * 1000))
-        more = f" (+{len(active) - 1} queued)" if len(active) > 1 else ""
-        self.download_label.setText(f"Downloading {shown.title} {fraction:.0%}{more}")
+        more = (self.tr(" (+{count} queued)").format(count=len(active) - 1)
+                if len(active) > 1 else "")
+        self.download_label.setText(self.tr("Downloading {title} {percent}").format(
+            title=shown.title, percent=f"{fraction:.0%}") + more)

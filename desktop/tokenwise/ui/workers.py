@@ -97,7 +97,12 @@ def no_resource() -> None:
 
 
 def default_engine_factory(path: str, **options: object) -> ChatEngine:
-    """Import the engine (and llama_cpp) on the engine's thread: keeps start-up fast."""
+    """Import the engine (and llama_cpp) on the engine's thread: keeps start-up fast.
+    A remote model's path ("remote:<server>/<model>") opens the remote engine instead."""
+    if path.startswith("remote:"):
+        from tokenwise.core.remote import open_saved
+
+        return open_saved(path)
     from tokenwise.core.engine.local import Engine
 
     return Engine(path, **options)  # type: ignore[arg-type]

@@ -28,6 +28,7 @@ from tokenwise.core.chat.engine_tasks import (
 from tokenwise.core.chat.listener import STORE_ERROR, ChatListener, error_text
 from tokenwise.core.chat.reply import Reply, ReplyWriter
 from tokenwise.core.chat.store import ChatStore, Conversation, Message, RecordNotFoundError
+from tokenwise.core.i18n import _
 from tokenwise.core.interface import ModelInfo, Token
 from tokenwise.core.sampling.settings import SamplerSettings
 from tokenwise.core.settings import AppSettings
@@ -102,7 +103,7 @@ class ConversationFlow:
         return next((i for i, m in enumerate(self.path) if m.id == message_id), -1)
 
     def _store_failed(self, error: Exception) -> None:
-        self.listener.on_error(STORE_ERROR.format(error))
+        self.listener.on_error(_(STORE_ERROR).format(error))
 
     def _write(self, work: Callable[[ChatStore], object],
                done: Callable[[], None] | None = None) -> None:
@@ -137,8 +138,8 @@ class ConversationFlow:
         def said(kept: Path | None) -> None:
             if kept is not None:
                 self.listener.on_error(
-                    f"The chat history was damaged or not Tokenwise's; it was kept as "
-                    f"{kept.name} beside the new one, which starts empty.")
+                    _("The chat history was damaged or not Tokenwise's; it was kept as {name} "
+                      "beside the new one, which starts empty.").format(name=kept.name))
 
         self.store.submit(lambda store, _state: store.recovered_from, returned=said,
                           failed=self._store_failed)
@@ -329,6 +330,33 @@ class ConversationFlow:
             self._start(reply, history, settings, list(prefix or []), forced)
 
         self._prepare(write, done)
+
+    def add_reply_version(self, prompt: str, text: str, steps: list[Step],
+                          settings: dict[str, object]) -> bool:
+        """A reply written elsewhere (a beam search's hypothesis) as a new version of the
+        reply to the last user message, when that message is ``prompt``; False otherwise."""
+        conv = self.conversation
+        k = next((i for i in range(len(self.path) - 1, -1, -1)
+                  if self.path[i].role == "user"), None)
+        if (conv is None or k is None or self.busy
+                or self.path[k].content.strip() != prompt.strip()):
+            return False
+        parent, history, model = self.path[k], self.path[:k + 1], self.model_name
+
+        def write(store: ChatStore) -> Message:
+            reply = store.add_message(conv.id, parent.id, "assistant", text, model=model,
+                                      settings=dict(settings))
+            store.save_trace(reply.id, steps)
+            return reply
+
+        def done(reply: Message) -> None:
+            self.traces[reply.id] = steps
+            self.path = [*history, reply]
+            self.listener.on_path_changed(self.path, False)
+
+        self.store.submit(lambda store, _state: write(store), returned=done,
+                          failed=self._store_failed)
+        return True
 
     def edit_and_resend(self, message_id: int, text: str) -> None:
         """A new version of a user message, and a reply to it."""

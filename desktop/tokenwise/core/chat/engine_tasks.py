@@ -218,4 +218,4 @@ def stream_reply(slot: EngineSlot, state: TaskState[ReplyEvent], job: ReplyJob,
         stop_reason=stop_reason or STOP_CANCELLED, text="".join(pieces), n_tokens=len(pieces),
         prompt_tokens=len(prompt_ids), reused_tokens=result.reused_tokens if result else 0,
         first_token_s=first_token_s, tokens_per_second=tps,
-        seed=result.seed if result else 0)
+        seed=result.seed if result else 0, details=dict(result.details) if result else {})

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from tokenwise.core.chat.store import Conversation, Message
+from tokenwise.core.i18n import N_
 from tokenwise.core.interface import ModelInfo, Token
 from tokenwise.core.sampling.settings import SamplerSettings
 from tokenwise.core.trace.records import Step
 
-STORE_ERROR = "Could not save or read the chat history: {}"
+STORE_ERROR = N_("Could not save or read the chat history: {}")
 
 
 def error_text(error: Exception) -> str:

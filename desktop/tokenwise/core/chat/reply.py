@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from tokenwise.core.chat.engine_tasks import (
     EngineSlot,
@@ -20,6 +21,7 @@ from tokenwise.core.chat.engine_tasks import (
 )
 from tokenwise.core.chat.listener import STORE_ERROR, ChatListener, error_text
 from tokenwise.core.chat.store import ChatStore, Message
+from tokenwise.core.i18n import _
 from tokenwise.core.interface import GenerationResult
 from tokenwise.core.tasks import SerialWorker, Task
 from tokenwise.core.trace.records import STOP_CANCELLED, Step
@@ -53,9 +55,9 @@ ReplyEnded = Callable[[Reply, Message, str | None], None]
 
 
 def dropped_notice(dropped: int, n_ctx: int) -> str:
-    return (f"{dropped} earlier message(s) are left out of what the model sees: the "
-            f"conversation is longer than its {n_ctx:,}-token context. The system prompt is "
-            "kept.")
+    return _("{count} earlier message(s) are left out of what the model sees: the "
+             "conversation is longer than its {size}-token context. The system prompt is "
+             "kept.").format(count=dropped, size=f"{n_ctx:,}")
 
 
 class ReplyWriter:
@@ -81,7 +83,8 @@ class ReplyWriter:
             lambda slot, state: stream_reply(slot, state, job, gate),
             progress=lambda event: self._on_event(reply, event),
             returned=lambda result: self._finish(reply, result.stop_reason,
-                                                 result.tokens_per_second, result.first_token_s),
+                                                 result.tokens_per_second, result.first_token_s,
+                                                 result.details),
             aborted=lambda: self._finish(reply, STOP_CANCELLED, reply.tokens_per_second,
                                          reply.first_token_s),
             failed=lambda error: self._fail(reply, error_text(error)))
@@ -124,7 +127,8 @@ class ReplyWriter:
 
     def _save(self, reply: Reply, *, complete: bool | None = None,
               stop_reason: str | None = None, tokens_per_second: float | None = None,
-              first_token_s: float | None = None, n_tokens: int | None = None) -> None:
+              first_token_s: float | None = None, n_tokens: int | None = None,
+              settings: dict[str, Any] | None = None) -> None:
         """Save the steps not saved yet and the text so far (and how it ended)."""
         new = reply.steps[reply.saved:]
         reply.saved = len(reply.steps)
@@ -137,23 +141,28 @@ class ReplyWriter:
                 store.save_trace(mid, new, prompt_tokens)
             store.update_message(mid, content=text, complete=complete, stop_reason=stop_reason,
                                  tokens_per_second=tokens_per_second,
-                                 first_token_s=first_token_s, n_tokens=n_tokens)
+                                 first_token_s=first_token_s, n_tokens=n_tokens,
+                                 settings=settings)
 
         self.store.submit(write, returned=lambda _none: self.listener.on_reply_saved(mid, saved),
-                          failed=lambda error: self.listener.on_error(STORE_ERROR.format(error)))
+                          failed=lambda error: self.listener.on_error(
+                              _(STORE_ERROR).format(error)))
 
     def _finish(self, reply: Reply, stop_reason: str, tokens_per_second: float,
-                first_token_s: float) -> None:
+                first_token_s: float, details: dict[str, object] | None = None) -> None:
         if reply is not self.current:
             return
         self.current = None
         n = len(reply.steps)
+        # a remote server's reply: what it honoured and what its numbers are, kept with it
+        settings = {**reply.message.settings, "engine": dict(details)} if details else None
         self._save(reply, complete=True, stop_reason=stop_reason,
                    tokens_per_second=tokens_per_second, first_token_s=first_token_s,
-                   n_tokens=n)
+                   n_tokens=n, settings=settings)
         self.ended(reply, replace(reply.message, content=reply.text, complete=True,
                                   stop_reason=stop_reason, tokens_per_second=tokens_per_second,
-                                  first_token_s=first_token_s, n_tokens=n), None)
+                                  first_token_s=first_token_s, n_tokens=n,
+                                  settings=settings or reply.message.settings), None)
 
     def _fail(self, reply: Reply, error: str) -> None:
         if reply is not self.current:

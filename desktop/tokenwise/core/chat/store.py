@@ -407,6 +407,7 @@ class ChatStore:
         tokens_per_second: float | None = None,
         first_token_s: float | None = None,
         n_tokens: int | None = None,
+        settings: dict[str, Any] | None = None,
     ) -> None:
         """Change the given fields (None: keep). Cheap: called every second while streaming."""
         changes = {
@@ -416,6 +417,7 @@ class ChatStore:
             "tokens_per_second": tokens_per_second,
             "first_token_s": first_token_s,
             "n_tokens": n_tokens,
+            "settings": None if settings is None else _dumps(settings),
         }
         changes = {k: v for k, v in changes.items() if v is not None}
         with self._write() as conn:

@@ -20,6 +20,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from tokenwise.core.errors import TokenwiseError
+from tokenwise.core.i18n import N_, _, gap
 from tokenwise.core.interface import ChatMessage
 
 CHATML_TEMPLATE = (
@@ -28,8 +29,9 @@ CHATML_TEMPLATE = (
     "{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
-CHATML_NOTE = "This model has no chat template; Tokenwise used ChatML, which it may not know."
-FALLBACK = "Tokenwise used ChatML instead, which the model may not know."
+CHATML_NOTE = N_("This model has no chat template; Tokenwise used ChatML, which it may not "
+                 "know.")
+FALLBACK = N_("Tokenwise used ChatML instead, which the model may not know.")
 #: the special tokens a template may name, as transformers passes them
 SPECIAL_TOKENS = ("bos_token", "eos_token", "pad_token", "unk_token")
 #: more text than any context holds (a million tokens is about 4 MB)
@@ -91,20 +93,23 @@ def chatml(messages: Sequence[ChatMessage], *, add_generation_prompt: bool = Tru
 
 def failure_note(exc: BaseException) -> str:
     """What the user reads when the model's template failed with ``exc``."""
+    fallback = gap() + _(FALLBACK)
     if isinstance(exc, ChatTemplateError):
-        return f"The model's chat template refused this conversation: {exc}. {FALLBACK}"
+        return _("The model's chat template refused this conversation: {error}.").format(
+            error=exc) + fallback
     if isinstance(exc, SecurityError):
-        return ("The model's chat template tried to reach Python internals and was stopped "
-                f"({exc}). {FALLBACK}")
+        return _("The model's chat template tried to reach Python internals and was stopped "
+                 "({error}).").format(error=exc) + fallback
     if isinstance(exc, RecursionError):
-        return f"The model's chat template recursed without end and was stopped. {FALLBACK}"
+        return _("The model's chat template recursed without end and was stopped.") + fallback
     if isinstance(exc, (MemoryError, RenderTooLargeError)):
-        return ("The model's chat template wrote more text than any prompt could hold and "
-                f"was stopped. {FALLBACK}")
+        return _("The model's chat template wrote more text than any prompt could hold and "
+                 "was stopped.") + fallback
     kind = "" if isinstance(exc, TemplateError) else f"{type(exc).__name__}: "
-    return f"The model's chat template failed ({kind}{exc}). {FALLBACK}"
+    return _("The model's chat template failed ({error}).").format(
+        error=f"{kind}{exc}") + fallback
 
 
 def timeout_note(seconds: float) -> str:
-    return (f"The model's chat template ran for more than {seconds:g} s and was stopped. "
-            f"{FALLBACK}")
+    return _("The model's chat template ran for more than {seconds} s and was stopped.").format(
+        seconds=f"{seconds:g}") + gap() + _(FALLBACK)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO
 
 from tokenwise.core.chat import template as chat_template
+from tokenwise.core.i18n import _, gap
 from tokenwise.core.interface import ChatMessage
 
 TIMEOUT_S = 1.0
@@ -164,8 +165,8 @@ class TemplateRenderer:
         worker = self._ensure_started()
         if not worker.wait_ready(STARTUP_TIMEOUT_S):
             self._restart()
-            return None, ("Tokenwise could not start its chat template renderer. "
-                          f"{chat_template.FALLBACK}")
+            return None, (_("Tokenwise could not start its chat template renderer.") + gap()
+                          + _(chat_template.FALLBACK))
         try:
             reply = worker.ask(request, self.timeout_s)
         except queue.Empty:
@@ -173,12 +174,13 @@ class TemplateRenderer:
             return None, chat_template.timeout_note(self.timeout_s)
         if reply is None:  # the child died: a crash inside the render
             self._restart()
-            return None, ("The model's chat template crashed its renderer. "
-                          f"{chat_template.FALLBACK}")
+            return None, (_("The model's chat template crashed its renderer.") + gap()
+                          + _(chat_template.FALLBACK))
         text, note = reply.get("text"), reply.get("note")
         if isinstance(text, str):
             return text, ""
-        return None, str(note or f"The model's chat template failed. {chat_template.FALLBACK}")
+        return None, str(note or _("The model's chat template failed.") + gap()
+                         + _(chat_template.FALLBACK))
 
     def close(self) -> None:
         """End the helper process and wait for it."""

@@ -29,6 +29,7 @@ from tokenwise.core.engine.stages import CandidateBuffer, Decision, StepNumbers,
 from tokenwise.core.engine.threads import ThreadGovernor, default_threads
 from tokenwise.core.engine.vocab import EOG, Vocabulary
 from tokenwise.core.errors import ContextOverflowError, DamagedModelError, TokenwiseError
+from tokenwise.core.i18n import _, gap
 from tokenwise.core.interface import (
     Capabilities,
     ChatMessage,
@@ -42,6 +43,7 @@ from tokenwise.core.interface import (
 from tokenwise.core.models import fit, gguf
 from tokenwise.core.models.gguf import GGUFInfo
 from tokenwise.core.sampling.settings import SamplerSettings
+from tokenwise.core.trace.beams import MAX_BEAM_WIDTH, BeamResult, BeamSettings, BeamStep
 from tokenwise.core.trace.records import (
     STOP_CANCELLED,
     STOP_CONTEXT_FULL,
@@ -51,8 +53,10 @@ from tokenwise.core.trace.records import (
     Candidate,
     Step,
 )
+from tokenwise.core.trace.scores import ScoreResult
 
 _new_tuple = tuple.__new__
+BEAM_SEQUENCES = MAX_BEAM_WIDTH + 2  # the prompt's, one per beam, one for pruned beams
 PROMPT_CHUNK_GPU = 64  # prompt tokens per decode when offloaded: cancel is checked between
 
 #: the GGUF metadata that names each special token a chat template may use
@@ -66,8 +70,7 @@ SPECIAL_TOKEN_KEYS = {
 #: the local engine owns the context: it sees every stage and the whole vocabulary
 LOCAL_CAPABILITIES = Capabilities(
     stage_view=True, tokenizer=True, step_mode=True, branching=True, full_vocabulary=True,
-    reasons=(("beam_search", "Beam search is not available in this version."),
-             ("scoring", "Scoring a text is not available in this version.")),
+    beam_search=True, scoring=True,
 )
 
 
@@ -79,9 +82,9 @@ def _check_memory(header: GGUFInfo, n_ctx: int, *, offload: bool) -> None:
     room = [free for free in (estimate.free_ram, estimate.free_vram) if free is not None]
     if room and estimate.total > sum(room):
         raise ContextOverflowError(
-            f"Not enough memory for this model at {estimate.n_ctx:,} tokens of context: it "
-            f"{estimate.summary()} Choose a smaller context length in Settings (or close "
-            "other programs).")
+            _("Not enough memory for this model at {n_ctx} tokens of context: it {estimate} "
+              "Choose a smaller context length in Settings (or close other programs).").format(
+                n_ctx=f"{estimate.n_ctx:,}", estimate=estimate.summary()))
 
 
 class Engine:
@@ -131,19 +134,21 @@ class Engine:
         if not self.model:
             if self._cancel_load:
                 self._stop_check()
-                raise TokenwiseError("Loading the model was cancelled.")
+                raise TokenwiseError(_("Loading the model was cancelled."))
             check, self._check = self._check, None
             if check is not None:
                 check.verdict()  # the child's own account (a crash, say) comes first
             if self._cancel_load:
-                raise TokenwiseError("Loading the model was cancelled.")
+                raise TokenwiseError(_("Loading the model was cancelled."))
             # a failed assertion names its source file by the build's path: the name is enough
             detail = re.sub(r"\S*[/\\]([\w.-]+\.(?:c|cc|cpp|h)):", r"\1:",
                             engine_native.last_error_line())
             raise DamagedModelError(
-                f"llama.cpp could not load {self.path.name}"
-                + (f": {detail.rstrip('.')}." if detail else ".")
-                + " The file may be damaged or use a format this version does not support."
+                (_("llama.cpp could not load {name}: {detail}.").format(
+                    name=self.path.name, detail=detail.rstrip(".")) if detail
+                 else _("llama.cpp could not load {name}.").format(name=self.path.name))
+                + gap() + _("The file may be damaged or use a format this version does not "
+                            "support.")
             )
         self.vocab = llama_cpp.llama_model_get_vocab(self.model)
         try:
@@ -166,18 +171,23 @@ class Engine:
         cparams.n_threads = self.n_threads
         cparams.n_threads_batch = self.n_threads
         cparams.no_perf = True
+        # parallel sequences for beam search: with a unified cache they share its cells (no
+        # extra memory) and a partial llama_memory_seq_cp only updates the cells' metadata
+        cparams.n_seq_max = BEAM_SEQUENCES
+        cparams.kv_unified = True
         with guard.asserts_as_errors():
             self.ctx = llama_cpp.llama_init_from_model(self.model, cparams)
         if not self.ctx:
             self._stop_check()
             llama_cpp.llama_model_free(self.model)
             raise TokenwiseError(
-                f"Not enough memory for a context of {n_ctx} tokens with this model; "
-                "choose a smaller context length in Settings."
+                _("Not enough memory for a context of {n_ctx} tokens with this model; choose "
+                  "a smaller context length in Settings.").format(n_ctx=n_ctx)
             )
         self.n_ctx = int(llama_cpp.llama_n_ctx(self.ctx))
         self.n_batch = int(cparams.n_batch)
         self.memory = llama_cpp.llama_get_memory(self.ctx)
+        self.beam_sequences = int(llama_cpp.llama_n_seq_max(self.ctx))
         # consulted by llama.cpp between graph nodes, so only set during prompt evaluation
         self._cancel: threading.Event | None = None
         self._abort_cb = llama_cpp.ggml_abort_callback(self._should_abort)
@@ -347,8 +357,9 @@ class Engine:
             dropped += cut
         if len(ids) > self.n_ctx - 1:
             raise ContextOverflowError(
-                f"This message needs {len(ids):,} tokens but the context holds {self.n_ctx:,}. "
-                "Shorten it, or choose a longer context length in Settings."
+                _("This message needs {count} tokens but the context holds {n_ctx}. Shorten "
+                  "it, or choose a longer context length in Settings.").format(
+                    count=f"{len(ids):,}", n_ctx=f"{self.n_ctx:,}")
             )
         if dropped:
             extra = (f"{dropped} earlier message{'s' if dropped != 1 else ''} left out to fit "
@@ -475,8 +486,9 @@ class Engine:
             raise ValueError("the prompt is empty")
         if len(request.prompt_ids) >= self.n_ctx:
             raise ContextOverflowError(
-                f"The prompt has {len(request.prompt_ids):,} tokens; the context holds "
-                f"{self.n_ctx:,}. Choose a longer context length in Settings."
+                _("The prompt has {count} tokens; the context holds {n_ctx}. Choose a longer "
+                  "context length in Settings.").format(count=f"{len(request.prompt_ids):,}",
+                                                        n_ctx=f"{self.n_ctx:,}")
             )
         return GenerationStream(self._generate(request, settings, cancel))
 
@@ -633,6 +645,32 @@ class Engine:
                     return result()
         finally:
             sampler.close()
+
+
+    # ------------------------------------------------------------------ decoding lab
+
+    def beam_search(self, prompt_ids: Sequence[int], settings: BeamSettings,
+                    cancel: threading.Event | None = None,
+                    on_step: Callable[[BeamStep], None] | None = None) -> BeamResult:
+        """A beam search after the prompt, in parallel sequences (see :mod:`.beam`)."""
+        from tokenwise.core.engine.beam import beam_search
+
+        return beam_search(self, prompt_ids, settings, cancel, on_step)
+
+    def score(self, ids: Sequence[int], start: int, *, top_k: int = 8, chunk: int = 32,
+              cancel: threading.Event | None = None,
+              progress: Callable[[int, int], None] | None = None) -> ScoreResult:
+        """P(token | everything before) of ``ids[start:]`` in one pass (see :mod:`.scoring`)."""
+        from tokenwise.core.engine.scoring import score_tokens
+
+        return score_tokens(self, ids, start, top_k=top_k, chunk=chunk, cancel=cancel,
+                            progress=progress)
+
+    def text_for_scoring(self, text: str) -> tuple[list[int], int]:
+        """A pasted text's tokens (after BOS where the model uses one) and the first to score."""
+        from tokenwise.core.engine.scoring import text_ids
+
+        return text_ids(self, text)
 
 
 def _address_function(name: str, argtypes: list[Any]) -> Any:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from tokenwise.core import paths
 from tokenwise.core.errors import DamagedModelError, TokenwiseError
+from tokenwise.core.i18n import _
 
 TIMEOUT_S = 180.0
 _lock = threading.Lock()
@@ -125,15 +126,16 @@ class Check:
             proc.kill()
             proc.communicate()
             raise DamagedModelError(
-                f"Checking {path.name} took longer than {TIMEOUT_S:.0f} s; the file may be "
-                "damaged.") from exc
+                _("Checking {name} took longer than {seconds} s; the file may be damaged.")
+                .format(name=path.name, seconds=f"{TIMEOUT_S:.0f}")
+            ) from exc
         finally:
             with _lock:
                 _running.discard(proc)
                 stopped = proc.pid in _stopped
                 _stopped.discard(proc.pid)
         if stopped:
-            raise TokenwiseError(f"Loading {path.name} was stopped.")
+            raise TokenwiseError(_("Loading {name} was stopped.").format(name=path.name))
         if proc.returncode == 0:
             _remember(path)
             return
@@ -144,13 +146,13 @@ class Check:
             except ValueError:
                 name = f"signal {-proc.returncode}"
             raise DamagedModelError(
-                f"This model file is damaged: llama.cpp crashed ({name}) while reading "
-                f"{path.name}" + (f" ({detail})" if detail else "") +
-                ". Download it again or choose another file."
+                _("This model file is damaged: llama.cpp crashed ({signal}) while reading "
+                  "{name}{detail}. Download it again or choose another file.").format(
+                    signal=name, name=path.name, detail=f" ({detail})" if detail else "")
             )
         raise DamagedModelError(
-            f"This model file is damaged: {detail or 'llama.cpp could not load it'}. "
-            "Download it again or choose another file."
+            _("This model file is damaged: {detail}. Download it again or choose another "
+              "file.").format(detail=detail or _("llama.cpp could not load it"))
         )
 
 

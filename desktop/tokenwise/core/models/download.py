@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from tokenwise.core import paths
 from tokenwise.core.errors import ModelFileError, TokenwiseError
 from tokenwise.core.formatting import format_size
+from tokenwise.core.i18n import _
 from tokenwise.core.models import hub, safenames
 from tokenwise.core.models.gguf import inspect_gguf
 from tokenwise.core.models.library import Library
@@ -198,9 +199,10 @@ def _check_space(folder: Path, needed: int, filename: str) -> None:
     free = shutil.disk_usage(folder).free
     if needed + SPACE_MARGIN > free:
         raise InsufficientSpaceError(
-            f"Not enough free disk space for {filename}: it needs {format_size(needed)} more "
-            f"but only {format_size(free)} is free in {folder}. Free some space (or remove a "
-            "model you no longer use) and try again."
+            _("Not enough free disk space for {file}: it needs {needed} more but only {free} "
+              "is free in {folder}. Free some space (or remove a model you no longer use) and "
+              "try again.").format(file=filename, needed=format_size(needed),
+                                   free=format_size(free), folder=folder)
         )
 
 
@@ -286,17 +288,18 @@ def download_file(
     bar.emit("verifying", have, size, force=True)
     if size is not None and have != size:
         raise DownloadError(
-            f"{filename}: the server sent {format_size(have)} of {format_size(size)}. "
-            "Try the download again: it resumes where it stopped."
+            _("{file}: the server sent {have} of {size}. Try the download again: it resumes "
+              "where it stopped.").format(file=filename, have=format_size(have),
+                                          size=format_size(size))
         )
     got = digest.hexdigest()
     if sha256 is not None and got != sha256:
         jail = _quarantine(part, got)
         raise ChecksumMismatchError(
-            f"{filename} arrived damaged: its sha256 is {got[:12]}… but the hub lists "
-            f"{sha256[:12]}…. The file was set aside in {jail.parent} and will not be "
-            "loaded. Download it again; if it happens again the server or a proxy is "
-            "altering the file."
+            _("{file} arrived damaged: its sha256 is {got}… but the hub lists {listed}…. The "
+              "file was set aside in {folder} and will not be loaded. Download it again; if it "
+              "happens again the server or a proxy is altering the file.").format(
+                file=filename, got=got[:12], listed=sha256[:12], folder=jail.parent)
         )
     try:
         inspect_gguf(part)
@@ -335,7 +338,7 @@ class _Sink:
         self.error: BaseException | None = None
         self.stored = 0  # bytes written and hashed: the file is truncated to this on retry
         self.free: queue.Queue[bytearray] = queue.Queue()
-        for _ in range(BUFFERS):
+        for _buffer in range(BUFFERS):
             self.free.put(bytearray(BUFFER_BYTES))
         self.to_write: queue.Queue[tuple[bytearray, int] | None] = queue.Queue()
         self.to_hash: queue.Queue[tuple[bytearray, int] | None] = queue.Queue()
@@ -392,10 +395,12 @@ class _Sink:
 def _disk_error(exc: OSError, what: str, have: int) -> DownloadError:
     if exc.errno == errno.ENOSPC:
         return InsufficientSpaceError(
-            f"The disk filled up while downloading {what}. {format_size(have)} are kept: "
-            "free some space and download it again to continue where it stopped."
+            _("The disk filled up while downloading {what}. {have} are kept: free some space "
+              "and download it again to continue where it stopped.").format(
+                what=what, have=format_size(have))
         )
-    return DownloadError(f"Cannot write the download of {what}: {exc.strerror or exc}.")
+    return DownloadError(_("Cannot write the download of {what}: {error}.").format(
+        what=what, error=exc.strerror or exc))
 
 
 @contextlib.contextmanager
@@ -473,7 +478,8 @@ def _transfer(
             if retries >= MAX_RETRIES:
                 raise hub.translate_error(exc, what) from None
             if cancel.wait(retry_delay_s):
-                raise DownloadCancelled(f"Download of {what} cancelled.") from None
+                raise DownloadCancelled(_("Download of {what} cancelled.").format(
+                    what=what)) from None
         except HfHubHTTPError as exc:
             raise hub.translate_error(exc, what) from None
         except OSError as exc:
@@ -505,7 +511,8 @@ def _receive(
         for chunk in chunks:
             if cancel.is_set():
                 raise DownloadCancelled(
-                    f"Download of {what} cancelled; {format_size(have)} kept to resume later."
+                    _("Download of {what} cancelled; {have} kept to resume later.").format(
+                        what=what, have=format_size(have))
                 )
             view = memoryview(chunk)
             while view:

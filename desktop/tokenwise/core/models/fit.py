@@ -14,6 +14,7 @@ import sys
 from dataclasses import dataclass
 
 from tokenwise.core.formatting import format_size
+from tokenwise.core.i18n import _
 from tokenwise.core.models.gguf import GGUFInfo
 
 KV_BYTES_PER_VALUE = 2  # f16 cache, llama.cpp's default
@@ -42,18 +43,20 @@ class MemoryEstimate:
         return None if self.free_vram is None else self.total <= self.free_vram
 
     def summary(self) -> str:
-        need = (
-            f"needs about {format_size(self.total)} at {self.n_ctx:,} tokens of context "
-            f"({format_size(self.model_bytes)} weights + {format_size(self.kv_bytes)} KV cache)"
-        )
+        need = _("needs about {total} at {n_ctx} tokens of context ({weights} weights + {kv} "
+                 "KV cache)").format(total=format_size(self.total), n_ctx=f"{self.n_ctx:,}",
+                                     weights=format_size(self.model_bytes),
+                                     kv=format_size(self.kv_bytes))
         parts = [need]
         if self.free_vram is not None:
-            verdict = "fits" if self.fits_vram else "does not fit"
-            parts.append(f"{verdict} in the GPU's {format_size(self.free_vram)} free")
+            verdict = (_("fits in the GPU's {free} free") if self.fits_vram
+                       else _("does not fit in the GPU's {free} free"))
+            parts.append(verdict.format(free=format_size(self.free_vram)))
         if self.free_ram is not None:
-            verdict = "fits" if self.fits_ram else "does not fit"
-            parts.append(f"{verdict} in {format_size(self.free_ram)} of free RAM")
-        return "; ".join(parts) + "."
+            verdict = (_("fits in {free} of free RAM") if self.fits_ram
+                       else _("does not fit in {free} of free RAM"))
+            parts.append(verdict.format(free=format_size(self.free_ram)))
+        return _("; ").join(parts) + _(".")
 
 
 def _arch_value(info: GGUFInfo, key: str) -> object:

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from tokenwise.core import paths, secrets
+from tokenwise.core import i18n, paths, secrets
 from tokenwise.core.errors import TokenwiseError
 from tokenwise.core.models import safenames
 
@@ -359,8 +359,12 @@ def load_catalogue(path: Path | None = None) -> list[CatalogueEntry]:
     source = path or paths.resources_dir() / "catalogue.json"
     data = json.loads(source.read_text(encoding="utf-8"))
     entries = []
+    language = i18n.language()
     for raw in data["models"]:
-        entry = CatalogueEntry(**{**raw, "files": tuple(raw["files"])})
+        # descriptions in other languages sit beside the English one: description_zh_CN
+        fields = {k: v for k, v in raw.items() if not k.startswith("description_")}
+        fields["description"] = raw.get(f"description_{language}") or raw["description"]
+        entry = CatalogueEntry(**{**fields, "files": tuple(raw["files"])})
         check_repo_id(entry.repo_id)
         for name in entry.files:
             check_filename(name)

@@ -23,6 +23,7 @@ from pathlib import Path
 from tokenwise.core import paths
 from tokenwise.core.errors import ModelFileError, ModelNotFoundError, TokenwiseError
 from tokenwise.core.formatting import format_size
+from tokenwise.core.i18n import _
 from tokenwise.core.models import safenames
 from tokenwise.core.models.gguf import ArrayInfo, GGUFInfo, inspect_gguf
 from tokenwise.core.models.hub import SPLIT_RE
@@ -205,12 +206,14 @@ class Library:
             if SPLIT_RE.match(path.name) and size == info.file_size:
                 count = int(SPLIT_RE.match(path.name)["count"])  # type: ignore[index]
                 if count > 1:
-                    problem = f"Only the first of its {count} parts is here: download the rest."
+                    problem = _("Only the first of its {count} parts is here: download the "
+                                "rest.").format(count=count)
             return InstalledModel(display, path, size, info.quantization, info.context_length,
                                   info.license, source, repo_id, filename or path.name, info,
                                   problem, copied, added)
         except (ModelFileError, OSError) as exc:
-            message = str(exc) if isinstance(exc, ModelFileError) else f"Cannot read: {exc}"
+            message = (str(exc) if isinstance(exc, ModelFileError)
+                       else _("Cannot read: {error}").format(error=exc))
             return InstalledModel(display, path, 0, "", 0, "", source, repo_id,
                                   filename or path.name, None, message, copied, added)
 
@@ -245,12 +248,13 @@ class Library:
                 return matches[0]
             if len(matches) > 1:
                 raise LibraryError(
-                    f"{name!r} matches {len(matches)} models; use one of: "
-                    + ", ".join(m.name for m in matches)
+                    _("{name} matches {count} models; use one of: {names}").format(
+                        name=repr(name), count=len(matches),
+                        names=", ".join(m.name for m in matches))
                 )
         raise LibraryError(
-            f"No installed model is called {name!r}. `tokenwise models list` shows the "
-            "installed models."
+            _("No installed model is called {name}. `tokenwise models list` shows the "
+              "installed models.").format(name=repr(name))
         )
 
     def default_model(self) -> InstalledModel | None:
@@ -289,9 +293,10 @@ class Library:
             free = shutil.disk_usage(folder).free
             if info.file_size > free:
                 raise LibraryError(
-                    f"Not enough free disk space to copy {source.name} "
-                    f"({format_size(info.file_size)}; {format_size(free)} free). Import it "
-                    "in place instead, or free some space."
+                    _("Not enough free disk space to copy {name} ({size}; {free} free). Import "
+                      "it in place instead, or free some space.").format(
+                        name=source.name, size=format_size(info.file_size),
+                        free=format_size(free))
                 )
             target = _free_name(folder / safenames.safe_import_name(source.name))
             tmp = target.with_name(f".{target.name}.copying")
@@ -316,7 +321,7 @@ class Library:
         model = self.get(name)
         if model.source == "bundled":
             raise LibraryError(
-                "The bundled starter model is part of Tokenwise and cannot be removed."
+                _("The bundled starter model is part of Tokenwise and cannot be removed.")
             )
         freed = 0
         owned = model.source == "downloaded" or model.copied
@@ -345,7 +350,8 @@ def _copy_file(source: Path, target: Path, progress: CopyProgress | None,
     with source.open("rb") as src, target.open("wb") as dst:
         while True:
             if cancel is not None and cancel.is_set():
-                raise ImportCancelled(f"The import of {source.name} was cancelled.")
+                raise ImportCancelled(_("The import of {name} was cancelled.").format(
+                    name=source.name))
             n = src.readinto(buffer)
             if not n:
                 break

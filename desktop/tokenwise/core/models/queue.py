@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tokenwise.core.errors import TokenwiseError
+from tokenwise.core.i18n import _
 from tokenwise.core.models import download, hub
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
@@ -102,13 +103,14 @@ def fetch(job: DownloadJob, cancel: threading.Event, report: Report, *,
             paths_done.append(download.download_file(
                 job.repo_id, filename, progress=progress, cancel=cancel,
                 retry_delay_s=retry_delay_s))
-        return replace(job, state=DONE, path=paths_done[0], message="Ready.")
+        return replace(job, state=DONE, path=paths_done[0], message=_("Ready."))
     except download.DownloadCancelled as exc:
         return replace(job, state=CANCELLED, message=str(exc))
     except TokenwiseError as exc:
         return replace(job, state=FAILED, message=str(exc))
     except Exception as exc:
-        return replace(job, state=FAILED, message=f"The download failed unexpectedly: {exc!r}")
+        return replace(job, state=FAILED, message=_(
+            "The download failed unexpectedly: {error}").format(error=repr(exc)))
 
 
 def _resume_file() -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from tokenwise.core.i18n import N_, TranslatedMapping
 from tokenwise.core.sampling.stages import (
     STAGE_GREEDY,
     STAGE_MIN_P,
@@ -103,3 +104,6 @@ PRESETS: dict[str, SamplerSettings] = {
     ),
 }
 DEFAULT_PRESET = "Balanced"
+#: the presets' names as shown (the keys above are what settings files store)
+PRESET_TITLES = TranslatedMapping({"Greedy": N_("Greedy"), "Precise": N_("Precise"),
+                                   "Balanced": N_("Balanced"), "Creative": N_("Creative")})

@@ -11,20 +11,25 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from tokenwise.core.i18n import N_, TranslatedMapping
+
 STOP_EOG = "eog"  # the model emitted an end-of-generation token
 STOP_MAX_TOKENS = "max_tokens"
 STOP_STRING = "stop_string"
 STOP_CANCELLED = "cancelled"
 STOP_CONTEXT_FULL = "context_full"
-STOP_REASONS = (STOP_EOG, STOP_MAX_TOKENS, STOP_STRING, STOP_CANCELLED, STOP_CONTEXT_FULL)
+STOP_SERVER_CLOSED = "server_closed"  # a remote server closed the stream mid-reply
+STOP_REASONS = (STOP_EOG, STOP_MAX_TOKENS, STOP_STRING, STOP_CANCELLED, STOP_CONTEXT_FULL,
+                STOP_SERVER_CLOSED)
 
-STOP_REASON_TEXT = {
-    STOP_EOG: "the model wrote its end-of-turn token",
-    STOP_MAX_TOKENS: "the maximum number of tokens was reached",
-    STOP_STRING: "a stop string appeared",
-    STOP_CANCELLED: "stopped by the user",
-    STOP_CONTEXT_FULL: "the context window is full",
-}
+STOP_REASON_TEXT = TranslatedMapping({
+    STOP_EOG: N_("the model wrote its end-of-turn token"),
+    STOP_MAX_TOKENS: N_("the maximum number of tokens was reached"),
+    STOP_STRING: N_("a stop string appeared"),
+    STOP_CANCELLED: N_("stopped by the user"),
+    STOP_CONTEXT_FULL: N_("the context window is full"),
+    STOP_SERVER_CLOSED: N_("the server closed the connection mid-reply"),
+})
 
 
 class Candidate(NamedTuple):

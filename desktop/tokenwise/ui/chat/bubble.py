@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QDate, QDateTime, QLocale, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QDate, QDateTime, QLocale, Qt, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QFrame,
@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from tokenwise.core.chat.store import Message
+from tokenwise.core.formatting import number
 from tokenwise.core.trace.records import STOP_CANCELLED, STOP_REASON_TEXT, Step
 from tokenwise.ui.chat.token_text import TokenText
 
@@ -76,8 +77,8 @@ class MessageBubble(QFrame):
         footer = QHBoxLayout()
         footer.setContentsMargins(0, 0, 0, 0)
         footer.setSpacing(4)
-        self._prev = _tool("‹", "Previous version of this message")
-        self._next = _tool("›", "Next version of this message")
+        self._prev = _tool("‹", self.tr("Previous version of this message"))
+        self._next = _tool("›", self.tr("Next version of this message"))
         self._version = QLabel()
         self._version.setObjectName("VersionLabel")
         self._prev.clicked.connect(lambda: self.version_requested.emit(self.message.id, -1))
@@ -88,23 +89,25 @@ class MessageBubble(QFrame):
         self._meta.setObjectName("BubbleMeta")
         self._meta.setWordWrap(True)  # wraps in a narrow column instead of widening the card
         footer.addWidget(self._meta, 1)  # takes the free width: the buttons stay right
-        self.copy_button = _tool("Copy", "Copy this message to the clipboard")
+        self.copy_button = _tool(self.tr("Copy"), self.tr("Copy this message to the clipboard"))
         self.copy_button.clicked.connect(self._copy)
         footer.addWidget(self.copy_button)
         if message.role == "user":
-            self.edit_button = _tool("Edit", "Edit this message and send it again "
-                                     "(the earlier version is kept)")
+            self.edit_button = _tool(self.tr("Edit"), self.tr("Edit this message and send it "
+                                                              "again (the earlier version is "
+                                                              "kept)"))
             self.edit_button.clicked.connect(self.start_edit)
             footer.addWidget(self.edit_button)
         else:
-            self.regenerate_button = _tool("Regenerate", "Write this reply again (Ctrl+R); "
-                                           "the earlier version is kept")
+            self.regenerate_button = _tool(self.tr("Regenerate"), self.tr(
+                "Write this reply again (Ctrl+R); the earlier version is kept"))
             self.regenerate_button.clicked.connect(
                 lambda: self.regenerate_requested.emit(self.message.id))
             footer.addWidget(self.regenerate_button)
             self.continue_button = _tool(
-                "Continue", "This reply was cut off: write on from where it stopped "
-                "(as a new version that keeps every token so far)")
+                self.tr("Continue"), self.tr("This reply was cut off: write on from where it "
+                                             "stopped (as a new version that keeps every "
+                                             "token so far)"))
             self.continue_button.clicked.connect(
                 lambda: self.continue_requested.emit(self.message.id))
             footer.insertWidget(footer.indexOf(self.regenerate_button), self.continue_button)
@@ -116,7 +119,8 @@ class MessageBubble(QFrame):
     def refresh(self) -> None:
         """Show the message record's header, versions and meta line."""
         m = self.message
-        self._header.setText("You" if m.role == "user" else (m.model or "Model"))
+        self._header.setText(self.tr("You") if m.role == "user"
+                             else (m.model or self.tr("Model")))
         shown, full = message_time(float(getattr(m, "created_at", 0.0) or 0.0))
         self._time.setText(shown)
         self._time.setToolTip(full)
@@ -146,13 +150,13 @@ class MessageBubble(QFrame):
             return ""
         parts = []
         if m.n_tokens:
-            parts.append(f"{m.n_tokens} tokens")
+            parts.append(self.tr("{count} tokens").format(count=number(m.n_tokens)))
         if m.tokens_per_second:
-            parts.append(f"{m.tokens_per_second:.1f} tok/s")
+            parts.append(self.tr("{rate} tok/s").format(rate=f"{m.tokens_per_second:.1f}"))
         if m.stop_reason:
             parts.append(STOP_REASON_TEXT.get(m.stop_reason, m.stop_reason))
         if not m.complete and m.stop_reason is None:
-            parts.append("interrupted")
+            parts.append(self.tr("interrupted"))
         return " · ".join(parts)
 
     def show_content(self) -> None:
@@ -191,16 +195,17 @@ class MessageBubble(QFrame):
         if self._editor is not None:
             return
         self._editor = QPlainTextEdit(self.message.content)
-        self._editor.setToolTip("Edit the message; Save & send keeps the earlier version")
+        self._editor.setToolTip(self.tr("Edit the message; Save & send keeps the earlier "
+                                        "version"))
         row = QWidget()
         lay = QHBoxLayout(row)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addStretch(1)
-        cancel = QPushButton("Cancel")
-        cancel.setToolTip("Keep the message as it is")
-        send = QPushButton("Save && send")
+        cancel = QPushButton(self.tr("Cancel"))
+        cancel.setToolTip(self.tr("Keep the message as it is"))
+        send = QPushButton(self.tr("Save && send"))
         send.setObjectName("Primary")
-        send.setToolTip("Send the edited message as a new version")
+        send.setToolTip(self.tr("Send the edited message as a new version"))
         lay.addWidget(cancel)
         lay.addWidget(send)
         cancel.clicked.connect(self._end_edit)
@@ -244,6 +249,8 @@ def message_time(created_at: float, today: QDate | None = None) -> tuple[str, st
     if day == today:
         shown = time_text
     else:
-        pattern = "d MMM" if day.year() == today.year() else "d MMM yyyy"
+        pattern = (QCoreApplication.translate("MessageBubble", "d MMM")
+                   if day.year() == today.year()
+                   else QCoreApplication.translate("MessageBubble", "d MMM yyyy"))
         shown = f"{locale.toString(day, pattern)}, {time_text}"
     return shown, locale.toString(when, QLocale.FormatType.LongFormat)

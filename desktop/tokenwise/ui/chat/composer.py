@@ -21,9 +21,10 @@ class ComposerEdit(QPlainTextEdit):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("ComposerEdit")
-        self.setPlaceholderText("Message the model…  (Enter sends, Shift+Enter for a new line)")
-        self.setToolTip("Type a message. Enter or Ctrl+Enter sends, Shift+Enter adds a line, "
-                        "Esc stops a reply. Ctrl+L comes back here.")
+        self.setPlaceholderText(self.tr("Message the model…  (Enter sends, Shift+Enter for a "
+                                        "new line)"))
+        self.setToolTip(self.tr("Type a message. Enter or Ctrl+Enter sends, Shift+Enter adds a "
+                                "line, Esc stops a reply. Ctrl+L comes back here."))
         self.setTabChangesFocus(True)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
@@ -73,13 +74,13 @@ class Composer(QWidget):
         self.edit = ComposerEdit()
         self.edit.submitted.connect(self._submit)
         row.addWidget(self.edit, 1)
-        self.send_button = QPushButton("Send")
+        self.send_button = QPushButton(self.tr("Send"))
         self.send_button.setObjectName("Primary")
-        self.send_button.setToolTip("Send the message (Enter)")
+        self.send_button.setToolTip(self.tr("Send the message (Enter)"))
         self.send_button.setCursor(Qt.CursorShape.PointingHandCursor)
         self.send_button.clicked.connect(self._submit)
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setToolTip("Stop the reply (Esc)")
+        self.stop_button = QPushButton(self.tr("Stop"))
+        self.stop_button.setToolTip(self.tr("Stop the reply (Esc)"))
         self.stop_button.setCursor(Qt.CursorShape.PointingHandCursor)
         self.stop_button.clicked.connect(self.stop_requested)
         self.stop_button.hide()
@@ -103,7 +104,7 @@ class Composer(QWidget):
         self.send_button.setEnabled(ready)
         if ready and self.waiting_for_model:
             self.waiting_for_model = False
-            self.send_button.setText("Send")
+            self.send_button.setText(self.tr("Send"))
             self._submit()
 
     def _submit(self) -> None:
@@ -112,7 +113,7 @@ class Composer(QWidget):
             return
         if not self._ready:  # kept in the box, and sent as soon as the model has loaded
             self.waiting_for_model = True
-            self.send_button.setText("Sends when loaded")
+            self.send_button.setText(self.tr("Sends when loaded"))
             return
         self.edit.clear()
         self.send_requested.emit(text)

@@ -190,6 +190,7 @@ class ChatController(QObject, ChatListener):
     def on_model_loaded(self, info: ModelInfo) -> None:
         self.inspector.set_tokenize_function(self.flow.tokenize)
         self.inspector.set_capabilities(info.capabilities)
+        self.inspector.set_probability_label(info.probabilities)
         self.inspector.set_vocab_size(int(info.vocab_size))
         self.inspector.set_model_name(str(info.name))
         self.model_loaded.emit(info)

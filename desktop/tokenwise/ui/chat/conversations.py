@@ -8,6 +8,9 @@ from typing import Any
 
 from PySide6.QtCore import (
     QAbstractListModel,
+    QCoreApplication,
+    QDateTime,
+    QLocale,
     QModelIndex,
     QPersistentModelIndex,
     QPoint,
@@ -34,12 +37,14 @@ AnyIndex = QModelIndex | QPersistentModelIndex
 
 
 def when(stamp: float, now: float | None = None) -> str:
-    """A short 'updated' label: time today, else the date."""
+    """A short 'updated' label: time today, else the date (in the UI language)."""
     now = time.time() if now is None else now
     local, today = time.localtime(stamp), time.localtime(now)
+    moment = QDateTime.fromSecsSinceEpoch(int(stamp))
     if local[:3] == today[:3]:
-        return time.strftime("%H:%M", local)
-    return time.strftime("%d %b", local)
+        return QLocale().toString(moment.time(), "HH:mm")
+    return QLocale().toString(moment.date(), QCoreApplication.translate("ConversationList",
+                                                                        "d MMM"))
 
 
 class ConversationModel(QAbstractListModel):
@@ -57,9 +62,10 @@ class ConversationModel(QAbstractListModel):
             return None
         conv = self._items[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return conv.title or "New chat"
+            return conv.title or self.tr("New chat")
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{conv.title}\nupdated {when(conv.updated_at)}"
+            return conv.title + "\n" + self.tr("updated {when}").format(
+                when=when(conv.updated_at))
         if role == ID_ROLE:
             return conv.id
         return None
@@ -103,24 +109,24 @@ class ConversationList(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 12, 12, 12)
         layout.setSpacing(8)
-        self.new_button = QPushButton("+  New chat")
+        self.new_button = QPushButton("+  " + self.tr("New chat"))
         self.new_button.setObjectName("Primary")
-        self.new_button.setToolTip("Start a new conversation (Ctrl+N)")
+        self.new_button.setToolTip(self.tr("Start a new conversation (Ctrl+N)"))
         self.new_button.setCursor(Qt.CursorShape.PointingHandCursor)
         self.new_button.clicked.connect(self.new_requested)
         layout.addWidget(self.new_button)
         self.search = QLineEdit()
-        self.search.setPlaceholderText("Search conversations")
-        self.search.setToolTip("Search titles and messages (Ctrl+F)")
+        self.search.setPlaceholderText(self.tr("Search conversations"))
+        self.search.setToolTip(self.tr("Search titles and messages (Ctrl+F)"))
         self.search.setClearButtonEnabled(True)
         layout.addWidget(self.search)
-        title = QLabel("Conversations")
+        title = QLabel(self.tr("Conversations"))
         title.setObjectName("SidebarTitle")
         layout.addWidget(title)
         self.model = ConversationModel(self)
         self.view = QListView()
         self.view.setModel(self.model)
-        self.view.setToolTip("Your conversations; right-click to rename or delete")
+        self.view.setToolTip(self.tr("Your conversations; right-click to rename or delete"))
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._menu)
         self.view.setUniformItemSizes(True)
@@ -168,8 +174,8 @@ class ConversationList(QWidget):
             return
         conv = self.model.conversation(index.row())
         menu = QMenu(self)
-        rename = menu.addAction("Rename…")
-        delete = menu.addAction("Delete…")
+        rename = menu.addAction(self.tr("Rename…"))
+        delete = menu.addAction(self.tr("Delete…"))
         chosen = menu.exec(self.view.viewport().mapToGlobal(pos))
         if chosen is rename:
             self.ask_rename(conv.id, conv.title)
@@ -177,14 +183,16 @@ class ConversationList(QWidget):
             self.ask_delete(conv.id, conv.title)
 
     def ask_rename(self, conv_id: int, title: str) -> None:
-        text, ok = QInputDialog.getText(self, "Rename conversation", "Title:", text=title)
+        text, ok = QInputDialog.getText(self, self.tr("Rename conversation"), self.tr("Title:"),
+                                        text=title)
         if ok and text.strip():
             self.rename_requested.emit(conv_id, text.strip())
 
     def ask_delete(self, conv_id: int, title: str) -> None:
         answer = QMessageBox.question(
-            self, "Delete conversation",
-            f"Delete “{title}” and all its messages? This cannot be undone.",
+            self, self.tr("Delete conversation"),
+            self.tr("Delete “{title}” and all its messages? This cannot be undone.").format(
+                title=title),
         )
         if answer == QMessageBox.StandardButton.Yes:
             self.delete_requested.emit(conv_id)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Sequence
 
-from PySide6.QtCore import QPoint, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QPoint, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QFont,
@@ -74,9 +74,12 @@ def tooltip_html(step: Step, top: int = 5) -> str:
             f"<td>{mark}</td></tr>"
         )
     head = piece_label(step.piece).replace("&", "&amp;").replace("<", "&lt;")
+    heading = QCoreApplication.translate("TokenText", "Step {index}").format(
+        index=step.index + 1)
+    rank = QCoreApplication.translate("TokenText", "rank {rank}").format(rank=step.rank)
     return (
-        f"<b>Step {step.index + 1}</b>: <code>{head}</code> p = {step.prob:.1%}"
-        f" (rank {step.rank})<br/><table cellspacing='4'>{''.join(rows)}</table>"
+        f"<b>{heading}</b>: <code>{head}</code> p = {step.prob:.1%}"
+        f" ({rank})<br/><table cellspacing='4'>{''.join(rows)}</table>"
     )
 
 

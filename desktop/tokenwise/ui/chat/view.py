@@ -57,8 +57,9 @@ class ChatView(QWidget):
         legend.setContentsMargins(16, 8, 16, 0)
         legend.addStretch(1)
         legend.addWidget(HeatLegend(
-            "unlikely", "likely",
-            tooltip="Token colour = the probability the model gave the token it wrote"))
+            self.tr("unlikely"), self.tr("likely"),
+            tooltip=self.tr("Token colour = the probability the model gave the token it "
+                            "wrote")))
         self._legend_row.hide()
         layout.addWidget(self._legend_row)
 
@@ -71,12 +72,13 @@ class ChatView(QWidget):
         self._column = QVBoxLayout(self._canvas)
         self._column.setContentsMargins(24, 16, 24, 16)
         self._column.setSpacing(12)
-        self._earlier = QPushButton("Show earlier messages")
-        self._earlier.setToolTip("Load older messages of this conversation")
+        self._earlier = QPushButton(self.tr("Show earlier messages"))
+        self._earlier.setToolTip(self.tr("Load older messages of this conversation"))
         self._earlier.clicked.connect(self.earlier_requested)
+        self._last_focusable: QWidget = self._earlier  # the chat's last stop for Tab
         self._column.addWidget(self._earlier, 0, Qt.AlignmentFlag.AlignHCenter)
-        self._empty = QLabel("Ask the model anything. Every token of its reply can be "
-                             "clicked to see how it was chosen.")
+        self._empty = QLabel(self.tr("Ask the model anything. Every token of its reply can be "
+                                     "clicked to see how it was chosen."))
         self._empty.setObjectName("EmptyHint")
         self._empty.setWordWrap(True)
         self._empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -111,7 +113,8 @@ class ChatView(QWidget):
             for message in messages:
                 self._insert(message)
             self._earlier.setVisible(hidden_before > 0)
-            self._earlier.setText(f"Show earlier messages ({hidden_before})")
+            self._earlier.setText(self.tr("Show earlier messages ({count})").format(
+                count=hidden_before))
             self._empty.setVisible(not messages)
         finally:
             self._canvas.setUpdatesEnabled(True)
@@ -131,6 +134,7 @@ class ChatView(QWidget):
         self._notice.hide()
         self._empty.show()
         self._earlier.hide()
+        self._last_focusable = self._earlier
 
     def add_message(self, message: Message) -> MessageBubble:
         self._empty.hide()
@@ -158,9 +162,27 @@ class ChatView(QWidget):
         self._column.insertWidget(self._column.count() - 2, row)
         self._rows.append(row)
         self._bubbles[message.id] = bubble
+        self._chain_focus(bubble)
         if self._heatmap:
             bubble.text.set_heatmap(True)
         return bubble
+
+    def scroll_area(self) -> QWidget:
+        return self._scroll
+
+    def first_focusable(self) -> QWidget:
+        """Where Tab enters the chat (the messages follow it)."""
+        return self._earlier
+
+    def _chain_focus(self, bubble: MessageBubble) -> None:
+        """Tab reaches a new message's text and buttons right after the messages before it
+        (a new widget would otherwise join the end of the window's tab chain)."""
+        anchor = self._last_focusable
+        for widget in bubble.findChildren(QWidget):
+            if widget.focusPolicy() & Qt.FocusPolicy.TabFocus:
+                QWidget.setTabOrder(anchor, widget)
+                anchor = widget
+        self._last_focusable = anchor
 
     def bubble(self, message_id: int) -> MessageBubble | None:
         return self._bubbles.get(message_id)

@@ -18,6 +18,7 @@ from PySide6.QtCore import (
 )
 
 from tokenwise.core.formatting import percent_column
+from tokenwise.core.sampling.stages import stage_label
 from tokenwise.ui.inspector.stage_table import EMPTY_TABLE, StageTable
 
 ProbRole = Qt.ItemDataRole.UserRole + 1  # the float probability of a cell (None where cut)
@@ -81,9 +82,10 @@ class CandidatesModel(QAbstractTableModel):
                 return str(self._table.rows[section].raw_rank or "")
             return None
         if section == 0:
-            return "token"
+            return self.tr("token")
         if 1 <= section <= len(self._table.columns):
-            return self._table.columns[section - 1].label
+            column = self._table.columns[section - 1]
+            return stage_label(column.name, column.label)
         return None
 
 

@@ -26,6 +26,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from tokenwise.core.interface import TOKEN_BYTE, TOKEN_NORMAL, TOKEN_SPECIAL, Token
+from tokenwise.ui.i18n import T
 from tokenwise.ui.style import Ink, mix, mono, smaller
 
 GAP = 3.0
@@ -44,10 +45,11 @@ class ChipItem:
 
 def token_chip(token: Token) -> ChipItem:
     text = token.display.replace("\n", "↵").replace("\t", "⇥")
-    tip = [f"id {token.token_id} · {token.kind}",
-           f"bytes {token.piece.hex(' ').upper() or '—'}"]
+    kinds = {"normal": T("normal"), "special": T("special"), "byte": T("byte")}
+    tip = [f"id {token.token_id} · {kinds.get(token.kind, token.kind)}",
+           T("bytes {hex}").format(hex=token.piece.hex(" ").upper() or "—")]
     if token.builds:
-        tip.append(f"part of '{token.builds}'")
+        tip.append(T("part of {character}").format(character=f"'{token.builds}'"))
     return ChipItem(token.token_id, text or "∅", token.kind, token.builds, "\n".join(tip))
 
 

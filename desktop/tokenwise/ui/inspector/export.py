@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from tokenwise.core.trace.export import write_trace_csv, write_trace_json
 from tokenwise.core.trace.records import Trace
+from tokenwise.ui.i18n import T
 
 
 def save_png(widget: QWidget, path: str | Path) -> Path:
@@ -23,17 +24,19 @@ def save_png(widget: QWidget, path: str | Path) -> Path:
     return path
 
 
+
 def _ask(panel: QWidget, title: str, name: str, filters: str) -> Path | None:
     path, _ = QFileDialog.getSaveFileName(panel, title, str(Path.home() / name), filters)
     return Path(path) if path else None
 
 
 def _report(panel: QWidget, error: OSError) -> None:
-    QMessageBox.warning(panel, "Export failed", f"The file could not be written: {error}")
+    QMessageBox.warning(panel, T("Export failed"),
+                        T("The file could not be written: {error}").format(error=error))
 
 
 def export_json_dialog(parent: QWidget, trace: Callable[[], Trace]) -> None:
-    path = _ask(parent, "Export the reply's trace", "reply-trace.json", "JSON (*.json)")
+    path = _ask(parent, T("Export the reply's trace"), "reply-trace.json", "JSON (*.json)")
     if path is not None:
         try:
             write_trace_json(trace(), path)
@@ -42,7 +45,7 @@ def export_json_dialog(parent: QWidget, trace: Callable[[], Trace]) -> None:
 
 
 def export_csv_dialog(parent: QWidget, trace: Callable[[], Trace]) -> None:
-    path = _ask(parent, "Export the reply's trace", "reply-trace.csv", "CSV (*.csv)")
+    path = _ask(parent, T("Export the reply's trace"), "reply-trace.csv", "CSV (*.csv)")
     if path is not None:
         try:
             write_trace_csv(trace(), path)
@@ -51,7 +54,8 @@ def export_csv_dialog(parent: QWidget, trace: Callable[[], Trace]) -> None:
 
 
 def export_png_dialog(parent: QWidget, view: QWidget) -> None:
-    path = _ask(parent, "Save the candidates view", "candidates.png", "PNG image (*.png)")
+    path = _ask(parent, T("Save the candidates view"), "candidates.png",
+                T("PNG image (*.png)"))
     if path is not None:
         try:
             save_png(view, path)

@@ -14,6 +14,7 @@ from tokenwise.core.formatting import percent
 from tokenwise.core.interface import TOKEN_BYTE, TOKEN_NORMAL
 from tokenwise.core.trace.records import Step
 from tokenwise.ui import theme
+from tokenwise.ui.i18n import T
 from tokenwise.ui.inspector.chips import ChipItem
 
 
@@ -23,10 +24,10 @@ def heat_color(prob: float, dark: bool) -> QColor:
 
 def alternatives_text(step: Step, n: int = 5) -> str:
     """The hover text of a reply token: its probability and the top-``n`` alternatives."""
-    head = f"'{step.label}'  {percent(step.prob)} (rank {step.rank})"
+    head = f"'{step.label}'  {percent(step.prob)} " + T("(rank {rank})").format(rank=step.rank)
     if step.forced:
-        head += " · forced by a branch"
-    lines = [head, "top candidates:"]
+        head += T(" · forced by a branch")
+    lines = [head, T("top candidates:")]
     for i, c in enumerate(step.candidates[:n], start=1):
         mark = "▸" if c.token_id == step.token_id else " "
         lines.append(f"{mark} {i}. '{c.label}'  {percent(c.prob)}")

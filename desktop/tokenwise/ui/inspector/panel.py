@@ -13,6 +13,8 @@ step_mode_toggled(bool), step_once_requested(), run_to_end_requested()
 
 from __future__ import annotations
 
+import math
+
 from PySide6.QtCore import QEvent, QObject, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QCursor,
@@ -60,9 +62,11 @@ class InspectorPanel(QWidget):
         self._trace_settings = SamplerSettings()
         self._prompt_ids: list[int] = []
         self._vocab_size = 0
+        self._prompt_tokens: list[Token] = []
         self._model_name = ""
         # what the engine can do, once one has loaded a model (None: no engine to ask)
         self._capabilities: Capabilities | None = None
+        self._probability_label = ""
         self._selected = -1
         self._follow = True
         self._preview = False
@@ -84,8 +88,8 @@ class InspectorPanel(QWidget):
         self.splitter.setChildrenCollapsible(False)
         self.splitter.setSizes([760, 240])  # the step view gets most of the height
         self.tokens = TokensPanel()
-        self.tabs.addTab(self.splitter, "Step")
-        self.tabs.addTab(self.tokens, "Tokens")
+        self.tabs.addTab(self.splitter, self.tr("Step"))
+        self.tabs.addTab(self.tokens, self.tr("Tokens"))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.tabs)
@@ -127,7 +131,15 @@ class InspectorPanel(QWidget):
 
     def set_prompt_tokens(self, tokens: list[Token]) -> None:
         self._prompt_ids = [t.token_id for t in tokens]
+        self._prompt_tokens = list(tokens)
         self.tokens.set_prompt_tokens(tokens)
+
+    def prompt_tokens(self) -> list[Token]:
+        """The last prompt as the model read it."""
+        return self._prompt_tokens
+
+    def vocab_size(self) -> int:
+        return self._vocab_size
 
     def set_steps(self, steps: list[Step], settings: SamplerSettings) -> None:
         """Show a whole reply (a stored one, or an empty list before a new reply streams)."""
@@ -182,7 +194,8 @@ class InspectorPanel(QWidget):
         button = self.step_view.step_mode_button
         button.setEnabled(capabilities.step_mode)
         button.setToolTip(self._step_mode_tip if capabilities.step_mode
-                          else f"Step mode is unavailable: {capabilities.reason('step_mode')}")
+                          else self.tr("Step mode is unavailable: {reason}").format(
+                              reason=capabilities.reason("step_mode")))
         if not capabilities.tokenizer:
             self.set_tokenize_function(None)
         self.tokens.set_unavailable_reason(
@@ -252,8 +265,9 @@ class InspectorPanel(QWidget):
         if not (0 <= self._selected < len(self._steps)):
             sv.stage_view.set_table(EMPTY_TABLE)
             self.candidates_model.set_table(EMPTY_TABLE)
-            sv.title.setText("No reply selected" if not self._steps else "Select a step")
-            sv.stats.setText("Click a token of a reply, or a point on the timeline.")
+            sv.title.setText(self.tr("No reply selected") if not self._steps
+                             else self.tr("Select a step"))
+            sv.stats.setText(self.tr("Click a token of a reply, or a point on the timeline."))
             sv.explanation.setText("")
             sv.preview_banner.setVisible(False)
             return
@@ -280,24 +294,60 @@ class InspectorPanel(QWidget):
         sv.preview_banner.setVisible(self._preview)
         sv.stage_view.set_table(table)
         self.candidates_model.set_table(table)
-        sv.explanation.setText(text)
-        forced = " (forced)" if step.forced else ""
-        sv.title.setText(f"Step {self._selected + 1} of {len(self._steps)} · "
-                         f"'{step.label}'{forced}")
-        shown = f"top {min(limit, stored)} of {stored} stored"
-        sv.stats.setText(
-            f"id {step.token_id} · raw {percent_column(step.prob)} (rank {step.rank}) · drawn at "
-            f"{percent_column(step.final_prob)} · entropy {step.entropy:.2f} nats · other tokens "
-            f"{percent_column(step.other_mass)} · {shown}")
+        sv.explanation.setText(text + self._unavailable_text(step))
+        forced = self.tr(" (forced)") if step.forced else ""
+        sv.title.setText(self.tr("Step {index} of {total} · {token}").format(
+            index=self._selected + 1, total=len(self._steps), token=f"'{step.label}'") + forced)
+        shown = self.tr("top {shown} of {stored} stored").format(shown=min(limit, stored),
+                                                                 stored=stored)
+        if math.isfinite(step.log_z):  # the local engine's own numbers
+            sv.stats.setText(self.tr(
+                "id {id} · raw {raw} (rank {rank}) · drawn at {final} · entropy {entropy} nats · "
+                "other tokens {other}").format(
+                    id=step.token_id, raw=percent_column(step.prob), rank=step.rank,
+                    final=percent_column(step.final_prob), entropy=f"{step.entropy:.2f}",
+                    other=percent_column(step.other_mass)) + " · " + shown)
+        else:  # a server's: what it reported, the rest said to be unavailable
+            unknown = self.tr("unavailable")
+            rank = (str(step.rank) if step.rank
+                    else self.tr("beyond the top {0}").format(stored))
+            sv.stats.setText(self.tr(
+                "id {id} · {raw} (rank {rank}) as the server reports it · drawn at {final} · "
+                "entropy {entropy} · other tokens {other}").format(
+                    id=str(step.token_id) if step.token_id >= 0 else unknown,
+                    raw=percent_column(step.prob) if math.isfinite(step.prob) else unknown,
+                    rank=rank,
+                    final=percent_column(step.final_prob)
+                    if math.isfinite(step.final_prob) else unknown,
+                    entropy=unknown, other=percent_column(step.other_mass)) + " · " + shown)
+
+    def set_probability_label(self, label: str) -> None:
+        """What the probabilities are, where they are not Tokenwise's own ("" for local)."""
+        self._probability_label = label
+        self.refresh()
+
+    def _unavailable_text(self, step: Step) -> str:
+        """For a server's reply: what its numbers are, and what it cannot show, and why."""
+        caps = self._capabilities
+        if caps is None or math.isfinite(step.log_z):
+            return ""
+        lines = [self.tr("Probabilities: {0}.").format(self._probability_label
+                                                       or self.tr("as reported by the server"))]
+        for name, title in (("stage_view", self.tr("Per-stage view")),
+                            ("full_vocabulary", self.tr("Entropy and the whole-vocabulary "
+                                                        "normaliser"))):
+            if not getattr(caps, name):
+                lines.append(self.tr("{0} unavailable: {1}").format(title, caps.reason(name)))
+        return "\n\n" + "\n".join(lines)
 
     def _preview_text(self, s: SamplerSettings, note: str | None) -> str:
-        parts = [f"T {s.temperature:g}", f"top-k {s.top_k or 'off'}",
+        parts = [f"T {s.temperature:g}", f"top-k {s.top_k or self.tr('off')}",
                  f"top-p {s.top_p:g}", f"min-p {s.min_p:g}"]
         if s.penalties_active:
-            parts.append(f"repeat {s.repeat_penalty:g}")
-        text = ("<b>What-if preview</b> with the sliders (" + ", ".join(parts) + "), "
-                "recomputed from the stored logits; the reply itself was drawn with its own "
-                "settings.")
+            parts.append(self.tr("repeat {value}").format(value=f"{s.repeat_penalty:g}"))
+        text = self.tr("<b>What-if preview</b> with the sliders ({settings}), recomputed from "
+                       "the stored logits; the reply itself was drawn with its own "
+                       "settings.").format(settings=", ".join(parts))
         return text + (f"<br><i>{note}</i>" if note else "")
 
     def _stream_tick(self) -> None:
@@ -325,8 +375,8 @@ class InspectorPanel(QWidget):
 
     def _branch(self, token_id: int) -> None:
         if self._capabilities is not None and not self._capabilities.branching:
-            QToolTip.showText(QCursor.pos(), "Branching is unavailable: "
-                              + self._capabilities.reason("branching"), self)
+            QToolTip.showText(QCursor.pos(), self.tr("Branching is unavailable: {reason}").format(
+                reason=self._capabilities.reason("branching")), self)
             return
         if 0 <= self._selected < len(self._steps):
             self.branch_requested.emit(self._selected, token_id)
@@ -337,13 +387,15 @@ class InspectorPanel(QWidget):
             return
         if row.chosen:
             menu = QMenu(self)
-            menu.addAction("Copy the candidates table").triggered.connect(self.copy_table)
+            menu.addAction(self.tr("Copy the candidates table")).triggered.connect(
+                self.copy_table)
             menu.popup(where)
             return
         menu = QMenu(self)
-        action = menu.addAction(f"Continue with '{row.label}' here")
+        action = menu.addAction(self.tr("Continue with {token} here").format(
+            token=f"'{row.label}'"))
         action.triggered.connect(lambda: self._branch(token_id))
-        copy = menu.addAction("Copy the candidates table")
+        copy = menu.addAction(self.tr("Copy the candidates table"))
         copy.triggered.connect(self.copy_table)
         menu.popup(where)
 

@@ -26,7 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tokenwise.core.sampling.settings import PRESETS, SamplerSettings
+from tokenwise.core.sampling.settings import PRESET_TITLES, PRESETS, SamplerSettings
+from tokenwise.ui.i18n import N, T
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,34 +43,34 @@ class FieldSpec:
 
 
 PRIMARY = (
-    FieldSpec("temperature", "Temperature", 0.0, 2.0, 2,
-              "Divides the logits before the draw: below 1 sharpens the distribution towards "
-              "the top token, above 1 flattens it; 0 is greedy.", "0 (greedy)"),
-    FieldSpec("top_k", "Top-k", 0, 200, 0,
-              "Keeps only the k most probable tokens and renormalises over them; 0 turns it "
-              "off.", "off", 1),
-    FieldSpec("top_p", "Top-p", 0.01, 1.0, 2,
-              "Keeps the smallest set of top tokens whose probabilities add up to p (nucleus "
-              "sampling); 1 turns it off."),
-    FieldSpec("min_p", "Min-p", 0.0, 1.0, 2,
-              "Drops tokens less probable than min-p times the top token's probability; 0 "
-              "turns it off.", "off"),
-    FieldSpec("repeat_penalty", "Repeat penalty", 0.5, 2.0, 2,
-              "Makes tokens seen in the recent window less likely (logit divided by it); 1 "
-              "turns it off."),
+    FieldSpec("temperature", N("Temperature"), 0.0, 2.0, 2,
+              N("Divides the logits before the draw: below 1 sharpens the distribution towards "
+              "the top token, above 1 flattens it; 0 is greedy."), N("0 (greedy)")),
+    FieldSpec("top_k", N("Top-k"), 0, 200, 0,
+              N("Keeps only the k most probable tokens and renormalises over them; 0 turns it "
+              "off."), N("off"), 1),
+    FieldSpec("top_p", N("Top-p"), 0.01, 1.0, 2,
+              N("Keeps the smallest set of top tokens whose probabilities add up to p (nucleus "
+              "sampling); 1 turns it off.")),
+    FieldSpec("min_p", N("Min-p"), 0.0, 1.0, 2,
+              N("Drops tokens less probable than min-p times the top token's probability; 0 "
+              "turns it off."), N("off")),
+    FieldSpec("repeat_penalty", N("Repeat penalty"), 0.5, 2.0, 2,
+              N("Makes tokens seen in the recent window less likely (logit divided by it); 1 "
+              "turns it off.")),
 )
 SECONDARY = (
-    FieldSpec("repeat_last_n", "Penalty window", -1, 1024, 0,
-              "How many recent tokens the penalties look back on; -1 means the whole "
-              "context, 0 turns the penalties off.", "all", 1),
-    FieldSpec("presence_penalty", "Presence penalty", -2.0, 2.0, 2,
-              "Subtracts this from the logit of every token already present in the window, "
-              "once.", step=0.05),
-    FieldSpec("frequency_penalty", "Frequency penalty", -2.0, 2.0, 2,
-              "Subtracts this times the token's count in the window, so frequent tokens fall "
-              "further.", step=0.05),
-    FieldSpec("max_tokens", "Max tokens", 1, 8192, 0,
-              "Stops the reply after this many tokens.", step=1),
+    FieldSpec("repeat_last_n", N("Penalty window"), -1, 1024, 0,
+              N("How many recent tokens the penalties look back on; -1 means the whole "
+              "context, 0 turns the penalties off."), N("all"), 1),
+    FieldSpec("presence_penalty", N("Presence penalty"), -2.0, 2.0, 2,
+              N("Subtracts this from the logit of every token already present in the window, "
+              "once."), step=0.05),
+    FieldSpec("frequency_penalty", N("Frequency penalty"), -2.0, 2.0, 2,
+              N("Subtracts this times the token's count in the window, so frequent tokens fall "
+              "further."), step=0.05),
+    FieldSpec("max_tokens", N("Max tokens"), 1, 8192, 0,
+              N("Stops the reply after this many tokens."), step=1),
 )
 
 
@@ -86,8 +87,8 @@ class SliderField(QWidget):
         self.slider.setRange(round(spec.low * self._scale), round(spec.high * self._scale))
         self.slider.setSingleStep(max(1, round(spec.step * self._scale)))
         self.slider.setPageStep(max(1, round(spec.step * self._scale * 10)))
-        self.slider.setToolTip(spec.tooltip)
-        self.slider.setAccessibleName(spec.title)
+        self.slider.setToolTip(T(spec.tooltip))
+        self.slider.setAccessibleName(T(spec.title))
         box: QDoubleSpinBox | QSpinBox
         if spec.decimals:
             box = QDoubleSpinBox()
@@ -99,8 +100,8 @@ class SliderField(QWidget):
             box.setRange(spec.low, spec.high)
         else:
             box.setRange(int(spec.low), int(spec.high))
-        box.setSpecialValueText(spec.special)
-        box.setToolTip(spec.tooltip)
+        box.setSpecialValueText(T(spec.special))
+        box.setToolTip(T(spec.tooltip))
         box.setKeyboardTracking(False)
         box.setAlignment(Qt.AlignmentFlag.AlignRight)
         box.setFixedWidth(box.fontMetrics().horizontalAdvance("-8888.8") + 40)  # one width: aligned
@@ -158,7 +159,7 @@ class SamplingPanel(QWidget):
 
         presets = QHBoxLayout()
         presets.setSpacing(4)
-        title = QLabel("Sampling")
+        title = QLabel(self.tr("Sampling"))
         title.setObjectName("sectionTitle")
         f = title.font()
         f.setBold(True)
@@ -169,13 +170,15 @@ class SamplingPanel(QWidget):
         self.preset_group.setExclusive(False)
         self.preset_buttons: dict[str, QPushButton] = {}
         tips = {
-            "Greedy": "Always the most probable token: repeatable, but prone to loops.",
-            "Precise": "Low temperature and tight cut-offs: focused, little variety.",
-            "Balanced": "Moderate temperature, top-k 40, top-p 0.95: the usual default.",
-            "Creative": "High temperature, loose cut-offs, a mild repeat penalty: varied text.",
+            "Greedy": self.tr("Always the most probable token: repeatable, but prone to loops."),
+            "Precise": self.tr("Low temperature and tight cut-offs: focused, little variety."),
+            "Balanced": self.tr("Moderate temperature, top-k 40, top-p 0.95: the usual "
+                                "default."),
+            "Creative": self.tr("High temperature, loose cut-offs, a mild repeat penalty: "
+                                "varied text."),
         }
         for name in ("Greedy", "Precise", "Balanced", "Creative"):
-            b = QPushButton(name)
+            b = QPushButton(PRESET_TITLES[name])
             b.setCheckable(True)
             b.setFlat(True)
             b.setToolTip(tips[name])
@@ -196,7 +199,7 @@ class SamplingPanel(QWidget):
         outer.addLayout(grid)
 
         self.more_button = QToolButton()
-        self.more_button.setText("More settings")
+        self.more_button.setText(self.tr("More settings"))
         self.more_button.setCheckable(True)
         self.more_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.more_button.setArrowType(Qt.ArrowType.RightArrow)
@@ -210,12 +213,12 @@ class SamplingPanel(QWidget):
         for row, spec in enumerate(SECONDARY):
             self._add_field(more_grid, row, spec)
         seed_row = len(SECONDARY)
-        seed_label = QLabel("Seed")
-        seed_tip = ("The random generator's start: a fixed seed makes the same settings draw "
-                    "the same reply again.")
+        seed_label = QLabel(self.tr("Seed"))
+        seed_tip = self.tr("The random generator's start: a fixed seed makes the same settings "
+                           "draw the same reply again.")
         seed_label.setToolTip(seed_tip)
-        self.seed_random = QCheckBox("random")
-        self.seed_random.setToolTip("A new seed for every reply.")
+        self.seed_random = QCheckBox(self.tr("random"))
+        self.seed_random.setToolTip(self.tr("A new seed for every reply."))
         self.seed_box = QSpinBox()
         self.seed_box.setRange(0, 2**31 - 1)
         self.seed_box.setToolTip(seed_tip)
@@ -236,8 +239,8 @@ class SamplingPanel(QWidget):
         self.set_settings(self._settings)
 
     def _add_field(self, grid: QGridLayout, row: int, spec: FieldSpec) -> None:
-        label = QLabel(spec.title)
-        label.setToolTip(spec.tooltip)
+        label = QLabel(T(spec.title))
+        label.setToolTip(T(spec.tooltip))
         field = SliderField(spec)
         label.setBuddy(field.box)
         grid.addWidget(label, row, 0)

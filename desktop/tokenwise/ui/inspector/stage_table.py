@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from PySide6.QtCore import QCoreApplication
 
 from tokenwise.core.sampling.pipeline import approximation_note, run_stages
 from tokenwise.core.sampling.settings import SamplerSettings
@@ -239,9 +240,11 @@ def _rerun_from(step: Step, stored: tuple[Stage, ...], prev_index: int, changed:
     if incomplete:
         cut = next(st for st in out if st.name in (prev.name, STAGE_TOP_K)
                    and st.survivors > len(st.ids))
-        note = (f"Approximate: the {STAGE_TITLES.get(cut.name, cut.name)} stage keeps "
-                f"{cut.survivors:,} tokens but only its top {len(cut.ids)} were stored, so the "
-                "later stages are computed on those alone.")
+        note = QCoreApplication.translate(
+            "StageTable", "Approximate: the {stage} stage keeps {kept} tokens but only its top "
+            "{stored} were stored, so the later stages are computed on those alone.").format(
+                stage=STAGE_TITLES.get(cut.name, cut.name), kept=f"{cut.survivors:,}",
+                stored=len(cut.ids))
     return tuple(out), note
 
 
@@ -263,10 +266,17 @@ def _rerun_all(step: Step, settings: SamplerSettings, history: Sequence[int],
                       count=len(step.candidates))
     logits = np.fromiter((c.logit for c in step.candidates), dtype=np.float32,
                          count=len(step.candidates))
+    log_z = step.log_z
+    reported = bool(logits.size) and bool(np.isnan(logits).any())
+    if reported:  # a server's top-N: log-probabilities are the logits up to a constant
+        probs_in = np.fromiter((c.prob for c in step.candidates), dtype=np.float64,
+                               count=len(step.candidates))
+        logits = np.log(np.maximum(probs_in, 1e-300)).astype(np.float32)
+        log_z = 0.0
     results = run_stages(ids, logits, settings, history)
     stored = ids.size
     full_vocab = vocab_size > stored
-    rest = _rest_mass(step, logits)  # mass outside the stored candidates
+    rest = _rest_mass(logits, log_z)  # mass outside the stored candidates
     stages = []
     for r in results:
         probs = r.probs
@@ -274,7 +284,7 @@ def _rerun_all(step: Step, settings: SamplerSettings, history: Sequence[int],
         whole = r.name == STAGE_PENALTIES or (
             r.name == STAGE_TOP_K and (settings.top_k == 0 or settings.top_k > stored))
         if whole and full_vocab and r.logits.size:
-            z = np.exp(r.logits.astype(np.float64) - step.log_z)
+            z = np.exp(r.logits.astype(np.float64) - log_z)
             probs = z / (z.sum() + rest)
             survivors = vocab_size if r.name == STAGE_PENALTIES or settings.top_k == 0 \
                 else min(settings.top_k, vocab_size)
@@ -282,10 +292,16 @@ def _rerun_all(step: Step, settings: SamplerSettings, history: Sequence[int],
                             tuple(float(p) for p in probs)))
     note = approximation_note(settings, stored, vocab_size, 1.0 - step.other_mass) \
         if vocab_size else None
+    if reported:
+        note = QCoreApplication.translate(
+            "StageTable", "Approximate: the server reported only its top {0} candidates "
+            "(probabilities as it reports them); the stages are computed over those alone."
+        ).format(stored)
     return tuple(stages), note
 
-def _rest_mass(step: Step, logits: np.ndarray) -> float:
-    if not logits.size or not math.isfinite(step.log_z):
+
+def _rest_mass(logits: np.ndarray, log_z: float) -> float:
+    if not logits.size or not math.isfinite(log_z):
         return 0.0
-    stored = float(np.exp(logits.astype(np.float64) - step.log_z).sum())
+    stored = float(np.exp(logits.astype(np.float64) - log_z).sum())
     return max(0.0, 1.0 - stored)

@@ -26,7 +26,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from tokenwise.core.formatting import percent_column, percent_compact
-from tokenwise.core.sampling.stages import STAGE_HELP, STAGE_SHORT_TITLES, STAGE_TOP_P
+from tokenwise.core.sampling.stages import STAGE_HELP, STAGE_SHORT_TITLES, STAGE_TOP_P, stage_label
 from tokenwise.ui.inspector.stage_table import EMPTY_TABLE, RAW, Row, StageTable
 from tokenwise.ui.style import Ink, bold, smaller, tabular
 
@@ -179,16 +179,18 @@ class StageView(QWidget):
     def _column_tooltip(self, c: int) -> str:
         col = self._table.columns[c]
         what = STAGE_HELP.get(col.name, "")
-        kept = f"{col.survivors:,} tokens in play." if col.survivors else ""
-        return f"{col.label}: {what} {kept}".strip()
+        kept = (self.tr("{count} tokens in play.").format(count=f"{col.survivors:,}")
+                if col.survivors else "")
+        return f"{stage_label(col.name, col.label)}: {what} {kept}".strip()
 
     def _tooltip(self, row: Row) -> str:
         cells = "  ·  ".join(
-            f"{c.title} {percent_column(p) if p == p else 'not stored'}" for c, p in
+            f"{c.title} {percent_column(p) if p == p else self.tr('not stored')}" for c, p in
             zip(self._table.columns, row.probs, strict=False) if p is not None)
-        where = f"raw rank {row.raw_rank}" if row.raw_rank else "below the stored top-K"
-        action = "the token this step chose" if row.chosen else \
-            "click to continue the reply with this token here"
+        where = (self.tr("raw rank {rank}").format(rank=row.raw_rank) if row.raw_rank
+                 else self.tr("below the stored top-K"))
+        action = self.tr("the token this step chose") if row.chosen else \
+            self.tr("click to continue the reply with this token here")
         return f"'{row.label}'  (id {row.token_id}, {where})\n{cells}\n{action}"
 
     # ------------------------------------------------------------------ painting
@@ -224,7 +226,7 @@ class StageView(QWidget):
         if not table.columns:
             p.setPen(ink.muted)
             p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter,
-                       "Select a token of a reply to see its candidates.")
+                       self.tr("Select a token of a reply to see its candidates."))
             p.end()
             return
         p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
@@ -249,7 +251,7 @@ class StageView(QWidget):
             final = c == len(table.columns) - 1 and col.name != RAW
             p.setFont(self._head_font)
             p.setPen(ink.accent if final else ink.text)
-            title = "final" if final and col.name != "greedy" else col.title
+            title = self.tr("final") if final and col.name != "greedy" else col.title
             fm_head = QFontMetricsF(self._head_font)
             if fm_head.horizontalAdvance(title) > col_w - 6 and title == col.title:
                 title = STAGE_SHORT_TITLES.get(col.name, title)
@@ -258,13 +260,14 @@ class StageView(QWidget):
             p.setFont(self._sub_font)
             p.setPen(ink.muted)
             if col.name == RAW:
-                sub = f"{col.survivors:,}" if col.survivors else "whole vocabulary"
+                sub = f"{col.survivors:,}" if col.survivors else self.tr("whole vocabulary")
             else:
                 setting = col.label.split(" ", 1)[1] if " " in col.label else ""
                 setting = "" if setting == "off" or setting.startswith("(") else setting
-                sub = f"{col.survivors:,} left" + (f" · {setting}" if setting else "")
+                sub = self.tr("{count} left").format(count=f"{col.survivors:,}") + (
+                    f" · {setting}" if setting else "")
                 if col.label.endswith(" off"):
-                    sub = f"off · {col.survivors:,}"
+                    sub = self.tr("off") + f" · {col.survivors:,}"
                 if self._fm_sub.horizontalAdvance(sub) > col_w - 6:
                     sub = f"{col.survivors:,}"  # narrow: the survivor count alone
             sub = self._fm_sub.elidedText(sub, Qt.TextElideMode.ElideRight, col_w - 6)
@@ -272,7 +275,7 @@ class StageView(QWidget):
                        Qt.AlignmentFlag.AlignLeft, sub)
         if table.preview:
             p.setFont(self._sub_font)
-            text = "preview"
+            text = self.tr("preview")
             w = self._fm_sub.horizontalAdvance(text) + 12
             r = QRectF(PAD, 6, w, self._fm_sub.height() + 4)
             p.setPen(Qt.PenStyle.NoPen)
@@ -416,7 +419,8 @@ class StageView(QWidget):
         h = self._row_h
         p.setFont(self._sub_font)
         p.setPen(ink.muted)
-        p.drawText(QRectF(PAD + RANK_W + 4, y, label_w - 6, h), _LEFT, "all other tokens")
+        p.drawText(QRectF(PAD + RANK_W + 4, y, label_w - 6, h), _LEFT,
+                   self.tr("all other tokens"))
         mass = self._table.other_mass
         cw = col_w - 8
         p.setPen(Qt.PenStyle.NoPen)
@@ -440,7 +444,7 @@ class StageView(QWidget):
             p.setFont(self._sub_font)
             p.setPen(ink.accent)
             p.drawText(QRectF(x0 + top_p_col * col_w + 3, y, col_w * 2, self._row_h), _LEFT,
-                       f"cut after {keep:,} ↓")
+                       self.tr("cut after {count} ↓").format(count=f"{keep:,}"))
             return
         y = self._head_h + keep * self._row_h
         pen = QPen(ink.accent, 1.2, Qt.PenStyle.DashLine)
@@ -453,7 +457,8 @@ class StageView(QWidget):
         p.setPen(pen2)
         p.drawLine(QPointF(cx, self._head_h), QPointF(cx, y))
         cum = table.rows[keep - 1].cumulative if keep else None
-        text = f"top-p {table.top_p:g} reached" + (f" · Σ {percent_column(cum)}" if cum else "")
+        text = self.tr("top-p {value} reached").format(value=f"{table.top_p:g}") + (
+            f" · Σ {percent_column(cum)}" if cum else "")
         p.setFont(self._sub_font)
         tw = self._fm_sub.horizontalAdvance(text) + 10
         r = QRectF(self.width() - PAD - tw, y - self._fm_sub.height() / 2 - 1, tw,

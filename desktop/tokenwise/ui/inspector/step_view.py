@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSpinBox,
     QToolButton,
     QVBoxLayout,
@@ -41,40 +42,45 @@ class StepView(QWidget):
         bar = QHBoxLayout()
         bar.setSpacing(4)
         self.step_mode_button = QToolButton()
-        self.step_mode_button.setText("Step mode")
+        self.step_mode_button.setText(self.tr("Step mode"))
         self.step_mode_button.setCheckable(True)
-        self.step_mode_button.setToolTip(
+        self.step_mode_button.setToolTip(self.tr(
             "Generate one token per click (or Space / N / Ctrl+Right) and watch the "
-            "distribution each one is drawn from.")
+            "distribution each one is drawn from."))
         self.next_button = QToolButton()
-        self.next_button.setText("Next ▸")
-        self.next_button.setToolTip("Generate exactly one more token (Space, N or Ctrl+Right)")
+        self.next_button.setText(self.tr("Next ▸"))
+        self.next_button.setToolTip(self.tr("Generate exactly one more token (Space, N or "
+                                            "Ctrl+Right)"))
         self.run_button = QToolButton()
-        self.run_button.setText("Finish ▸▸")
-        self.run_button.setToolTip("Run to end: leave step mode and let the reply finish")
+        self.run_button.setText(self.tr("Finish ▸▸"))
+        self.run_button.setToolTip(self.tr("Run to end: leave step mode and let the reply "
+                                           "finish"))
         for b in (self.next_button, self.run_button):
             b.setEnabled(False)
         for b in (self.step_mode_button, self.next_button, self.run_button):
             b.setAutoRaise(True)
+            # never squeezed below their text (the inspector grows instead)
+            b.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Fixed)
             bar.addWidget(b)
         bar.addStretch(1)
-        k_label = QLabel("Top")
-        k_label.setToolTip("How many candidates to show (5 to 50, at most as many as stored)")
+        k_label = QLabel(self.tr("Top"))
+        k_label.setToolTip(self.tr("How many candidates to show (5 to 50, at most as many as "
+                                   "stored)"))
         self.k_spin = QSpinBox()
         self.k_spin.setRange(K_MIN, K_MAX)
         self.k_spin.setValue(12)
         self.k_spin.setToolTip(k_label.toolTip())
-        self.k_spin.setAccessibleName("Candidates shown")
+        self.k_spin.setAccessibleName(self.tr("Candidates shown"))
         self.k_spin.setMinimumWidth(self.k_spin.fontMetrics().horizontalAdvance("888") + 36)
         bar.addWidget(k_label)
         bar.addWidget(self.k_spin)
         self.export_button = QToolButton()
-        self.export_button.setText("Export")
+        self.export_button.setText(self.tr("Export"))
         self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.export_menu = QMenu(self.export_button)
-        self.export_json_action = self.export_menu.addAction("Reply trace as JSON…")
-        self.export_csv_action = self.export_menu.addAction("Reply trace as CSV…")
-        self.export_png_action = self.export_menu.addAction("Candidates view as PNG…")
+        self.export_json_action = self.export_menu.addAction(self.tr("Reply trace as JSON…"))
+        self.export_csv_action = self.export_menu.addAction(self.tr("Reply trace as CSV…"))
+        self.export_png_action = self.export_menu.addAction(self.tr("Candidates view as PNG…"))
         self.export_button.setMenu(self.export_menu)
         self.export_button.setAutoRaise(True)
         bar.addWidget(self.export_button)
@@ -86,7 +92,7 @@ class StepView(QWidget):
         f.setBold(True)
         f.setPointSizeF(f.pointSizeF() + 1.5 if f.pointSizeF() > 0 else 11)
         self.title.setFont(f)
-        self.title.setText("No reply selected")
+        self.title.setText(self.tr("No reply selected"))
         self.stats = TextBlock(muted=True)
         self.stats.setFont(tabular(smaller(self.font(), 0.5)))
         layout.addWidget(self.title)
@@ -104,9 +110,9 @@ class StepView(QWidget):
         banner.setContentsMargins(8, 4, 4, 4)
         self.preview_label = TextBlock(rich=True)
         self.preview_label.setFont(smaller(self.font(), 0.5))
-        self.show_stored_button = QPushButton("Show as generated")
-        self.show_stored_button.setToolTip(
-            "Show the stages this reply was really generated with (the sliders stay)")
+        self.show_stored_button = QPushButton(self.tr("Show as generated"))
+        self.show_stored_button.setToolTip(self.tr(
+            "Show the stages this reply was really generated with (the sliders stay)"))
         banner.addWidget(self.preview_label, 1)
         banner.addWidget(self.show_stored_button, 0, Qt.AlignmentFlag.AlignTop)
         self.preview_banner.setVisible(False)

@@ -1,7 +1,9 @@
 """The reply's timeline: the drawn token's probability and the entropy at every step.
 
 Low points show where the model was unsure or took an unlikely token; clicking (or dragging
-across) the chart selects that step. Streaming appends points; paths are rebuilt lazily.
+across) the chart selects that step, and so do the arrow keys (Home, End, Page Up and Down
+too) once it has the keyboard focus, which a ring shows. Streaming appends points; paths
+are rebuilt lazily.
 
 Signals: step_clicked(int)
 """
@@ -12,8 +14,10 @@ from collections.abc import Sequence
 
 from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
+    QFocusEvent,
     QFontMetricsF,
     QHelpEvent,
+    QKeyEvent,
     QMouseEvent,
     QPainter,
     QPaintEvent,
@@ -45,6 +49,10 @@ class TimelineChart(QWidget):
         self.setMinimumHeight(96)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setAccessibleName(self.tr("Timeline of the reply's steps"))
+        self.setAccessibleDescription(self.tr("Probability and entropy of every step; the "
+                                              "arrow keys choose a step"))
         self._set_margins()
 
     def _set_margins(self) -> None:
@@ -68,7 +76,8 @@ class TimelineChart(QWidget):
         self._probs = [s.prob for s in steps]
         self._entropy = [s.entropy for s in steps]
         self._labels = [s.label for s in steps]
-        self._max_entropy = max(self._entropy, default=1.0) or 1.0
+        # a server reports no entropy (NaN): those steps draw no line point
+        self._max_entropy = max((e for e in self._entropy if e == e), default=1.0) or 1.0
         self._paths = None
         self.update()
 
@@ -76,7 +85,8 @@ class TimelineChart(QWidget):
         self._probs += [s.prob for s in steps]
         self._entropy += [s.entropy for s in steps]
         self._labels += [s.label for s in steps]
-        self._max_entropy = max(self._max_entropy, *(s.entropy for s in steps), 1e-9)
+        self._max_entropy = max(self._max_entropy,
+                                *(s.entropy for s in steps if s.entropy == s.entropy), 1e-9)
         self._paths = None
         if repaint:
             self.update()
@@ -90,7 +100,19 @@ class TimelineChart(QWidget):
     def set_selected(self, index: int) -> None:
         if index != self._selected:
             self._selected = index
+            if 0 <= index < len(self._probs):
+                self.setAccessibleDescription(self.step_text(index))
             self.update()
+
+    def step_text(self, i: int) -> str:
+        """The step's numbers in words: what the tooltip and a screen reader say."""
+        entropy = self._entropy[i]
+        return self.tr(
+            "step {index}: {token}\nprobability {probability} · entropy {entropy}"
+            ).format(index=i + 1, token=f"'{self._labels[i]}'",
+                     probability=percent_column(self._probs[i]),
+                     entropy=self.tr("{0} nats").format(f"{entropy:.2f}")
+                     if entropy == entropy else self.tr("unavailable"))
 
     # ------------------------------------------------------------------ geometry
 
@@ -116,19 +138,43 @@ class TimelineChart(QWidget):
             self._pick(event)
 
     def _pick(self, event: QMouseEvent) -> None:
-        i = self.index_at(event.position().x())
-        if i >= 0 and i != self._selected:
+        self._choose(self.index_at(event.position().x()))
+
+    def _choose(self, i: int, *, always: bool = False) -> None:
+        if i >= 0 and (always or i != self._selected):
             self.set_selected(i)
             self.step_clicked.emit(i)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Left / Right: the step before or after; Home / End: the first or last; Page Up /
+        Down: ten steps. With Ctrl held, Right is step mode's key, not this one's."""
+        n = len(self._probs)
+        key = Qt.Key(event.key())
+        moves = {Qt.Key.Key_Left: -1, Qt.Key.Key_Right: 1, Qt.Key.Key_PageUp: -10,
+                 Qt.Key.Key_PageDown: 10}
+        if n and event.modifiers() == Qt.KeyboardModifier.NoModifier and key in moves:
+            start = self._selected if self._selected >= 0 else (n if moves[key] < 0 else -1)
+            self._choose(min(n - 1, max(0, start + moves[key])), always=True)
+        elif n and key in (Qt.Key.Key_Home, Qt.Key.Key_End):
+            self._choose(0 if key == Qt.Key.Key_Home else n - 1, always=True)
+        else:
+            super().keyPressEvent(event)
+            return
+        event.accept()
+
+    def focusInEvent(self, event: QFocusEvent) -> None:
+        super().focusInEvent(event)
+        self.update()
+
+    def focusOutEvent(self, event: QFocusEvent) -> None:
+        super().focusOutEvent(event)
+        self.update()
 
     def event(self, event: QEvent) -> bool:
         if event.type() == event.Type.ToolTip and isinstance(event, QHelpEvent):
             i = self.index_at(event.pos().x())
             if i >= 0:
-                QToolTip.showText(event.globalPos(), (
-                    f"step {i + 1}: '{self._labels[i]}'\n"
-                    f"probability {percent_column(self._probs[i])} · entropy "
-                    f"{self._entropy[i]:.2f} nats"), self)
+                QToolTip.showText(event.globalPos(), self.step_text(i), self)
             return True
         return super().event(event)
 
@@ -150,10 +196,12 @@ class TimelineChart(QWidget):
         probs, entropy = self._probs, self._entropy
         for i in range(0, n, stride):
             prob = max(probs[i:i + stride]) if stride > 1 else probs[i]
+            prob = prob if prob == prob else 0.0  # NaN: a server that sent no probability
             x = left + slot * (i + 0.5)
             h = max(1.0, round(height * prob))
             bars.append(QRectF(round(x - width / 2), bottom - h, width, h))
-            line.append(QPointF(x, bottom - entropy[i] * e_scale))
+            if entropy[i] == entropy[i]:
+                line.append(QPointF(x, bottom - entropy[i] * e_scale))
         self._paths, self._path_key = (bars, line), key
         return self._paths
 
@@ -189,7 +237,8 @@ class TimelineChart(QWidget):
         self._legend(p, ink, fm)
         if not self._probs:
             p.setPen(ink.muted)
-            p.drawText(plot, Qt.AlignmentFlag.AlignCenter, "No reply yet")
+            p.drawText(plot, Qt.AlignmentFlag.AlignCenter, self.tr("No reply yet"))
+            self._focus_ring(p, ink)
             p.end()
             return
         bars, line = self._build_paths(plot)
@@ -214,12 +263,19 @@ class TimelineChart(QWidget):
             p.setBrush(ink.accent)
             p.drawEllipse(QPointF(x, plot.bottom() - plot.height() * self._probs[self._selected]),
                           4.5, 4.5)
+        self._focus_ring(p, ink)
         p.end()
+
+    def _focus_ring(self, p: QPainter, ink: Ink) -> None:
+        if self.hasFocus():
+            p.setPen(QPen(ink.accent, 2))
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.drawRoundedRect(QRectF(self.rect()).adjusted(1, 1, -1, -1), 4, 4)
 
     def _legend(self, p: QPainter, ink: Ink, fm: QFontMetricsF) -> None:
         x = self._left
-        for color, text in ((ink.accent, "probability of the drawn token"),
-                            (ink.second, "entropy (nats)")):
+        for color, text in ((ink.accent, self.tr("probability of the drawn token")),
+                            (ink.second, self.tr("entropy (nats)"))):
             p.setPen(Qt.PenStyle.NoPen)
             p.setBrush(color)
             p.drawRoundedRect(QRectF(x, 6, 10, 4), 2, 2)

@@ -65,7 +65,7 @@ class TokensPanel(QWidget):
         scroll.setWidget(body)
         outer.addWidget(scroll)
 
-        self.prompt_title = _section("Prompt as the model sees it", body)
+        self.prompt_title = _section(self.tr("Prompt as the model sees it"), body)
         self.prompt_count = QLabel("")
         head = QHBoxLayout()
         head.addWidget(self.prompt_title)
@@ -74,22 +74,22 @@ class TokensPanel(QWidget):
         layout.addLayout(head)
         self.prompt_chips = TokenChipsView()
         layout.addWidget(self.prompt_chips)
-        self.key = QLabel("Chips alternate colours per token; <span style='color:{s}'>outlined"
-                          "</span> are special tokens of the chat template; <span style="
-                          "'color:{b}'>&lt;0xE5&gt;</span> is one byte of a character split "
-                          "over several tokens.")
+        self.key = QLabel(self.tr(
+            "Chips alternate colours per token; <span style='color:{s}'>outlined</span> are "
+            "special tokens of the chat template; <span style='color:{b}'>&lt;0xE5&gt;</span> "
+            "is one byte of a character split over several tokens."))
         self.key.setWordWrap(True)
         self.key.setObjectName("mutedLabel")
         layout.addWidget(self.key)
 
         reply_head = QHBoxLayout()
-        reply_head.addWidget(_section("Reply", body))
+        reply_head.addWidget(_section(self.tr("Reply"), body))
         self.reply_count = QLabel("")
         reply_head.addWidget(self.reply_count)
         reply_head.addStretch(1)
-        self.heat_toggle = QCheckBox("Probability heatmap")
-        self.heat_toggle.setToolTip("Colour every token of the reply by the probability the "
-                                    "model gave it")
+        self.heat_toggle = QCheckBox(self.tr("Probability heatmap"))
+        self.heat_toggle.setToolTip(self.tr("Colour every token of the reply by the probability "
+                                            "the model gave it"))
         self.legend = HeatLegend()
         self.legend.setVisible(False)
         reply_head.addWidget(self.heat_toggle)
@@ -101,13 +101,14 @@ class TokensPanel(QWidget):
 
         layout.addSpacing(6)
         play_head = QHBoxLayout()
-        play_head.addWidget(_section("Tokenizer playground", body))
+        play_head.addWidget(_section(self.tr("Tokenizer playground"), body))
         play_head.addStretch(1)
         self.play_count = QLabel("")
         play_head.addWidget(self.play_count)
         layout.addLayout(play_head)
         self.play_edit = QPlainTextEdit()
-        self.play_edit.setPlaceholderText("Type any text to see how this model splits it…")
+        self.play_edit.setPlaceholderText(self.tr("Type any text to see how this model splits "
+                                                  "it…"))
         self.play_edit.setMaximumHeight(84)
         layout.addWidget(self.play_edit)
         self.play_chips = TokenChipsView()
@@ -134,7 +135,8 @@ class TokensPanel(QWidget):
     def set_prompt_tokens(self, tokens: Sequence[Token]) -> None:
         self.prompt_chips.set_items([token_chip(t) for t in tokens])
         special = sum(1 for t in tokens if t.kind == TOKEN_SPECIAL)
-        self.prompt_count.setText(f"{len(tokens):,} tokens · {special} special")
+        self.prompt_count.setText(self.tr("{count} tokens · {special} special").format(
+            count=f"{len(tokens):,}", special=special))
 
     # ------------------------------------------------------------------ reply
 
@@ -157,7 +159,7 @@ class TokensPanel(QWidget):
         if new:
             self.reply_chips.append_items(step_chips(new, Ink.of(self).dark))
             self._shown_steps = len(self._steps)
-        self.reply_count.setText(f"{len(self._steps):,} tokens")
+        self.reply_count.setText(self.tr("{count} tokens").format(count=f"{len(self._steps):,}"))
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
@@ -191,8 +193,9 @@ class TokensPanel(QWidget):
         self.play_edit.setEnabled(self._tokenize is not None)
         if self._tokenize is None:
             self.play_count.setText(
-                f"The tokenizer is unavailable: {self._unavailable}" if self._unavailable
-                else "load a model to use the playground")
+                self.tr("The tokenizer is unavailable: {reason}").format(
+                    reason=self._unavailable) if self._unavailable
+                else self.tr("load a model to use the playground"))
 
     def _tokenize_now(self) -> None:
         if self._tokenize is None:
@@ -200,7 +203,7 @@ class TokensPanel(QWidget):
         self._request += 1
         request = self._request
         text = self.play_edit.toPlainText()
-        self.play_count.setText("tokenizing…")
+        self.play_count.setText(self.tr("tokenizing…"))
 
         def done(tokens: list[Token]) -> None:
             if request == self._request:  # drop answers to text that has changed since
@@ -210,4 +213,5 @@ class TokensPanel(QWidget):
 
     def show_playground_tokens(self, tokens: Sequence[Token], n_chars: int) -> None:
         self.play_chips.set_items([token_chip(t) for t in tokens])
-        self.play_count.setText(f"{len(tokens):,} tokens · {n_chars:,} characters")
+        self.play_count.setText(self.tr("{count} tokens · {chars} characters").format(
+            count=f"{len(tokens):,}", chars=f"{n_chars:,}"))

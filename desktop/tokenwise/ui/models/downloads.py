@@ -53,9 +53,10 @@ class Downloads(QObject):
                                        retry_delay_s=delay),
             progress=self._changed, returned=self._changed,
             failed=lambda error: self._changed(replace(
-                job, state=FAILED, message=f"The download failed unexpectedly: {error!r}")),
+                job, state=FAILED, message=self.tr(
+                    "The download failed unexpectedly: {error}").format(error=repr(error)))),
             aborted=lambda: self._changed(replace(
-                job, state=CANCELLED, message="Cancelled before it started.")))
+                job, state=CANCELLED, message=self.tr("Cancelled before it started."))))
         return job
 
     def _changed(self, job: DownloadJob) -> None:
@@ -69,7 +70,8 @@ class Downloads(QObject):
             return
         task.cancel()  # a running one reports its cancel when it has stopped
         if job.state == QUEUED:
-            self._changed(replace(job, state=CANCELLED, message="Cancelled before it started."))
+            self._changed(replace(job, state=CANCELLED,
+                                  message=self.tr("Cancelled before it started.")))
 
     def jobs(self) -> list[DownloadJob]:
         return self.queue.jobs()

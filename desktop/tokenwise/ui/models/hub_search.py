@@ -32,24 +32,27 @@ class HubSearchPage(QWidget):
         super().__init__(parent)
         self.hub_requests = gui_worker(HUB_THREAD, no_resource)
         self.search_edit = QLineEdit()
-        self.search_edit.setPlaceholderText("Search GGUF models, e.g. qwen 0.5b instruct")
-        self.search_edit.setToolTip("Words to look for in repository names")
+        self.search_edit.setPlaceholderText(self.tr("Search GGUF models, e.g. qwen 0.5b "
+                                                    "instruct"))
+        self.search_edit.setToolTip(self.tr("Words to look for in repository names"))
         self.search_edit.returnPressed.connect(self.search)
-        self.search_button = push_button("Search", "Search the hub, most downloaded first",
+        self.search_button = push_button(self.tr("Search"),
+                                         self.tr("Search the hub, most downloaded first"),
                                          self.search)
         self.search_status = QLabel()
         self.search_status.setObjectName("searchStatus")
         self.search_status.setWordWrap(True)
-        self.search_status.setToolTip("What the hub answered")
+        self.search_status.setToolTip(self.tr("What the hub answered"))
         self.repo_model: RecordTable[hub.HubRepo] = RecordTable(REPO_COLUMNS)
-        self.repo_view = table_view(self.repo_model, "Repositories; select one to see its files")
+        self.repo_view = table_view(self.repo_model,
+                                    self.tr("Repositories; select one to see its files"))
         self.repo_view.selectionModel().selectionChanged.connect(lambda *_: self.list_files())
         self.file_model: RecordTable[hub.HubModelFile] = RecordTable(FILE_COLUMNS)
         self.file_view = table_view(self.file_model,
-                                    "The repository's models; split files grouped")
+                                    self.tr("The repository's models; split files grouped"))
         self.file_view.doubleClicked.connect(lambda _i: self.download_file_selected())
-        self.file_download = push_button("Download",
-                                         "Download the selected file (all its parts)",
+        self.file_download = push_button(self.tr("Download"),
+                                         self.tr("Download the selected file (all its parts)"),
                                          self.download_file_selected)
         top = QHBoxLayout()
         top.addWidget(self.search_edit, 1)
@@ -68,7 +71,7 @@ class HubSearchPage(QWidget):
     def search(self) -> None:
         """Search the hub; a newer search makes an older one's answer be dropped unseen."""
         text = self.search_edit.text().strip()
-        self.search_status.setText("Searching…")
+        self.search_status.setText(self.tr("Searching…"))
         self.file_model.set_records([])
         self.hub_requests.submit(lambda _none, _state: hub.search_models(text), key="search",
                                  returned=self._show_results, failed=self._search_failed)
@@ -77,8 +80,8 @@ class HubSearchPage(QWidget):
         self.repo_model.set_records(repos)
         self.repo_view.resizeColumnToContents(0)
         self.search_status.setText(
-            f"{len(repos)} repositories, most downloaded first." if repos
-            else "No GGUF repositories match."
+            self.tr("{count} repositories, most downloaded first.").format(count=len(repos))
+            if repos else self.tr("No GGUF repositories match.")
         )
         self.search_finished.emit()
 
@@ -92,7 +95,7 @@ class HubSearchPage(QWidget):
         repo = self.repo_model.record(rows[0].row()) if rows else None
         if repo is None:
             return
-        self.search_status.setText(f"Listing {repo.repo_id}…")
+        self.search_status.setText(self.tr("Listing {repo}…").format(repo=repo.repo_id))
         repo_id = repo.repo_id
         self.hub_requests.submit(lambda _none, _state: hub.list_gguf_models(repo_id),
                                  key="files", returned=self._show_files,

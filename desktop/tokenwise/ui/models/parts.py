@@ -8,6 +8,7 @@ from typing import Any
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QPushButton, QTableView
 
 from tokenwise.core.errors import TokenwiseError
+from tokenwise.ui.i18n import T
 from tokenwise.ui.models.tables import RecordTable
 
 
@@ -38,4 +39,4 @@ def failure_text(error: Exception) -> str:
     """What went wrong, for the user: our errors say it themselves."""
     if isinstance(error, TokenwiseError):
         return str(error)
-    return f"Unexpected error: {error!r}"
+    return T("Unexpected error: {error}").format(error=repr(error))

@@ -29,15 +29,16 @@ class DownloadRow(QFrame):
         self.bar = QProgressBar()
         self.bar.setRange(0, SCALE)
         self.bar.setTextVisible(False)
-        self.bar.setToolTip("How much of the file has arrived")
-        self.detail = QLabel("Waiting…")
+        self.bar.setToolTip(self.tr("How much of the file has arrived"))
+        self.detail = QLabel(self.tr("Waiting…"))
         self.detail.setWordWrap(True)
-        self.detail.setToolTip("Bytes received, speed and time left")
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("Stop this download; what arrived is kept for a resume")
+        self.detail.setToolTip(self.tr("Bytes received, speed and time left"))
+        self.cancel_button = QPushButton(self.tr("Cancel"))
+        self.cancel_button.setToolTip(self.tr("Stop this download; what arrived is kept for a "
+                                              "resume"))
         self.cancel_button.clicked.connect(self.cancel_requested.emit)
-        self.resume_button = QPushButton("Resume")
-        self.resume_button.setToolTip("Continue the download where it stopped")
+        self.resume_button = QPushButton(self.tr("Resume"))
+        self.resume_button.setToolTip(self.tr("Continue the download where it stopped"))
         self.resume_button.clicked.connect(self.resume_requested.emit)
         self.resume_button.hide()
         grid = QGridLayout(self)
@@ -51,21 +52,25 @@ class DownloadRow(QFrame):
 
     def show_paused(self, have: int, total: int | None) -> None:
         self._set_fraction(have, total)
-        of = f" of {format_size(total)}" if total else ""
-        self.detail.setText(f"Interrupted at {format_size(have)}{of}. Resume continues there.")
+        self.detail.setText(
+            self.tr("Interrupted at {have} of {total}. Resume continues there.").format(
+                have=format_size(have), total=format_size(total)) if total else
+            self.tr("Interrupted at {have}. Resume continues there.").format(
+                have=format_size(have)))
         self.cancel_button.hide()
         self.resume_button.show()
 
     def show_job(self, job: DownloadJob) -> None:
         p = job.progress
-        parts = f" (part {job.part_index + 1} of {len(job.filenames)})" if len(
-            job.filenames) > 1 else ""
+        parts = self.tr(" (part {index} of {total})").format(
+            index=job.part_index + 1, total=len(job.filenames)) if len(job.filenames) > 1 else ""
         finished = job.state in (DONE, FAILED, CANCELLED)
         self.cancel_button.setVisible(not finished)
         self.resume_button.setVisible(job.state in (FAILED, CANCELLED))
-        self.resume_button.setText("Retry" if job.state == FAILED else "Resume")
+        self.resume_button.setText(self.tr("Retry") if job.state == FAILED else self.tr("Resume"))
         if job.state == QUEUED:
-            self.detail.setText("Queued: starts when the download before it has finished.")
+            self.detail.setText(self.tr("Queued: starts when the download before it has "
+                                        "finished."))
         elif finished:
             if job.state == DONE:
                 self.bar.setValue(SCALE)
@@ -74,18 +79,19 @@ class DownloadRow(QFrame):
         elif p is not None:
             self._set_fraction(p.done, p.total)
             if p.phase == "connecting":
-                self.detail.setText(f"Connecting{parts}…")
+                self.detail.setText(self.tr("Connecting") + parts + "…")
             elif p.phase == "verifying":
-                self.detail.setText(f"Checking the sha256 and the GGUF header{parts}…")
+                self.detail.setText(self.tr("Checking the sha256 and the GGUF header") + parts
+                                    + "…")
             else:
                 total = format_size(p.total) if p.total else "?"
-                eta = f", {duration(p.eta_s)} left" if p.eta_s is not None else ""
-                resumed = (f", resumed at {format_size(p.resumed_from)}"
-                           if p.resumed_from else "")
-                self.detail.setText(
-                    f"{format_size(p.done)} of {total} at {format_size(p.speed)}/s"
-                    f"{eta}{resumed}{parts}"
-                )
+                eta = (self.tr(", {time} left").format(time=duration(p.eta_s))
+                       if p.eta_s is not None else "")
+                resumed = (self.tr(", resumed at {size}").format(
+                    size=format_size(p.resumed_from)) if p.resumed_from else "")
+                self.detail.setText(self.tr("{done} of {total} at {speed}/s").format(
+                    done=format_size(p.done), total=total, speed=format_size(p.speed))
+                    + eta + resumed + parts)
         self.style().unpolish(self)
         self.style().polish(self)
 

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -41,12 +42,14 @@ from PySide6.QtWidgets import (
 from tokenwise.core import secrets
 from tokenwise.core.errors import TokenwiseError
 from tokenwise.core.formatting import format_size
+from tokenwise.core.i18n import gap
 from tokenwise.core.models import download, hub
 from tokenwise.core.models.fit import estimate_memory
 from tokenwise.core.models.library import ImportCancelled, InstalledModel, Library
 from tokenwise.core.models.queue import DONE, DownloadJob
 from tokenwise.core.tasks import SerialWorker, Task, TaskCancelled, TaskState
 from tokenwise.ui.accessibility import name_controls
+from tokenwise.ui.i18n import T
 from tokenwise.ui.models.downloads import Downloads
 from tokenwise.ui.models.hub_search import HubSearchPage
 from tokenwise.ui.models.parts import failure_text, push_button, table_view
@@ -54,6 +57,7 @@ from tokenwise.ui.models.rows import DownloadRow
 from tokenwise.ui.models.tables import (
     CATALOGUE_COLUMNS,
     INSTALLED_COLUMNS,
+    SOURCE_NAMES,
     RecordTable,
 )
 from tokenwise.ui.workers import gui_worker, no_resource
@@ -83,7 +87,7 @@ class ModelsWindow(QDialog):
                  files: SerialWorker[None] | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("modelsWindow")
-        self.setWindowTitle("Models")
+        self.setWindowTitle(self.tr("Models"))
         self.setModal(False)
         self.resize(1080, 680)
         self.library = library or Library()
@@ -95,14 +99,14 @@ class ModelsWindow(QDialog):
         self._import_task: Task[tuple[int, int], InstalledModel] | None = None
 
         self.tabs = QTabWidget()
-        self.tabs.setToolTip("Installed models, curated models, or the whole hub")
-        self.tabs.addTab(self._build_installed(), "Installed")
-        self.tabs.addTab(self._build_catalogue(), "Catalogue")
+        self.tabs.setToolTip(self.tr("Installed models, curated models, or the whole hub"))
+        self.tabs.addTab(self._build_installed(), self.tr("Installed"))
+        self.tabs.addTab(self._build_catalogue(), self.tr("Catalogue"))
         self.hub_search = HubSearchPage()
         self.hub_search.search_finished.connect(self.search_finished)
         self.hub_search.files_listed.connect(self.files_listed)
         self.hub_search.download_requested.connect(self.start_download)
-        self.tabs.addTab(self.hub_search, "Search the hub")
+        self.tabs.addTab(self.hub_search, self.tr("Search the hub"))
 
         self.downloads_box = QWidget()
         self.downloads_layout = QVBoxLayout(self.downloads_box)
@@ -111,9 +115,10 @@ class ModelsWindow(QDialog):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.downloads_box)
-        scroll.setToolTip("Downloads run one after another; an interrupted one can be resumed")
+        scroll.setToolTip(self.tr("Downloads run one after another; an interrupted one can be "
+                                  "resumed"))
         scroll.setMinimumHeight(90)
-        downloads_title = QLabel("Downloads")
+        downloads_title = QLabel(self.tr("Downloads"))
         downloads_title.setObjectName("sectionTitle")
 
         layout = QVBoxLayout(self)
@@ -139,7 +144,7 @@ class ModelsWindow(QDialog):
     def _build_installed(self) -> QWidget:
         self.installed_model: RecordTable[InstalledModel] = RecordTable(INSTALLED_COLUMNS)
         self.installed_view = table_view(
-            self.installed_model, "Your models; double-click one to use it"
+            self.installed_model, self.tr("Your models; double-click one to use it")
         )
         self.installed_view.selectionModel().selectionChanged.connect(self._show_details)
         self.installed_view.doubleClicked.connect(lambda _index: self.use_selected())
@@ -149,43 +154,56 @@ class ModelsWindow(QDialog):
         self.details.setWordWrap(True)
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.details.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.details.setToolTip("Read from the model file's GGUF metadata")
+        self.details.setToolTip(self.tr("Read from the model file's GGUF metadata"))
         self.ctx_spin = QSpinBox()
         self.ctx_spin.setRange(256, 1_048_576)
         self.ctx_spin.setSingleStep(1024)
         self.ctx_spin.setValue(4096)
-        self.ctx_spin.setSuffix(" tokens")
-        self.ctx_spin.setToolTip("Context length to plan for: the KV cache grows with it")
+        self.ctx_spin.setSuffix(self.tr(" tokens"))
+        self.ctx_spin.setToolTip(self.tr("Context length to plan for: the KV cache grows with "
+                                         "it"))
         self.ctx_spin.valueChanged.connect(lambda _v: self._update_fit())
         self.fit_label = QLabel()
         self.fit_label.setWordWrap(True)
-        self.fit_label.setToolTip("Weights plus KV cache against free memory (an estimate)")
+        self.fit_label.setToolTip(self.tr("Weights plus KV cache against free memory (an "
+                                          "estimate)"))
         self.template_button = push_button(
-            "Chat template…", "Show the Jinja chat template stored in the model file",
+            self.tr("Chat template…"),
+            self.tr("Show the Jinja chat template stored in the model file"),
             self.show_template,
         )
         side = QWidget()
         form = QFormLayout(side)
         form.addRow(self.details)
-        form.addRow("Plan for", self.ctx_spin)
+        form.addRow(self.tr("Plan for"), self.ctx_spin)
         form.addRow(self.fit_label)
         form.addRow(self.template_button)
 
+        # the details scroll when the window is short (large text, 200% scaling, Chinese)
+        side_scroll = QScrollArea()
+        side_scroll.setWidgetResizable(True)
+        side_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        side_scroll.setWidget(side)
+        side_scroll.setToolTip(self.tr("Read from the model file's GGUF metadata"))
         split = QSplitter()
         split.addWidget(self.installed_view)
-        split.addWidget(side)
+        split.addWidget(side_scroll)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
 
-        self.use_button = push_button("Use this model", "Load the selected model in the chat",
+        self.use_button = push_button(self.tr("Use this model"),
+                                      self.tr("Load the selected model in the chat"),
                                       self.use_selected)
         self.use_button.setDefault(True)
-        self.import_button = push_button("Import…", "Add a .gguf file from this computer",
+        self.import_button = push_button(self.tr("Import…"),
+                                         self.tr("Add a .gguf file from this computer"),
                                          self.import_model)
-        self.remove_button = push_button("Remove…", "Remove the selected model (asks first)",
+        self.remove_button = push_button(self.tr("Remove…"),
+                                         self.tr("Remove the selected model (asks first)"),
                                          self.remove_selected)
-        self.token_button = push_button("Hub token…",
-                                        "Access token for gated or private models on the hub",
+        self.token_button = push_button(self.tr("Hub token…"),
+                                        self.tr("Access token for gated or private models on "
+                                                "the hub"),
                                         self.edit_token)
         buttons = QHBoxLayout()
         buttons.addWidget(self.import_button)
@@ -195,12 +213,13 @@ class ModelsWindow(QDialog):
         buttons.addWidget(self.use_button)
 
         self.import_status = QLabel()
-        self.import_status.setToolTip("The import of a model file")
+        self.import_status.setToolTip(self.tr("The import of a model file"))
         self.import_bar = QProgressBar()
         self.import_bar.setRange(0, 1000)
         self.import_bar.setTextVisible(False)
-        self.import_bar.setToolTip("How much of the model file is copied")
-        self.import_cancel = push_button("Cancel import", "Stop copying; nothing is kept",
+        self.import_bar.setToolTip(self.tr("How much of the model file is copied"))
+        self.import_cancel = push_button(self.tr("Cancel import"),
+                                         self.tr("Stop copying; nothing is kept"),
                                          self.cancel_import)
         progress = QHBoxLayout()
         progress.addWidget(self.import_status, 1)
@@ -254,12 +273,15 @@ class ModelsWindow(QDialog):
             return
         info = model.info
         rows = [
-            ("Architecture", info.architecture), ("Parameters", f"{info.parameters / 1e6:,.1f} M"),
-            ("Quantization", info.quantization), ("Layers", str(info.layers)),
-            ("Context length", f"{info.context_length:,}"),
-            ("Vocabulary", f"{info.vocab_size:,} tokens"), ("License", info.license or "-"),
-            ("Size", format_size(model.size)), ("Source", model.source),
-            ("Repository", model.repo_id or "-"),
+            (self.tr("Architecture"), info.architecture),
+            (self.tr("Parameters"), f"{info.parameters / 1e6:,.1f} M"),
+            (self.tr("Quantization"), info.quantization), (self.tr("Layers"), str(info.layers)),
+            (self.tr("Context length"), f"{info.context_length:,}"),
+            (self.tr("Vocabulary"), self.tr("{count} tokens").format(count=f"{info.vocab_size:,}")),
+            (self.tr("License"), info.license or "-"),
+            (self.tr("Size"), format_size(model.size)),
+            (self.tr("Source"), T(SOURCE_NAMES.get(model.source, model.source))),
+            (self.tr("Repository"), model.repo_id or "-"),
         ]
         body = "".join(f"<tr><td>{k}</td><td>&nbsp;&nbsp;{v}</td></tr>" for k, v in rows)
         subtitle = f"<br><small>{info.name}</small>" if info.name != model.name else ""
@@ -280,10 +302,11 @@ class ModelsWindow(QDialog):
         if model is None or model.info is None:
             return
         dialog = QDialog(self)
-        dialog.setWindowTitle(f"Chat template of {model.name}")
-        text = QPlainTextEdit(model.info.chat_template or "(no chat template)")
+        dialog.setWindowTitle(self.tr("Chat template of {name}").format(name=model.name))
+        text = QPlainTextEdit(model.info.chat_template or self.tr("(no chat template)"))
         text.setReadOnly(True)
-        text.setToolTip("How the conversation is turned into one text before tokenization")
+        text.setToolTip(self.tr("How the conversation is turned into one text before "
+                                "tokenization"))
         QVBoxLayout(dialog).addWidget(text)
         dialog.resize(720, 520)
         self.template_dialog = dialog
@@ -296,16 +319,18 @@ class ModelsWindow(QDialog):
 
     # Dialog hooks: tests replace these three; everything else runs as for a user.
     def ask_import_path(self) -> str:
-        path, _ = QFileDialog.getOpenFileName(self, "Import a GGUF model", str(Path.home()),
-                                              "GGUF models (*.gguf);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(self, self.tr("Import a GGUF model"),
+                                              str(Path.home()),
+                                              self.tr("GGUF models (*.gguf);;All files (*)"))
         return path
 
     def ask_copy(self, path: str) -> bool | None:
         box = QMessageBox(self)
-        box.setWindowTitle("Import model")
-        box.setText(f"Use {Path(path).name} where it is, or copy it into Tokenwise's folder?")
-        link = box.addButton("Use in place", QMessageBox.ButtonRole.AcceptRole)
-        copy = box.addButton("Copy", QMessageBox.ButtonRole.AcceptRole)
+        box.setWindowTitle(self.tr("Import model"))
+        box.setText(self.tr("Use {name} where it is, or copy it into Tokenwise's folder?").format(
+            name=Path(path).name))
+        link = box.addButton(self.tr("Use in place"), QMessageBox.ButtonRole.AcceptRole)
+        copy = box.addButton(self.tr("Copy"), QMessageBox.ButtonRole.AcceptRole)
         box.addButton(QMessageBox.StandardButton.Cancel)
         box.exec()
         clicked = box.clickedButton()
@@ -324,14 +349,17 @@ class ModelsWindow(QDialog):
         if copy is None:
             return
         self.import_button.setEnabled(False)
-        self.import_status.setText(f"{'Copying' if copy else 'Adding'} {Path(path).name}…")
+        self.import_status.setText(
+            (self.tr("Copying {name}…") if copy else self.tr("Adding {name}…")).format(
+                name=Path(path).name))
         self.import_bar.setValue(0)
         self.import_bar.setVisible(copy)
         self.import_cancel.setVisible(copy)
         self._import_task = self.files.submit(
             lambda _none, state: import_file(path, copy, state),
             progress=self._import_progressed, returned=self._imported,
-            failed=self._import_failed, aborted=lambda: self._import_done("Import cancelled."))
+            failed=self._import_failed,
+            aborted=lambda: self._import_done(self.tr("Import cancelled.")))
 
     def cancel_import(self) -> None:
         if self._import_task is not None:
@@ -340,7 +368,8 @@ class ModelsWindow(QDialog):
     def _import_progressed(self, progress: tuple[int, int]) -> None:
         done, total = progress
         self.import_bar.setValue(round(1000 * done / total) if total else 1000)
-        self.import_status.setText(f"Copying: {format_size(done)} of {format_size(total)}")
+        self.import_status.setText(self.tr("Copying: {done} of {total}").format(
+            done=format_size(done), total=format_size(total)))
 
     def _import_done(self, status: str) -> None:
         self._import_task = None
@@ -356,26 +385,28 @@ class ModelsWindow(QDialog):
         self.installed_view.selectRow(
             [m.name for m in self.installed_model.records()].index(model.name)
         )
-        self._import_done(f"Imported {model.name}.")
+        self._import_done(self.tr("Imported {name}.").format(name=model.name))
         self.models_changed.emit()
 
     def _import_failed(self, error: Exception) -> None:
         self._import_done("")
-        QMessageBox.warning(self, "Cannot import", failure_text(error))
+        QMessageBox.warning(self, self.tr("Cannot import"), failure_text(error))
 
     def remove_selected(self) -> None:
         model = self.selected_model()
         if model is None or model.source == "bundled":
             return
         owned = model.source == "downloaded" or model.copied
-        consequence = (f"Its file ({format_size(model.size)}) will be deleted." if owned else
-                       "Tokenwise will forget it; the file itself stays where it is.")
-        if not self.confirm("Remove model", f"Remove {model.name}? {consequence}"):
+        consequence = (self.tr("Its file ({size}) will be deleted.").format(
+            size=format_size(model.size)) if owned else
+            self.tr("Tokenwise will forget it; the file itself stays where it is."))
+        if not self.confirm(self.tr("Remove model"), self.tr("Remove {name}?").format(
+                name=model.name) + gap() + consequence):
             return
         try:
             self.library.remove(model.name)
         except TokenwiseError as exc:
-            QMessageBox.warning(self, "Cannot remove", str(exc))
+            QMessageBox.warning(self, self.tr("Cannot remove"), str(exc))
             return
         self.refresh_installed()
         self.models_changed.emit()
@@ -384,9 +415,9 @@ class ModelsWindow(QDialog):
         from PySide6.QtWidgets import QInputDialog
 
         text, ok = QInputDialog.getText(
-            self, "Hub access token",
-            "Token for gated or private models (empty: use huggingface_hub's own login).\n"
-            f"It is kept in {secrets.backend_name()}.",
+            self, self.tr("Hub access token"),
+            self.tr("Token for gated or private models (empty: use huggingface_hub's own "
+                    "login).\nIt is kept in {place}.").format(place=secrets.backend_name()),
             QLineEdit.EchoMode.Password, hub.saved_token() or "",
         )
         if ok:
@@ -396,9 +427,11 @@ class ModelsWindow(QDialog):
     def _build_catalogue(self) -> QWidget:
         self.catalogue_model: RecordTable[hub.CatalogueEntry] = RecordTable(CATALOGUE_COLUMNS)
         self.catalogue_view = table_view(self.catalogue_model,
-                                         "Curated instruct models; double-click to download")
+                                         self.tr("Curated instruct models; double-click to "
+                                                 "download"))
         self.catalogue_view.doubleClicked.connect(lambda _i: self.download_catalogue_selected())
-        self.catalogue_download = push_button("Download", "Download the selected model",
+        self.catalogue_download = push_button(self.tr("Download"),
+                                              self.tr("Download the selected model"),
                                               self.download_catalogue_selected)
         page = QWidget()
         layout = QVBoxLayout(page)
@@ -420,7 +453,7 @@ class ModelsWindow(QDialog):
         try:
             return self.downloads.enqueue(repo_id, filenames)
         except TokenwiseError as exc:
-            QMessageBox.warning(self, "Cannot download", str(exc))
+            QMessageBox.warning(self, self.tr("Cannot download"), str(exc))
             return None
 
     def _add_row(self, key: int, title: str) -> DownloadRow:
