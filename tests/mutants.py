@@ -274,9 +274,12 @@ def _worker_main(timeout_s: float) -> None:
             outcome, detail = "anything else", f"reader: {type(exc).__name__}: {exc}"
         if outcome == "loaded":
             try:
-                preflight.ensure_preflight(Path(path))
+                # as the app: the load runs alongside the check, the first decode waits for it
                 engine = Engine(path, n_ctx=256, n_gpu_layers=0)
-                engine.close()
+                try:
+                    engine.wait_checked()
+                finally:
+                    engine.close()
             except TokenwiseError as exc:
                 preflight_failed = not preflight.passed_before(Path(path))
                 outcome = "rejected in the preflight" if preflight_failed else "anything else"

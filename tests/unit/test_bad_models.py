@@ -73,9 +73,35 @@ def _duplicate_a_vocabulary_entry(src: Path, dst: Path) -> None:
         f.write(b"!")
 
 
-def test_a_file_that_crashes_llama_cpp_is_caught_in_the_child(
+def test_a_failed_assertion_while_loading_is_a_load_error(
     tmp_path: Path, starter_model_path: Path
 ) -> None:
+    """llama.cpp asserts on two identical tokens: a clear message, and the app goes on."""
+    from tokenwise.core.engine import guard
+
+    if not guard.available():
+        pytest.skip("the assertion guard was not built here")
+    damaged = tmp_path / "duplicate-token.gguf"
+    _duplicate_a_vocabulary_entry(starter_model_path, damaged)
+    with pytest.raises(DamagedModelError, match="damaged") as info:
+        _engine(damaged)
+    assert "llama-vocab.cpp" in str(info.value) and "GGML_ASSERT" in str(info.value)
+    assert "pip-install" not in str(info.value) and "/src/" not in str(info.value)
+    engine = _engine(starter_model_path)
+    try:
+        assert engine.info.vocab_size == 49152
+    finally:
+        engine.close()
+
+
+def test_a_file_that_crashes_llama_cpp_is_caught_in_the_child(
+    tmp_path: Path, starter_model_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the guard (here and in the child) the assertion aborts: the child, not the app."""
+    from tokenwise.core.engine import guard
+
+    monkeypatch.setattr(guard, "_GUARD", None)
+    monkeypatch.setenv(guard.NO_GUARD_ENV, "1")
     damaged = tmp_path / "duplicate-token.gguf"
     _duplicate_a_vocabulary_entry(starter_model_path, damaged)
     with pytest.raises(DamagedModelError, match="damaged") as info:
@@ -156,3 +182,36 @@ def test_the_error_line_that_says_what_is_wrong_is_reported() -> None:
     native.clear_errors()
     native._log_callback(4, b"llama_model_load_from_file_impl: failed to load model\n", None)
     assert "failed to load model" in native.last_error_line()
+
+
+def test_a_new_file_loads_alongside_its_check(tmp_path: Path, starter_model_path: Path) -> None:
+    """The load does not wait for the child; the first decode does, and the pass is kept."""
+    from tokenwise.core.engine import guard, preflight
+    from tokenwise.core.interface import GenerationRequest
+    from tokenwise.core.sampling.settings import PRESETS
+
+    if not guard.available():
+        pytest.skip("the assertion guard was not built here")
+    copy = tmp_path / "fresh.gguf"
+    shutil.copyfile(starter_model_path, copy)
+    engine = _engine(copy)
+    try:
+        check = engine._check
+        assert check is not None and check.proc.poll() is None  # still checking
+        assert not preflight.passed_before(copy)
+        ids = engine.token_ids("Hello", add_special=True)
+        steps = list(engine.generate(GenerationRequest(ids, PRESETS["Greedy"].with_(
+            max_tokens=2))))
+        assert len(steps) == 2
+        assert engine._check is None and preflight.passed_before(copy)
+    finally:
+        engine.close()
+    # closed while a check runs: the child ends with it, and nothing is remembered
+    other = tmp_path / "other.gguf"
+    shutil.copyfile(starter_model_path, other)
+    engine = _engine(other)
+    check = engine._check
+    assert check is not None
+    engine.close()
+    assert check.proc.poll() is not None
+    assert not preflight.passed_before(other)

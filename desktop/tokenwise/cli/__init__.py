@@ -10,6 +10,7 @@
   tokenwise score --text TEXT        P(token | everything before) of every token, in one pass
   tokenwise bench                    throughput of the inspected engine against a bare loop
   tokenwise bench --samplers         each sampler setting against the bare loop
+  tokenwise bench --first-load       a new file's first load against a plain load
   tokenwise screenshot --out F.png   the real window, offscreen, after one reply
 """
 
@@ -207,6 +208,21 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         run_ui_bench(json=args.json)  # prints its own report
         return 0
+    if args.first_load:
+        from tokenwise.core.engine import bench_load
+
+        loads = []
+        for name in args.model or [STARTER]:
+            load = bench_load.bench_first_load(_model_path(name), rounds=args.rounds)
+            loads.append(bench_load.as_dict(load))
+            if not args.json:
+                print(f"{load.model}: plain load {load.plain_s} s; first load ready "
+                      f"{load.first_ready_s} s (ratio {load.ready_ratio}), checked "
+                      f"{load.first_checked_s} s (ratio {load.checked_ratio}); load "
+                      f"{'alongside' if load.alongside else 'after'} the check", flush=True)
+        if args.json:
+            print(json.dumps(loads if len(loads) > 1 else loads[0]))
+        return 0
     if args.samplers:
         from tokenwise.core.engine import bench_samplers
 
@@ -313,6 +329,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ui", action="store_true", help="measure the window instead")
     p.add_argument("--samplers", action="store_true",
                    help="the sampler matrix: each sampler setting against the bare loop")
+    p.add_argument("--first-load", action="store_true",
+                   help="the first load of a file not seen before against a plain load")
     p.add_argument("--overlap", action=argparse.BooleanOptionalAction, default=None,
                    help="with --samplers: run the display half of each step during the next "
                         "decode (default: on with GPU layers)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import ctypes
+import re
 import secrets
 import threading
 import time
@@ -21,6 +22,7 @@ import llama_cpp
 import numpy as np
 
 from tokenwise.core.chat.template_sandbox import TemplateRenderer
+from tokenwise.core.engine import guard
 from tokenwise.core.engine import native as engine_native
 from tokenwise.core.engine.overlap import DisplayWorker, overlap_wanted
 from tokenwise.core.engine.stages import CandidateBuffer, Decision, StepNumbers, StepSampler
@@ -105,10 +107,16 @@ class Engine:
         header = gguf.inspect_gguf(self.path)  # raises a specific ModelFileError
         offload = engine_native.supports_gpu_offload()
         _check_memory(header, n_ctx, offload=offload and n_gpu_layers != 0)
-        if preflight:
+        # a new file is checked in a child (an abort there ends the child, not the app); with
+        # assertions while loading turned into load errors, the load runs alongside it
+        self._check: preflight_mod.Check | None = None
+        if preflight and guard.available():
+            self._check = preflight_mod.start_check(self.path)
+        elif preflight:
             preflight_mod.ensure_preflight(self.path)
         engine_native.ensure_backend()
         self._closed = False
+        self._check_error: TokenwiseError | None = None
         self._progress = progress
         self._cancel_load = False
 
@@ -121,11 +129,20 @@ class Engine:
             self._progress_cb = llama_cpp.llama_progress_callback(self._on_progress)
             mparams.progress_callback = self._progress_cb
         engine_native.clear_errors()
-        self.model = llama_cpp.llama_model_load_from_file(str(self.path).encode(), mparams)
+        with guard.asserts_as_errors():
+            self.model = llama_cpp.llama_model_load_from_file(str(self.path).encode(), mparams)
         if not self.model:
             if self._cancel_load:
+                self._stop_check()
                 raise TokenwiseError(_("Loading the model was cancelled."))
-            detail = engine_native.last_error_line()
+            check, self._check = self._check, None
+            if check is not None:
+                check.verdict()  # the child's own account (a crash, say) comes first
+            if self._cancel_load:
+                raise TokenwiseError(_("Loading the model was cancelled."))
+            # a failed assertion names its source file by the build's path: the name is enough
+            detail = re.sub(r"\S*[/\\]([\w.-]+\.(?:c|cc|cpp|h)):", r"\1:",
+                            engine_native.last_error_line())
             raise DamagedModelError(
                 (_("llama.cpp could not load {name}: {detail}.").format(
                     name=self.path.name, detail=detail.rstrip(".")) if detail
@@ -134,7 +151,12 @@ class Engine:
                             "support.")
             )
         self.vocab = llama_cpp.llama_model_get_vocab(self.model)
-        self.vocabulary = Vocabulary(self.vocab)
+        try:
+            self.vocabulary = Vocabulary(self.vocab)
+        except BaseException:
+            self._stop_check()
+            llama_cpp.llama_model_free(self.model)
+            raise
         self.n_vocab = self.vocabulary.size
         trained = int(llama_cpp.llama_model_n_ctx_train(self.model))
         n_ctx = max(64, min(n_ctx, trained) if trained > 0 else n_ctx)
@@ -153,8 +175,10 @@ class Engine:
         # extra memory) and a partial llama_memory_seq_cp only updates the cells' metadata
         cparams.n_seq_max = BEAM_SEQUENCES
         cparams.kv_unified = True
-        self.ctx = llama_cpp.llama_init_from_model(self.model, cparams)
+        with guard.asserts_as_errors():
+            self.ctx = llama_cpp.llama_init_from_model(self.model, cparams)
         if not self.ctx:
+            self._stop_check()
             llama_cpp.llama_model_free(self.model)
             raise TokenwiseError(
                 _("Not enough memory for a context of {n_ctx} tokens with this model; choose "
@@ -241,10 +265,31 @@ class Engine:
         if self._closed:
             return
         self._closed = True
+        self._stop_check()
         self._display.close()
         self.templates.close()
         llama_cpp.llama_free(self.ctx)
         llama_cpp.llama_model_free(self.model)
+
+    def _stop_check(self) -> None:
+        check, self._check = getattr(self, "_check", None), None
+        if check is not None:
+            check.cancel()
+
+    def wait_checked(self) -> None:
+        """Wait for a new file's check in the child; DamagedModelError if it failed.
+
+        Called before the first decode: the file's tokens go through the model only once the
+        child has decoded one without crashing.
+        """
+        check, self._check = self._check, None
+        if check is not None:
+            try:
+                check.verdict()
+            except TokenwiseError as exc:
+                self._check_error = exc
+        if self._check_error is not None:
+            raise self._check_error
 
     def __enter__(self) -> Engine:
         return self
@@ -332,6 +377,8 @@ class Engine:
 
     def _decode(self, tokens: Sequence[int], start: int, cancel: threading.Event | None) -> bool:
         """Evaluate tokens at positions start.. ; False if cancelled (cache trimmed back)."""
+        if self._check is not None or self._check_error is not None:
+            self.wait_checked()
         chunk = PROMPT_CHUNK_GPU if self.offloaded else self.n_batch
         pos = 0
         while pos < len(tokens):

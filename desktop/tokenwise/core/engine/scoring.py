@@ -56,6 +56,7 @@ def score_tokens(
             "This text needs {need} context cells to be scored (it has {n} tokens); the "
             "context holds {n_ctx}. Score a shorter text, or choose a longer context length in "
             "Settings.").format(need=f"{n - 1:,}", n=f"{n:,}", n_ctx=f"{engine.n_ctx:,}"))
+    engine.wait_checked()  # a new file's check in the child comes before its first decode
     t0 = time.perf_counter()
     result = ScoreResult(context_tokens=start, unscored_first=unscored_first)
     memory = engine.memory
