@@ -2,9 +2,10 @@
 
 For each language (English, then Chinese) one window answers one message in step mode and
 the scenes are grabbed along the way: the main window mid-reply, the step view, the tokens
-panel (with Chinese text in the tokenizer playground, to show byte tokens) and the Models
-window. Files: ``main-en.png``, ``step-en.png``, ``tokens-en.png``, ``models-en.png`` and
-the same with ``-zh_CN``.
+panel (with Chinese text in the tokenizer playground, to show byte tokens), the Models
+window, and the strategies lab comparing greedy, beam search and sampling on the same prompt
+with its beam tree. Files: ``main-en.png``, ``step-en.png``, ``tokens-en.png``,
+``models-en.png``, ``compare-en.png``, ``beams-en.png`` and the same with ``-zh_CN``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from typing import Any
 PROMPTS = {"en": "Why does a language model write one token at a time?",
            "zh_CN": "为什么语言模型一次只写一个词元？"}
 PLAYGROUND = "Tokens: 人工智能是一门强大的技术。"
-SCENES = ("main", "step", "tokens", "models")
+SCENES = ("main", "step", "tokens", "models", "compare", "beams")
+LAB_TOKENS = 12
+BEAM_TAB = 2
 MID_REPLY_STEPS = 14
 
 
@@ -45,6 +48,7 @@ def run_scenes(out: Path, languages: tuple[str, ...], size: tuple[int, int],
         window.show()
         inspector, flow = window.inspector, window.flow
         waits = [0]
+        shot_lab: list[bool] = []
 
         def save(widget: Any, name: str) -> None:
             path = out / f"{name}-{language}.png"
@@ -97,6 +101,29 @@ def run_scenes(out: Path, languages: tuple[str, ...], size: tuple[int, int],
         def finish(models: Any) -> None:
             save(models, "models")
             models.hide()
+            window.open_lab(0)
+            lab = window.lab
+            assert lab is not None
+            lab.resize(1300, 760)
+            lab.max_tokens.setValue(LAB_TOKENS)
+            lab.column_finished.connect(lambda _i: lab_done(lab))
+            lab.run()
+
+        def lab_done(lab: Any) -> None:
+            if lab.busy or shot_lab:
+                return
+            shot_lab.append(True)
+            QTimer.singleShot(300, lambda: shoot_lab(lab))
+
+        def shoot_lab(lab: Any) -> None:
+            save(lab, "compare")
+            lab.tabs.setCurrentIndex(BEAM_TAB)
+            QTimer.singleShot(300, lambda: end(lab))
+
+        def end(lab: Any) -> None:
+            save(lab, "beams")
+            lab.hide()
+
             def close() -> None:
                 window.close_without_asking()
                 then()
