@@ -306,7 +306,10 @@ def test_playground_tokenizes_live_and_drops_stale_answers(
         tokens = engine.tokenize(text)
         QTimer.singleShot(0, lambda: callback(tokens))  # answers later, like the engine thread
 
+    panel.set_tokenize_function(None)
+    assert "load a model" in panel.tokens.play_count.text()
     panel.set_tokenize_function(tokenize)
+    assert panel.tokens.play_count.text() == ""  # loaded: the hint is gone
     panel.tabs.setCurrentWidget(panel.tokens)
     edit = panel.tokens.play_edit
     text = "Tokenization splits 工作 into pieces."

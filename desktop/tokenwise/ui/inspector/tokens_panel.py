@@ -196,6 +196,8 @@ class TokensPanel(QWidget):
                 self.tr("The tokenizer is unavailable: {reason}").format(
                     reason=self._unavailable) if self._unavailable
                 else self.tr("load a model to use the playground"))
+        elif not self.play_edit.toPlainText():
+            self.play_count.setText("")  # the "load a model" hint is stale once one has loaded
 
     def _tokenize_now(self) -> None:
         if self._tokenize is None:
