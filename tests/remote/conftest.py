@@ -51,6 +51,19 @@ def doomed_llama_server(starter_model_path: Path, tmp_path: Path) -> Iterator[Ru
     server.stop()
 
 
+@pytest.fixture(scope="module")
+def local(starter_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """The local engine on the same model: what each server's replies are held to."""
+    from tokenwise.core import paths
+    from tokenwise.core.engine.local import Engine
+
+    paths.set_base(tmp_path_factory.mktemp("local-home"))
+    engine = Engine(starter_model_path, n_ctx=2048)
+    paths.set_base(None)
+    yield engine
+    engine.close()
+
+
 @pytest.fixture(scope="session")
 def lcp_server(starter_model_path: Path, tmp_path_factory: pytest.TempPathFactory
                ) -> Iterator[RunningServer]:

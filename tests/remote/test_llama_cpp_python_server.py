@@ -7,7 +7,6 @@ text, and its /extras/tokenize shows that the server reads exactly those ids.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -19,18 +18,6 @@ from tokenwise.core.sampling.settings import PRESETS
 
 MESSAGES = [ChatMessage("user", "Name three colours of the rainbow.")]
 TOLERANCE = 2e-3
-
-
-@pytest.fixture(scope="module")
-def local(starter_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
-    from tokenwise.core import paths
-    from tokenwise.core.engine.local import Engine
-
-    paths.set_base(tmp_path_factory.mktemp("local-home"))
-    engine = Engine(starter_model_path, n_ctx=2048)
-    paths.set_base(None)
-    yield engine
-    engine.close()
 
 
 @pytest.fixture

@@ -26,18 +26,6 @@ GREEDY = PRESETS["Greedy"]
 TOLERANCE = 2e-3
 
 
-@pytest.fixture(scope="module")
-def local(starter_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
-    from tokenwise.core import paths
-    from tokenwise.core.engine.local import Engine
-
-    paths.set_base(tmp_path_factory.mktemp("local-home"))
-    engine = Engine(starter_model_path, n_ctx=2048)
-    paths.set_base(None)
-    yield engine
-    engine.close()
-
-
 @pytest.fixture
 def remote(llama_server: RunningServer) -> Iterator[RemoteEngine]:
     engine = connect(llama_server.base_url, server_name="loopback")
