@@ -114,10 +114,14 @@ def apply(app: QApplication, choice: str = "system", font_size: int = 10) -> Col
     return _current
 
 
+def heat_hue(prob: float) -> int:
+    """The heat colour's hue: 0 red (unlikely) .. 120 green (likely)."""
+    return int(120 * min(1.0, max(0.0, prob)))
+
+
 def heat_color(prob: float, dark: bool) -> QColor:
     """A token's background by probability: red (unlikely) through amber to green (likely)."""
-    p = min(1.0, max(0.0, prob))
-    hue = int(120 * p)  # 0 red .. 120 green
+    hue = heat_hue(prob)
     color = QColor.fromHsv(hue, 150 if dark else 110, 120 if dark else 255)
     color.setAlpha(200 if dark else 150)
     return color

@@ -456,6 +456,10 @@ class ConversationFlow:
     def step_once(self) -> None:
         self.writer.gate.step_once()
 
+    def set_stream_interval(self, seconds: float) -> None:
+        """How often a streaming reply sends its steps (the window's frame interval)."""
+        self.writer.gate.emit_interval_s = seconds
+
     def run_to_end(self) -> None:
         self.writer.gate.set_step_mode(False)
 

@@ -29,7 +29,7 @@ from tokenwise.core.sampling.settings import SamplerSettings
 from tokenwise.core.tasks import TaskState
 from tokenwise.core.trace.records import STOP_CANCELLED, Step
 
-EMIT_INTERVAL_S = 0.016  # one batch of steps per frame at most
+EMIT_INTERVAL_S = 0.033  # one batch of steps per frame at most, until the window paces it
 LOAD_PROGRESS_STEP = 0.02  # report model loading in steps of 2 %
 
 
@@ -82,7 +82,8 @@ def tokenize(slot: EngineSlot, _state: TaskState[None], text: str) -> list[Token
 
 
 class StepGate:
-    """Step mode: the reply draws one token per permit until the mode is switched off.
+    """Step mode: the reply draws one token per permit until the mode is switched off; and
+    how often the reply sends its steps (``emit_interval_s``: the window's frame interval).
 
     Switched and stepped from the owner's thread; waited on by the engine's.
     """
@@ -90,6 +91,7 @@ class StepGate:
     def __init__(self) -> None:
         self._on = False
         self._permits = threading.Semaphore(0)
+        self.emit_interval_s = EMIT_INTERVAL_S  # set from the owner's thread, read per step
 
     @property
     def step_mode(self) -> bool:
@@ -206,7 +208,7 @@ def stream_reply(slot: EngineSlot, state: TaskState[ReplyEvent], job: ReplyJob,
             pieces.append(step.text)
             batch.append(step)
             stop_reason = step.stop_reason or stop_reason
-            if gate.step_mode or now - last_emit >= EMIT_INTERVAL_S or step.stop_reason:
+            if gate.step_mode or now - last_emit >= gate.emit_interval_s or step.stop_reason:
                 out, batch, last_emit = batch, [], now
                 yield StepsReady(out, *timings())
     finally:

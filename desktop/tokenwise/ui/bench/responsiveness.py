@@ -14,6 +14,8 @@ Figures (one JSON object; the inspector adds its own keys elsewhere):
   GUI), alternated for STREAM_ROUNDS rounds; medians of the engine's own decode rate;
   engine_window_threads_tok_s / stream_vs_window_engine_ratio: the same against the window's
   own engine thread with nothing drawn (the window uses one thread fewer than the CLI);
+- stream_frame_interval_ms: the interval between frames the chat's pacer settled on (it keeps
+  the GUI thread's share of a core while streaming near pacing.BUDGET);
 - panels_overhead_ratio: streaming time with every panel shown / with the inspector hidden
   (same alternation, medians);
 - whatif_redraw_median_ms, whatif_redraw_p99_ms, select_step_median_ms: see bench_panels.
@@ -226,6 +228,7 @@ def _in_process() -> dict[str, Any]:
         "gui_cpu_share_late": round(_cpu_share(cpu_track, len(steps) - 400, len(steps)), 3),
     }
     out.update(_stream_rates(window))
+    out["stream_frame_interval_ms"] = round(window.controller.frame_interval_s * 1000, 1)
     out["append_cost_ratio"] = round(_append_cost_ratio(window, message, steps), 3)
     out["chat_switch_ms"] = round(_chat_switch_ms(window), 1)
     window.close()

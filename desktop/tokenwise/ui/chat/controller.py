@@ -3,7 +3,7 @@
 User actions from the chat view, the sidebar, the composer and the inspector go to the
 ConversationFlow (tokenwise.core.chat.conversation); what it reports is drawn here and
 re-emitted as signals for the main window. No domain rule lives here: only which widget shows
-what, and streamed tokens drawn at most once per frame.
+what, and streamed tokens drawn at most once per frame (frames paced by ui.chat.pacing).
 """
 
 from __future__ import annotations
@@ -25,10 +25,12 @@ from tokenwise.core.tasks import SerialWorker
 from tokenwise.core.trace.records import Step
 from tokenwise.ui.chat.composer import Composer
 from tokenwise.ui.chat.conversations import ConversationList
+from tokenwise.ui.chat.pacing import FramePacer
 from tokenwise.ui.chat.view import WINDOW, ChatView
 from tokenwise.ui.inspector import InspectorPanel
 
-FRAME_MS = 16  # streamed tokens are drawn at most once per frame
+INSPECTOR_FRAMES = 10  # the inspector's live views are redrawn every this many frames
+STATS_MS = 250  # the context meter follows a streaming reply at most this often
 
 
 class ChatController(QObject, ChatListener):
@@ -79,10 +81,15 @@ class ChatController(QObject, ChatListener):
         self._switch_started = 0.0
         self._shown = WINDOW
         self._pending: list[Step] = []
+        self._pacer = FramePacer()
         self._frame = QTimer(self)
         self._frame.setSingleShot(True)
-        self._frame.setInterval(FRAME_MS)
-        self._frame.timeout.connect(self._draw_pending)
+        self._frame.timeout.connect(self._end_frame)
+        self._stats: dict[str, float] = {}
+        self._stats_timer = QTimer(self)
+        self._stats_timer.setSingleShot(True)
+        self._stats_timer.setInterval(STATS_MS)
+        self._stats_timer.timeout.connect(self._flush_stats)
 
         flow = self.flow
         composer.send_requested.connect(flow.send)
@@ -158,6 +165,23 @@ class ChatController(QObject, ChatListener):
         self._show_path(self._shown + WINDOW)
         self.load_visible_traces()
 
+    @property
+    def frame_interval_s(self) -> float:
+        """The interval between a streaming reply's frames that the pacer chose last."""
+        return self._pacer.interval_s
+
+    def _end_frame(self) -> None:
+        if self._pending:  # drawn now, and the next frame waits its turn again
+            self._draw_frame()
+
+    def _draw_frame(self) -> None:
+        self._draw_pending()
+        interval = self._pacer.frame_drawn()
+        self._frame.start(round(interval * 1000))
+        self.flow.set_stream_interval(interval)  # one batch a frame: no wake-up in between
+        # the inspector's live views follow at a tenth of the frame rate
+        self.inspector.set_stream_refresh_ms(round(INSPECTOR_FRAMES * interval * 1000))
+
     def _draw_pending(self) -> None:
         steps, self._pending = self._pending, []
         if steps:
@@ -176,6 +200,7 @@ class ChatController(QObject, ChatListener):
         self.engine.outbox.deliver_pending()
         self._frame.stop()
         self._draw_pending()
+        self._flush_stats()
         self.flow.abandon_reply()
         self.db.shutdown(max(0.1, deadline - time.monotonic()), run_queued=True)
 
@@ -227,6 +252,7 @@ class ChatController(QObject, ChatListener):
         self.view.add_message(message)
 
     def on_reply_started(self, reply: Message, prefix: list[Step]) -> None:
+        self._pacer.start()
         self.view.begin_reply(reply, prefix)
         self.view.show_notice("")
 
@@ -237,26 +263,41 @@ class ChatController(QObject, ChatListener):
 
     def on_steps_arrived(self, steps: list[Step]) -> None:
         self._pending.extend(steps)
-        if not self._frame.isActive():
-            self._frame.start()
+        if not self._frame.isActive():  # drawn now; what comes within the frame, at its end
+            self._draw_frame()
 
     def on_step_waiting(self) -> None:
         self.step_waiting.emit()
 
     def on_stats_changed(self, stats: dict[str, float]) -> None:
-        self.stats_changed.emit(stats)
+        """Context use while a reply streams is shown a few times a second; the rest at once."""
+        self._stats.update(stats)
+        if self.view.streaming_bubble is None or set(stats) - {"context_used"}:
+            self._flush_stats()
+        elif not self._stats_timer.isActive():
+            self._stats_timer.start()
+
+    def _flush_stats(self) -> None:
+        self._stats_timer.stop()
+        stats, self._stats = self._stats, {}
+        if stats:
+            self.stats_changed.emit(stats)
 
     def on_reply_saved(self, message_id: int, steps: int) -> None:
         self.reply_saved.emit(message_id, steps)
 
     def on_reply_finished(self, message: Message, in_view: bool) -> None:
         self._draw_pending()
+        self._flush_stats()
+        self.inspector.end_stream()
         if in_view:
             self.view.finish_reply(message)
         self.reply_finished.emit(message.id)
 
     def on_reply_failed(self, message: Message, error: str) -> None:
         self._draw_pending()
+        self._flush_stats()
+        self.inspector.end_stream()
         self.view.finish_reply(message)
         self.error_reported.emit(error)
 

@@ -17,6 +17,8 @@ from PySide6.QtGui import (
     QColor,
     QFont,
     QMouseEvent,
+    QPainter,
+    QPaintEvent,
     QResizeEvent,
     QTextBlockFormat,
     QTextCharFormat,
@@ -83,6 +85,22 @@ def tooltip_html(step: Step, top: int = 5) -> str:
     )
 
 
+_HEAT_FORMATS: dict[tuple[int, bool], QTextCharFormat] = {}
+
+
+def _heat_format(prob: float, dark: bool) -> QTextCharFormat:
+    """A streamed token's shading: one format per hue (there are 121), made once."""
+    key = (theme.heat_hue(prob), dark)
+    fmt = _HEAT_FORMATS.get(key)
+    if fmt is None:
+        fmt = _HEAT_FORMATS[key] = QTextCharFormat()
+        fmt.setBackground(theme.heat_color(prob, dark))
+    return fmt
+
+
+STREAM_ROOM_LINES = 4  # a streamed reply's text grows this many lines at a time
+
+
 class TokenText(QTextBrowser):
     """A message body sized to its content, whose characters map to generation steps.
 
@@ -105,6 +123,9 @@ class TokenText(QTextBrowser):
             Qt.TextInteractionFlag.TextSelectableByMouse
             | Qt.TextInteractionFlag.LinksAccessibleByMouse
         )
+        # opaque: a streamed batch repaints the text alone, not the card and window beneath
+        # it (paintEvent fills the background)
+        self.viewport().setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.viewport().setMouseTracking(True)
         self.viewport().setCursor(Qt.CursorShape.IBeamCursor)
         self.document().setDocumentMargin(2)
@@ -153,13 +174,14 @@ class TokenText(QTextBrowser):
         if not steps:
             return
         cursor = self._cursor
-        cursor.movePosition(QTextCursor.MoveOperation.End)
+        if not cursor.atEnd():  # moving lays the line out to find x: only when needed
+            cursor.movePosition(QTextCursor.MoveOperation.End)
         if self._heatmap:
             dark = theme.current().dark
+            cursor.beginEditBlock()  # one layout of the paragraph for the batch, not one a token
             for step in steps:
-                fmt = QTextCharFormat()
-                fmt.setBackground(theme.heat_color(step.prob, dark))
-                cursor.insertText(step.text, fmt)
+                cursor.insertText(step.text, _heat_format(step.prob, dark))
+            cursor.endEditBlock()
         else:
             cursor.insertText("".join(s.text for s in steps), QTextCharFormat())
         for step in steps:
@@ -335,6 +357,16 @@ class TokenText(QTextBrowser):
         else:
             QToolTip.hideText()
 
+    def paintEvent(self, event: QPaintEvent) -> None:
+        colors = theme.current()
+        parent = self.parentWidget()
+        user = parent is not None and parent.property("role") == "user"
+        painter = QPainter(self.viewport())
+        painter.fillRect(event.rect(), QColor(colors.user_bubble if user
+                                              else colors.assistant_bubble))
+        painter.end()
+        super().paintEvent(event)
+
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self._fit()
@@ -346,6 +378,9 @@ class TokenText(QTextBrowser):
         if doc.textWidth() != width:  # setting it at all relays out the whole document
             doc.setTextWidth(width)
         height = int(doc.size().height()) + 2 * self.frameWidth() + 2
+        if self._streaming:  # room for a few lines ahead: the card and the chat below it
+            step = STREAM_ROOM_LINES * self.fontMetrics().lineSpacing()  # move less often
+            height = -(-height // step) * step
         if height != self._last_height:
             self._last_height = height
             self.setFixedHeight(height)

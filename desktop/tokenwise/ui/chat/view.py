@@ -214,7 +214,8 @@ class ChatView(QWidget):
         if bubble is None or not steps:
             return
         bubble.text.append_steps(steps)
-        bubble.text.select_step(len(bubble.text.steps) - 1)
+        # the newest token is highlighted once the reply ends: moving the highlight every
+        # frame would repaint the whole text each time, on the engine's CPU
         self._selected = (bubble.message.id, len(bubble.text.steps) - 1)
 
     def finish_reply(self, message: Message) -> None:

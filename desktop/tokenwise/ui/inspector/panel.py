@@ -45,7 +45,9 @@ from tokenwise.ui.inspector.stage_table import (
 from tokenwise.ui.inspector.step_view import K_MAX, K_MIN, StepView
 from tokenwise.ui.inspector.tokens_panel import TokenizeFunction, TokensPanel
 
-STREAM_REFRESH_MS = 250  # while streaming, redraw the views at most this often
+STREAM_REFRESH_MS = 250  # while streaming, redraw the views at most this often (the chat's
+# frame pacing may ask for less: see set_stream_refresh_ms)
+STREAM_REFRESH_MAX_MS = 600  # and at least this often: the views keep up with the reply
 
 
 class InspectorPanel(QWidget):
@@ -172,6 +174,10 @@ class InspectorPanel(QWidget):
         else:  # leading edge now, the rest when the timer fires
             self.refresh()
             self._stream_timer.start()
+
+    def set_stream_refresh_ms(self, ms: int) -> None:
+        """How often the views follow a streaming reply (between 250 and 600 ms)."""
+        self._stream_timer.setInterval(min(STREAM_REFRESH_MAX_MS, max(STREAM_REFRESH_MS, ms)))
 
     def select_step(self, index: int) -> None:
         if not (0 <= index < len(self._steps)):
@@ -349,6 +355,13 @@ class InspectorPanel(QWidget):
                        "the stored logits; the reply itself was drawn with its own "
                        "settings.").format(settings=", ".join(parts))
         return text + (f"<br><i>{note}</i>" if note else "")
+
+    def end_stream(self) -> None:
+        """The reply ended: show its last state now, not at the next tick."""
+        self._stream_timer.stop()
+        if self._stream_pending:
+            self._stream_pending = False
+            self.refresh()
 
     def _stream_tick(self) -> None:
         if self._stream_pending:
