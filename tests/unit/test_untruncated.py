@@ -87,7 +87,9 @@ def test_normaliser_and_inverse_cdf_match_textbook(n: int, temperature: float, c
     for at in np.concatenate([wide[:3], rng.choice(wide, 40)]):
         lo = cum[at - 1] if at else 0.0
         d.rng = _Fixed((lo + cum[at]) / 2 / total_p)  # type: ignore[assignment]
-        picked[int(order[at])] = d.draw(x, m, x.ctypes.data, total_p, pen_ids, pen_old, pen_new)
+        picked[int(order[at])] = d.draw(x, m, x.ctypes.data, total_p, pen_ids,
+                                        d.tempered_weights(pen_old, m),
+                                        d.tempered_weights(pen_new, m))
     assert picked == {t: t for t in picked}
     assert any(t in pen_ids for t in picked) and any(t not in pen_ids for t in picked)
 

@@ -11,6 +11,8 @@
  * With no truncating stage, tw_tempered and tw_pick draw from softmax(x / T) over the
  * unsorted vocabulary (see draw.py). tw_scan without a softmax kernel only selects; tw_moments
  * then adds the rest, with the same arithmetic (a step split around the next decode).
+ * tw_penalise applies the penalties to the few tokens of the window and joins them to the
+ * candidates, in one call instead of a few dozen small numpy ones.
  * It is an optional extension: without it the engine computes the same numbers with numpy.
  */
 #define PY_SSIZE_T_CLEAN
@@ -294,9 +296,8 @@ TW_EXPORT double tw_tempered(const float *x, int n, float m, float inv_t,
  * A chunk found short of the target adds only what it really holds: a rounding error in a
  * chunk sum moves the draw by no more than that error.
  * A target at or past the total (rounding) gives the last token of positive weight. */
-TW_EXPORT int tw_pick(const float *x, int n, float m, float inv_t, tw_softmax_fn softmax,
-                      const double *chunk_sums, double target, const int32_t *skip,
-                      int n_skip) {
+static int pick(const float *x, int n, float m, float inv_t, tw_softmax_fn softmax,
+                const double *chunk_sums, double target, const int32_t *skip, int n_skip) {
     float y[TW_CHUNK], tmp[TW_CHUNK];
     int last = -1, s = 0;
     double acc = 0.0;
@@ -318,6 +319,138 @@ TW_EXPORT int tw_pick(const float *x, int n, float m, float inv_t, tw_softmax_fn
         }
     }
     return last;
+}
+
+TW_EXPORT int tw_pick(const float *x, int n, float m, float inv_t, tw_softmax_fn softmax,
+                      const double *chunk_sums, double target, const int32_t *skip,
+                      int n_skip) {
+    return pick(x, n, m, inv_t, softmax, chunk_sums, target, skip, n_skip);
+}
+
+static int tw_int_order(const void *pa, const void *pb) {
+    const int32_t a = *(const int32_t *)pa, b = *(const int32_t *)pb;
+    return (a > b) - (a < b);
+}
+
+/* tw_pick with penalties: the n_pen penalised tokens (w_old / w_new: their tempered weights
+ * before and after) are a bucket of their own, drawn from first, in the order given; past it,
+ * their old weights are taken out of their chunks' sums and they are skipped. -1: bad
+ * arguments. */
+TW_EXPORT int tw_pick_penalised(const float *x, int n, float m, float inv_t,
+                                tw_softmax_fn softmax, const double *chunk_sums, double target,
+                                const int32_t *pen_ids, const double *w_old,
+                                const double *w_new, int n_pen) {
+    int32_t skip[TW_MAX_NEED];
+    const int chunks = (n + TW_CHUNK - 1) / TW_CHUNK;
+    if (n_pen < 0 || n_pen > TW_MAX_NEED) return -1;
+    double bucket = 0.0;
+    for (int i = 0; i < n_pen; i++) {
+        bucket += w_new[i];
+        if (bucket > target) return pen_ids[i];
+    }
+    target -= bucket;
+    double *sums = (double *)malloc(sizeof(double) * (size_t)(chunks > 0 ? chunks : 1));
+    if (sums == NULL) return -1;
+    for (int c = 0; c < chunks; c++) sums[c] = chunk_sums[c];
+    for (int i = 0; i < n_pen; i++) {
+        sums[pen_ids[i] / TW_CHUNK] -= w_old[i];
+        skip[i] = pen_ids[i];
+    }
+    qsort(skip, (size_t)n_pen, sizeof(int32_t), tw_int_order);
+    const int token = pick(x, n, m, inv_t, softmax, sums, target, skip, n_pen);
+    free(sums);
+    return token;
+}
+
+/* one candidate of the union tw_penalise writes: raw and penalised logits */
+typedef struct {
+    int32_t id;
+    float raw;
+    float pen;
+} tw_union;
+
+static int tw_union_order(const void *pa, const void *pb) {
+    const tw_union *a = (const tw_union *)pa, *b = (const tw_union *)pb;
+    if (a->pen != b->pen) return a->pen > b->pen ? -1 : 1;
+    if (a->raw != b->raw) return a->raw > b->raw ? -1 : 1;
+    return (a->id > b->id) - (a->id < b->id);
+}
+
+typedef struct {
+    int32_t id;
+    int32_t at;
+} tw_slot;
+
+static int tw_slot_order(const void *pa, const void *pb) {
+    const int32_t a = ((const tw_slot *)pa)->id, b = ((const tw_slot *)pb)->id;
+    return (a > b) - (a < b);
+}
+
+/* The penalties stage for the n_pen distinct tokens of the window, in llama.cpp's arithmetic
+ * (a logit at or below 0 multiplied by `repeat`, above it divided; then count * freq, then
+ * presence, taken off; all in float), and what the rest of the step needs of it, in one call:
+ * old[i] / new_[i]: the logits before and after; w_old[i] / w_new[i]: exp((logit - m) * inv_t);
+ * sums: sum exp(old - m), sum exp(new - m), sum w_old, sum w_new;
+ * u: the union of the scan's n_cands candidates and the penalised tokens, with both logits,
+ * best penalised logit first, equal ones by raw logit (descending), then the lower id.
+ * Returns the union's size; -1: more penalised tokens than TW_MAX_NEED. */
+TW_EXPORT int tw_penalise(const float *x, const int32_t *ids, const int32_t *counts, int n_pen,
+                          float repeat, float freq, float presence, double m, double inv_t,
+                          float *old, float *new_, double *w_old, double *w_new,
+                          double *sums, const tw_token *cands, int n_cands, tw_union *u) {
+    tw_slot slots[TW_MAX_NEED];
+    char found[TW_MAX_NEED];
+    if (n_pen < 0 || n_pen > TW_MAX_NEED || n_cands < 0) return -1;
+    double s_old = 0.0, s_new = 0.0, t_old = 0.0, t_new = 0.0;
+    for (int i = 0; i < n_pen; i++) {
+        const float v = x[ids[i]];
+        float w = v <= 0.0f ? v * repeat : v / repeat;
+        w = (w - (float)counts[i] * freq) - presence;
+        old[i] = v;
+        new_[i] = w;
+        s_old += exp((double)v - m);
+        s_new += exp((double)w - m);
+        w_old[i] = exp(((double)v - m) * inv_t);
+        w_new[i] = exp(((double)w - m) * inv_t);
+        t_old += w_old[i];
+        t_new += w_new[i];
+        slots[i].id = ids[i];
+        slots[i].at = i;
+        found[i] = 0;
+    }
+    sums[0] = s_old;
+    sums[1] = s_new;
+    sums[2] = t_old;
+    sums[3] = t_new;
+    qsort(slots, (size_t)n_pen, sizeof(tw_slot), tw_slot_order);
+    int size = 0;
+    for (int q = 0; q < n_cands; q++) {
+        const int32_t id = cands[q].id;
+        u[size].id = id;
+        u[size].raw = cands[q].logit;
+        u[size].pen = cands[q].logit;
+        int lo = 0, hi = n_pen - 1;
+        while (lo <= hi) {
+            const int mid = (lo + hi) / 2;
+            if (slots[mid].id < id) lo = mid + 1;
+            else if (slots[mid].id > id) hi = mid - 1;
+            else {
+                u[size].pen = new_[slots[mid].at];
+                found[slots[mid].at] = 1;
+                break;
+            }
+        }
+        size++;
+    }
+    for (int i = 0; i < n_pen; i++) {
+        if (found[i]) continue;
+        u[size].id = ids[i];
+        u[size].raw = old[i];
+        u[size].pen = new_[i];
+        size++;
+    }
+    qsort(u, (size_t)size, sizeof(tw_union), tw_union_order);
+    return size;
 }
 
 static struct PyModuleDef tw_module = {

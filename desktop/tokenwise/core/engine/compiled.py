@@ -18,6 +18,7 @@ import numpy as np
 from tokenwise.core.engine import draw
 
 _TOKEN_DTYPE = np.dtype([("id", "<i4"), ("logit", "<f4"), ("p", "<f4")])
+_UNION_DTYPE = np.dtype([("id", "<i4"), ("raw", "<f4"), ("pen", "<f4")])  # tw_union
 
 
 def _fused_softmax() -> Any:
@@ -37,22 +38,25 @@ def _fused_softmax() -> Any:
 _SOFTMAX = _fused_softmax()
 
 
-def _compiled_pass() -> tuple[Callable[..., int] | None, tuple[Any, Any, int] | None, Any]:
+def _compiled_pass() -> tuple[Callable[..., int] | None, tuple[Any, Any, int, Any] | None,
+                              Any, Callable[..., int] | None]:
     """The C pass over the logits (``_scan.c``), if it was built; None: numpy does the work.
 
-    Also its untruncated-draw functions (tw_tempered, tw_pick) with ggml's softmax address.
+    Also its untruncated-draw functions (tw_tempered, tw_pick, ggml's softmax address,
+    tw_pick_penalised), tw_moments and tw_penalise.
     """
     if _SOFTMAX is None:
-        return None, None, None
+        return None, None, None, None
     try:
         module = importlib.import_module("tokenwise.core.engine._scan")
     except ImportError:
-        return None, None, None
+        return None, None, None, None
     try:
         lib = ctypes.CDLL(module.__file__)
         fn, tempered, pick = lib.tw_scan, lib.tw_tempered, lib.tw_pick
+        penalise = lib.tw_penalise
     except (OSError, AttributeError):
-        return None, None, None
+        return None, None, None, None
     fn.restype = ctypes.c_int
     fn.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_void_p,
                    ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
@@ -67,11 +71,22 @@ def _compiled_pass() -> tuple[Callable[..., int] | None, tuple[Any, Any, int] | 
     moments.restype = None
     moments.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_float, ctypes.c_void_p,
                         ctypes.c_void_p, ctypes.c_void_p]
+    pick_penalised = lib.tw_pick_penalised
+    pick_penalised.restype = ctypes.c_int
+    pick_penalised.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_float, ctypes.c_float,
+                               ctypes.c_void_p, ctypes.c_void_p, ctypes.c_double,
+                               ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int]
+    penalise.restype = ctypes.c_int
+    penalise.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int,
+                         ctypes.c_float, ctypes.c_float, ctypes.c_float, ctypes.c_double,
+                         ctypes.c_double, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+                         ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int,
+                         ctypes.c_void_p]
     address = ctypes.cast(_SOFTMAX, ctypes.c_void_p).value or 0
-    return fn, (tempered, pick, address), moments
+    return fn, (tempered, pick, address, pick_penalised), moments, penalise
 
 
-_SCAN, _DRAW, _MOMENTS = _compiled_pass()
+_SCAN, _DRAW, _MOMENTS, _PENALISE = _compiled_pass()
 _SCAN_MAX_NEED = 1024  # as TW_MAX_NEED in _scan.c
 _SCAN_CAP = 4096  # candidates it may return (ties at the threshold included)
 _SOFTMAX_ADDRESS = ctypes.cast(_SOFTMAX, ctypes.c_void_p).value if _SOFTMAX is not None else None
@@ -102,6 +117,19 @@ class CandidateBuffer:
         self.scan_args = (ctypes.addressof(self._data), min(_SCAN_CAP, capacity),
                           self.scan_out.ctypes.data, self.chunk_sums.ctypes.data)
         self.all_ids = np.arange(capacity, dtype=np.intp)
+        # tw_penalise: the penalised tokens' numbers and the union with the candidates
+        self.pen_old = np.empty(_SCAN_MAX_NEED, dtype=np.float32)
+        self.pen_new = np.empty(_SCAN_MAX_NEED, dtype=np.float32)
+        self.pen_w_old = np.empty(_SCAN_MAX_NEED, dtype=np.float64)
+        self.pen_w_new = np.empty(_SCAN_MAX_NEED, dtype=np.float64)
+        self.pen_sums = np.empty(4, dtype=np.float64)
+        union = np.empty(_SCAN_CAP + _SCAN_MAX_NEED, dtype=_UNION_DTYPE)
+        self.union_ids, self.union_pen = union["id"], union["pen"]
+        self._union = union
+        self.penalise_args = (
+            self.pen_old.ctypes.data, self.pen_new.ctypes.data, self.pen_w_old.ctypes.data,
+            self.pen_w_new.ctypes.data, self.pen_sums.ctypes.data, ctypes.addressof(self._data))
+        self.union_ptr = union.ctypes.data
 
     def load(self, ids: np.ndarray, logits: np.ndarray, *, is_sorted: bool = False) -> None:
         n = ids.size

@@ -37,11 +37,12 @@ def chunk_count(n_vocab: int) -> int:
 class UntruncatedDraw:
     """One generation's draws from softmax(x / T) over the whole vocabulary.
 
-    ``compiled``: the (tw_tempered, tw_pick, softmax address) triple, or None for numpy.
+    ``compiled``: (tw_tempered, tw_pick, softmax address, tw_pick_penalised), or None for
+    numpy.
     """
 
     def __init__(self, n_vocab: int, temperature: float, seed: int,
-                 compiled: tuple[Any, Any, int] | None) -> None:
+                 compiled: tuple[Any, Any, int, Any] | None) -> None:
         self.n_vocab = n_vocab
         self.inv_t = float(np.float32(1.0 / temperature))
         self.rng = random.Random(seed)
@@ -75,7 +76,7 @@ class UntruncatedDraw:
             self.sums[:] = scan_sums
             return z
         if self.compiled is not None:
-            tempered, _, softmax = self.compiled
+            tempered, _, softmax, _ = self.compiled
             return float(tempered(x_address, self.n_vocab, m, self.inv_t, softmax,
                                   self._sums_ptr))
         y = self._weights(x, m)
@@ -88,30 +89,40 @@ class UntruncatedDraw:
     def weight(self, logit: float, m: float) -> float:
         return math.exp((logit - m) * self.inv_t)
 
+    def tempered_weights(self, logits: np.ndarray, m: float) -> np.ndarray:
+        """exp((logit - m) / T) in float64, for the few penalised tokens."""
+        return np.exp((logits.astype(np.float64) - m) * self.inv_t)
+
     def draw(self, x: np.ndarray, m: float, x_address: int, total: float,
-             pen_ids: np.ndarray | None, pen_old: np.ndarray | None,
-             pen_new: np.ndarray | None) -> int:
+             pen_ids: np.ndarray | None, old_w: np.ndarray | None,
+             new_w: np.ndarray | None) -> int:
         """A token drawn with probability weight / total (after :meth:`normaliser`).
 
-        ``pen_ids`` / ``pen_old`` / ``pen_new``: the penalised tokens, their raw and their
-        penalised logits (None: no penalties).
+        ``pen_ids`` / ``old_w`` / ``new_w``: the penalised tokens and their tempered weights
+        (:meth:`tempered_weights`) before and after penalties (None: no penalties).
         """
         target = self.rng.random() * total
         skip = np.empty(0, dtype=np.int32)
         sums = self.sums
-        if pen_ids is not None and pen_old is not None and pen_new is not None:
-            inv = self.inv_t
-            new_w = np.exp((pen_new.astype(np.float64) - m) * inv)
+        if (self.compiled is not None and pen_ids is not None and old_w is not None
+                and new_w is not None and old_w.flags.c_contiguous
+                and new_w.flags.c_contiguous):
+            _, _, softmax, pick_penalised = self.compiled
+            token = int(pick_penalised(x_address, self.n_vocab, m, self.inv_t, softmax,
+                                       self._sums_ptr, target, pen_ids.ctypes.data,
+                                       old_w.ctypes.data, new_w.ctypes.data, pen_ids.size))
+            if token >= 0:
+                return token
+        if pen_ids is not None and old_w is not None and new_w is not None:
             bucket = np.cumsum(new_w)
             if bucket.size and target < bucket[-1]:
                 return int(pen_ids[int(np.searchsorted(bucket, target, side="right"))])
             target -= float(bucket[-1]) if bucket.size else 0.0
-            old_w = np.exp((pen_old.astype(np.float64) - m) * inv)
             sums = sums.copy()
             np.subtract.at(sums, pen_ids // CHUNK, old_w)
             skip = np.sort(pen_ids).astype(np.int32)
         if self.compiled is not None:
-            _, pick, softmax = self.compiled
+            _, pick, softmax, _ = self.compiled
             return int(pick(x_address, self.n_vocab, m, self.inv_t, softmax,
                             sums.ctypes.data, target, skip.ctypes.data, skip.size))
         y = self._weights(x, m).astype(np.float64)
@@ -127,11 +138,14 @@ class UntruncatedDraw:
         head: list[int], pen: np.ndarray, pen_probs: Sequence[float],
         penalised: tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None],
         stages: list[Stage], forced: int | None, labels: dict[str, str],
+        pen_weights: tuple[np.ndarray, np.ndarray, float, float] | None = None,
     ) -> tuple[int, float]:
         """No truncating stage: every stage keeps the whole vocabulary; draw by inverse CDF.
 
         The temperature stage's normaliser is one pass (none at T = 1: the inspection's);
         the shown probabilities and the drawn token's come from the same weights.
+        ``pen_weights``: the penalised tokens' tempered weights before and after, and their
+        sums, when the compiled pass has them (tw_penalise); else they are computed here.
         """
         n = self.n_vocab
         shown_ids, shown_probs = tuple(head), tuple(pen_probs)
@@ -140,10 +154,14 @@ class UntruncatedDraw:
         total = self.normaliser(x, m, address, scan_sums, z)
         pen_ids, pen_old, pen_new = penalised
         lookup: dict[int, float] = {}
+        old_w = new_w = None
         if pen_ids is not None and pen_old is not None and pen_new is not None:
-            inv = self.inv_t
-            total += float(np.exp((pen_new.astype(np.float64) - m) * inv).sum()
-                           - np.exp((pen_old.astype(np.float64) - m) * inv).sum())
+            if pen_weights is not None:
+                old_w, new_w, old_sum, new_sum = pen_weights
+                total += new_sum - old_sum
+            else:
+                old_w, new_w = self.tempered_weights(pen_old, m), self.tempered_weights(pen_new, m)
+                total += float(new_w.sum() - old_w.sum())
             lookup = dict(zip(pen_ids.tolist(), pen_new.tolist(), strict=True))
         inv_total = 1.0 / total
         weight = self.weight
@@ -153,6 +171,6 @@ class UntruncatedDraw:
         if forced is not None:
             token = forced
         else:
-            token = self.draw(x, m, address, total, *penalised)
+            token = self.draw(x, m, address, total, pen_ids, old_w, new_w)
         logit = lookup[token] if token in lookup else float(x[token])
         return token, weight(logit, m) * inv_total

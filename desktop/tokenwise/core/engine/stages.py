@@ -14,7 +14,7 @@ import math
 from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import accumulate
+from itertools import accumulate, chain
 
 import llama_cpp
 import numpy as np
@@ -23,6 +23,7 @@ from tokenwise.core.engine import draw
 from tokenwise.core.engine.compiled import (
     _DRAW,
     _MOMENTS,
+    _PENALISE,
     _SCAN,
     _SCAN_MAX_NEED,
     _SOFTMAX_ADDRESS,
@@ -35,7 +36,6 @@ from tokenwise.core.engine.numpy_path import (
     _SCOPE_TOP,
     _SCOPE_TOP_P,
     NumpyPath,
-    _sorted,
 )
 from tokenwise.core.errors import InvalidLogitsError
 from tokenwise.core.sampling.settings import SamplerSettings
@@ -87,6 +87,9 @@ class Decision:
     stages: list[Stage]  # after the penalties stage
     pen_old: np.ndarray | None
     pen_new: np.ndarray | None
+    log_z_pen: float = math.nan  # the normaliser after penalties (NaN: finish computes it)
+    pen_probs: list[float] | None = None  # the shown candidates' after penalties, if known
+    pen_delta: float = math.nan  # what the penalties change in the normaliser's sum, if known
 
 
 _INVALID = (
@@ -191,6 +194,7 @@ class StepSampler(NumpyPath):
             self._scope = _SCOPE_ALL
         self._min_p_window = -math.log(s.min_p) + 1.0 if s.min_p > 0.0 else 0.0
         self._columns_of: np.ndarray | None = None
+        self._where: np.ndarray | None = None  # see _penalised
         self._x2: np.ndarray | None = None
         self._tail = np.empty(0, dtype=np.float32)
         self._colmax = np.empty(_COLUMNS, dtype=np.float32)
@@ -205,11 +209,14 @@ class StepSampler(NumpyPath):
         self._scan = _SCAN if self._scope in (_SCOPE_TOP, _SCOPE_ALL) or nucleus else None
         self._nucleus_need = max(64, self.need)  # grown to twice the last nucleus
         # no truncating stage: draw by inverse CDF over the unsorted vocabulary
+        self._inv_t = 1.0  # the untruncated draw's 1 / T, for tw_penalise's weights
         self._untruncated = (
             draw.UntruncatedDraw(n_vocab, s.temperature, seed,
                                  _DRAW if _SCAN is not None else None)
             if self._scope == _SCOPE_ALL and not s.greedy else None
         )
+        if self._untruncated is not None:
+            self._inv_t = self._untruncated.inv_t
 
     def _make(self, sampler: object) -> object:
         self._samplers.append(sampler)
@@ -285,16 +292,38 @@ class StepSampler(NumpyPath):
 
         # penalties touch only the tokens in the window
         pen_ids = pen_old = pen_new = None
+        pen_weights: tuple[np.ndarray, np.ndarray, float, float] | None = None
+        union = 0  # > 0: tw_penalise joined them to the scanned candidates
+        pen_delta = math.nan
+        log_z_pen = math.nan  # split: only the greedy and top-k paths, which do not read it
         if counts:
-            pen_ids = np.fromiter(counts.keys(), dtype=np.int32, count=len(counts))
-            times = np.fromiter(counts.values(), dtype=np.float32, count=pen_ids.size)
-            old = pen_old = x[pen_ids]
-            rp = np.float32(s.repeat_penalty)
-            pen_new = np.where(old <= 0, old * rp, old / rp)
-            pen_new = (pen_new - times * np.float32(s.frequency_penalty)
-                       - np.float32(s.presence_penalty)).astype(np.float32)
-        # split: only the greedy and top-k paths, which do not read it
-        log_z_pen = _log_z_pen(m, z, pen_old, pen_new) if z is not None else math.nan
+            n_pen = len(counts)
+            both = np.fromiter(chain(counts.keys(), counts.values()), dtype=np.int32,
+                               count=2 * n_pen)  # one call: ids, then how often each occurs
+            pen_ids = both[:n_pen]
+            if scanned > 0 and _PENALISE is not None:
+                buf, both_at = self.buf, both.ctypes.data
+                union = _PENALISE(address, both_at, both_at + 4 * n_pen, n_pen,
+                                  s.repeat_penalty, s.frequency_penalty, s.presence_penalty,
+                                  m, self._inv_t, *buf.penalise_args, scanned, buf.union_ptr)
+            if union > 0:
+                pen_old, pen_new = buf.pen_old[:n_pen], buf.pen_new[:n_pen]
+                if split:  # finish reads them while the next step may be written
+                    pen_old, pen_new = pen_old.copy(), pen_new.copy()
+                s_old, s_new, t_old, t_new = buf.pen_sums.tolist()
+                pen_weights = (buf.pen_w_old[:n_pen], buf.pen_w_new[:n_pen], t_old, t_new)
+                pen_delta = s_new - s_old
+                if z is not None:
+                    log_z_pen = m + math.log(max(z + pen_delta, 1e-300))
+            else:
+                times = both[n_pen:].astype(np.float32)
+                old = pen_old = x[pen_ids]
+                rp = np.float32(s.repeat_penalty)
+                pen_new = np.where(old <= 0, old * rp, old / rp)
+                pen_new = (pen_new - times * np.float32(s.frequency_penalty)
+                           - np.float32(s.presence_penalty)).astype(np.float32)
+        if z is not None and not union:
+            log_z_pen = _log_z_pen(m, z, pen_old, pen_new)
 
         loaded = False
         if scanned > 0:  # the best `need` (and any ties), sorted, already in the token data
@@ -303,8 +332,6 @@ class StepSampler(NumpyPath):
                 if self._scope != _SCOPE_TOP_P:  # the nucleus: every candidate scanned
                     ids, raw = ids[:need], raw[:need]
                 loaded = True
-            else:
-                ids, raw = _sorted(np.union1d(ids, pen_ids), x)
         else:
             assert z is not None
             ids, raw = self._subset(x, m, z, need, pen_ids, pen_new, log_z_pen)  # best first
@@ -314,18 +341,17 @@ class StepSampler(NumpyPath):
         head = cand_list
         pen = raw
         pen_head = None
-        if pen_ids is not None:
-            pen = raw.copy()
-            hit = np.isin(ids, pen_ids)
-            if hit.any() and pen_new is not None:
-                lookup = dict(zip(pen_ids.tolist(), pen_new.tolist(), strict=True))
-                pen[hit] = [lookup[t] for t in ids[hit].tolist()]
-            order = np.argsort(-pen, kind="stable")
-            ids, pen = ids[order], pen[order]
+        if union > 0:
+            ids, pen = self.buf.union_ids[:union], self.buf.union_pen[:union]
+            head = ids[:k].tolist()
+            pen_head = pen[:k].copy()
+        elif pen_ids is not None and pen_new is not None:
+            ids, pen = self._penalised(ids, raw, x, pen_ids, pen_new)
             head = ids[:k].tolist()
             pen_head = pen[:k].copy()
 
         stages: list[Stage] = []
+        shown_probs: list[float] | None = None
         if s.greedy:
             best = head[0]
             stages.append(Stage(STAGE_GREEDY, self.labels[STAGE_GREEDY], 1, (best,), (1.0,)))
@@ -335,9 +361,11 @@ class StepSampler(NumpyPath):
             assert z is not None
             pen_probs = (_probs(logits_list, m + math.log(z)) if pen_head is None
                          else np.exp(pen_head.astype(np.float64) - log_z_pen).tolist())
+            shown_probs = pen_probs if pen_head is not None else None
             token, final_prob = self._untruncated.sample(
                 x, address, m, z, self.buf.chunk_sums if scanned > 0 else None,
-                head, pen, pen_probs, (pen_ids, pen_old, pen_new), stages, forced, self.labels)
+                head, pen, pen_probs, (pen_ids, pen_old, pen_new), stages, forced, self.labels,
+                pen_weights)
         else:
             token, final_prob = self._sample(ids, head, pen, log_z_pen, stages, forced, loaded)
         try:
@@ -345,7 +373,7 @@ class StepSampler(NumpyPath):
         except ValueError:
             rank = 0  # found in finish, from the logits
         return Decision(token, final_prob, rank, m, z, sum_ex, cand_list, logits_list, head,
-                        pen_head, stages, pen_old, pen_new)
+                        pen_head, stages, pen_old, pen_new, log_z_pen, shown_probs, pen_delta)
 
     def finish(self, d: Decision, x: np.ndarray) -> StepNumbers:
         """The half of a step that only feeds the display: moments, raw probabilities, rank.
@@ -367,8 +395,15 @@ class StepSampler(NumpyPath):
         probs = _probs(d.cand_logits, log_z)
         if d.pen_head is None:
             pen_probs = probs
+        elif d.pen_probs is not None:
+            pen_probs = d.pen_probs
         else:
-            log_z_pen = _log_z_pen(d.m, z, d.pen_old, d.pen_new)
+            if math.isfinite(d.log_z_pen):
+                log_z_pen = d.log_z_pen
+            elif math.isfinite(d.pen_delta):  # the same sums as an unsplit step's
+                log_z_pen = d.m + math.log(max(z + d.pen_delta, 1e-300))
+            else:
+                log_z_pen = _log_z_pen(d.m, z, d.pen_old, d.pen_new)
             pen_probs = np.exp(d.pen_head.astype(np.float64) - log_z_pen).tolist()
         stages = (Stage(STAGE_PENALTIES, self.labels[STAGE_PENALTIES], self.n_vocab,
                         tuple(d.head), tuple(pen_probs)), *d.stages)
@@ -391,6 +426,32 @@ class StepSampler(NumpyPath):
             stages=stages,
             final_prob=d.final_prob,
         )
+
+    def _penalised(self, ids: np.ndarray, raw: np.ndarray, x: np.ndarray,
+                   pen_ids: np.ndarray, pen_new: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The candidates and the penalised tokens, with their penalised logits, best first.
+
+        ``ids`` / ``raw``: the candidates, best raw logit first. Equal penalised logits keep
+        the raw order (then the lower id first), as a stable sort of the raw order would.
+        A few small numpy calls: a vocabulary-sized index says where each candidate is.
+        """
+        where = self._where
+        if where is None:
+            where = self._where = np.zeros(self.n_vocab, dtype=np.int32)
+        n = ids.size
+        where[ids] = np.arange(n, dtype=np.int32)
+        at = where[pen_ids]
+        np.clip(at, 0, n - 1, out=at)  # an index left from another step points elsewhere
+        inside = ids[at] == pen_ids
+        if not inside.all():
+            extra = pen_ids[~inside]
+            at[~inside] = np.arange(n, n + extra.size, dtype=np.int32)
+            ids = np.concatenate((ids, extra))
+            raw = np.concatenate((raw, x[extra]))
+        pen = raw.copy()
+        pen[at] = pen_new
+        order = np.lexsort((ids, -raw, -pen))
+        return ids[order], pen[order]
 
     def _scan_nucleus(self, address: int) -> int:
         """The compiled pass asked for enough of the best to hold the nucleus; 0: too many.
