@@ -208,6 +208,7 @@ class StepSampler(NumpyPath):
         nucleus = self._scope == _SCOPE_TOP_P and not self._window_len
         self._scan = _SCAN if self._scope in (_SCOPE_TOP, _SCOPE_ALL) or nucleus else None
         self._nucleus_need = max(64, self.need)  # grown to twice the last nucleus
+        self._nucleus_mass: np.ndarray | None = None  # the last nucleus scan's running mass
         # no truncating stage: draw by inverse CDF over the unsorted vocabulary
         self._inv_t = 1.0  # the untruncated draw's 1 / T, for tw_penalise's weights
         self._untruncated = (
@@ -472,6 +473,7 @@ class StepSampler(NumpyPath):
                 return scanned  # the step reports the invalid numbers
             mass = np.cumsum(np.exp(buf.logits[:scanned].astype(np.float64) - (m + math.log(z))))
             if mass[-1] >= self.s.top_p:
+                self._nucleus_mass = mass  # the top-p stage's own sum: _sample reuses it
                 return scanned
             if need >= _SCAN_MAX_NEED:
                 break
@@ -505,7 +507,10 @@ class StepSampler(NumpyPath):
             llama_cpp.llama_sampler_apply(self.top_k, buf.ref)
         elif s.top_p < 1.0:
             # top-k off: top-p over the whole vocabulary, whose normaliser is known exactly
-            mass = np.cumsum(np.exp(pen.astype(np.float64) - log_z_pen))
+            mass = self._nucleus_mass  # the scan's, over the same logits and normaliser
+            if mass is None or mass.size != ids.size:
+                mass = np.cumsum(np.exp(pen.astype(np.float64) - log_z_pen))
+            self._nucleus_mass = None
             keep = min(int(np.searchsorted(mass, s.top_p, side="left")) + 1, ids.size)
             self._nucleus_need = max(64, self.need, 2 * keep)
             buf.load(ids[:keep], pen[:keep], is_sorted=True)
