@@ -512,7 +512,8 @@ class StepSampler(NumpyPath):
                 mass = np.cumsum(np.exp(pen.astype(np.float64) - log_z_pen))
             self._nucleus_mass = None
             keep = min(int(np.searchsorted(mass, s.top_p, side="left")) + 1, ids.size)
-            self._nucleus_need = max(64, self.need, 2 * keep)
+            # twice the last nucleus, within what the compiled pass can hold (past it: numpy)
+            self._nucleus_need = min(_SCAN_MAX_NEED, max(64, self.need, 2 * keep))
             buf.load(ids[:keep], pen[:keep], is_sorted=True)
         else:
             buf.load(ids, pen, is_sorted=True)
