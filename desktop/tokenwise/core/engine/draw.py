@@ -153,7 +153,6 @@ class UntruncatedDraw:
             stages.append(Stage(name, labels[name], n, shown_ids, shown_probs))
         total = self.normaliser(x, m, address, scan_sums, z)
         pen_ids, pen_old, pen_new = penalised
-        lookup: dict[int, float] = {}
         old_w = new_w = None
         if pen_ids is not None and pen_old is not None and pen_new is not None:
             if pen_weights is not None:
@@ -162,15 +161,18 @@ class UntruncatedDraw:
             else:
                 old_w, new_w = self.tempered_weights(pen_old, m), self.tempered_weights(pen_new, m)
                 total += float(new_w.sum() - old_w.sum())
-            lookup = dict(zip(pen_ids.tolist(), pen_new.tolist(), strict=True))
         inv_total = 1.0 / total
-        weight = self.weight
+        exp, inv_t = math.exp, self.inv_t
         stages.append(Stage(STAGE_TEMPERATURE, labels[STAGE_TEMPERATURE], n, shown_ids,
-                            tuple([weight(v, m) * inv_total
+                            tuple([exp((v - m) * inv_t) * inv_total
                                    for v in pen[: len(head)].tolist()])))
         if forced is not None:
             token = forced
         else:
             token = self.draw(x, m, address, total, pen_ids, old_w, new_w)
-        logit = lookup[token] if token in lookup else float(x[token])
-        return token, weight(logit, m) * inv_total
+        logit = float(x[token])
+        if pen_ids is not None and pen_new is not None:
+            penalised = pen_ids.tolist()
+            if token in penalised:  # its penalised logit
+                logit = float(pen_new[penalised.index(token)])
+        return token, self.weight(logit, m) * inv_total

@@ -360,8 +360,8 @@ class StepSampler(NumpyPath):
             final_prob = 1.0 if token == best else 0.0
         elif self._untruncated is not None:
             assert z is not None
-            pen_probs = (_probs(logits_list, m + math.log(z)) if pen_head is None
-                         else np.exp(pen_head.astype(np.float64) - log_z_pen).tolist())
+            pen_probs = _probs(logits_list if pen_head is None else pen_head.tolist(),
+                               m + math.log(z) if pen_head is None else log_z_pen)
             shown_probs = pen_probs if pen_head is not None else None
             token, final_prob = self._untruncated.sample(
                 x, address, m, z, self.buf.chunk_sums if scanned > 0 else None,
