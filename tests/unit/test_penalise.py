@@ -83,3 +83,16 @@ def test_too_many_penalised_tokens_are_refused() -> None:
     counts = np.ones(ids.size, dtype=np.int32)
     assert _PENALISE(x.ctypes.data, ids.ctypes.data, counts.ctypes.data, ids.size, 1.1, 0.0,
                      0.0, 0.0, 1.0, *buf.penalise_args, 0, buf.union_ptr) == -1
+
+
+def test_the_scan_copies_the_logits_as_it_reads_them() -> None:
+    from tokenwise.core.engine.compiled import _SCAN_COPY
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=70_001).astype(np.float32)  # not a whole number of chunks
+    buf = CandidateBuffer(x.size)
+    copy = np.full(x.size, np.nan, dtype=np.float32)
+    found = _SCAN_COPY(x.ctypes.data, x.size, 32, None, *buf.scan_args, copy.ctypes.data)
+    assert found >= 32
+    assert np.array_equal(copy, x)
+    assert set(buf.ids[:32].tolist()) == set(np.argsort(-x)[:32].tolist())

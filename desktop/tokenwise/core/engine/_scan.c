@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #if defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
 #include <emmintrin.h>
@@ -78,16 +79,29 @@ static float chunk_dot(const float *e, const float *xc, int len) {
     int j = 0;
     float dot = 0.0f;
 #ifdef TW_SSE2
+    /* four independent sums: the adds overlap instead of waiting on each other */
     __m128 acc0 = _mm_setzero_ps(), acc1 = _mm_setzero_ps();
+    __m128 acc2 = _mm_setzero_ps(), acc3 = _mm_setzero_ps();
     const __m128 zero = _mm_setzero_ps();
-    for (; j + 8 <= len; j += 8) {
-        const __m128 x0 = _mm_loadu_ps(xc + j), x1 = _mm_loadu_ps(xc + j + 4);
+    for (; j + 16 <= len; j += 16) {
         const __m128 e0 = _mm_loadu_ps(e + j), e1 = _mm_loadu_ps(e + j + 4);
-        acc0 = _mm_add_ps(acc0, _mm_and_ps(_mm_cmpgt_ps(e0, zero), _mm_mul_ps(e0, x0)));
-        acc1 = _mm_add_ps(acc1, _mm_and_ps(_mm_cmpgt_ps(e1, zero), _mm_mul_ps(e1, x1)));
+        const __m128 e2 = _mm_loadu_ps(e + j + 8), e3 = _mm_loadu_ps(e + j + 12);
+        acc0 = _mm_add_ps(acc0, _mm_and_ps(_mm_cmpgt_ps(e0, zero),
+                                           _mm_mul_ps(e0, _mm_loadu_ps(xc + j))));
+        acc1 = _mm_add_ps(acc1, _mm_and_ps(_mm_cmpgt_ps(e1, zero),
+                                           _mm_mul_ps(e1, _mm_loadu_ps(xc + j + 4))));
+        acc2 = _mm_add_ps(acc2, _mm_and_ps(_mm_cmpgt_ps(e2, zero),
+                                           _mm_mul_ps(e2, _mm_loadu_ps(xc + j + 8))));
+        acc3 = _mm_add_ps(acc3, _mm_and_ps(_mm_cmpgt_ps(e3, zero),
+                                           _mm_mul_ps(e3, _mm_loadu_ps(xc + j + 12))));
+    }
+    for (; j + 4 <= len; j += 4) {
+        const __m128 e0 = _mm_loadu_ps(e + j);
+        acc0 = _mm_add_ps(acc0, _mm_and_ps(_mm_cmpgt_ps(e0, zero),
+                                           _mm_mul_ps(e0, _mm_loadu_ps(xc + j))));
     }
     float lanes[4];
-    _mm_storeu_ps(lanes, _mm_add_ps(acc0, acc1));
+    _mm_storeu_ps(lanes, _mm_add_ps(_mm_add_ps(acc0, acc1), _mm_add_ps(acc2, acc3)));
     dot = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
 #endif
     for (; j < len; j++)
@@ -109,11 +123,15 @@ static int collect(const float *xc, int a, int len, float low, tw_token *cands, 
                    int count) {
     for (int j = 0; j < len; j++) {
 #ifdef TW_SSE2
-        if ((j & 7) == 0 && j + 8 <= len) {
+        if ((j & 15) == 0 && j + 16 <= len) {
             const __m128 t = _mm_set1_ps(low);
-            if (!(_mm_movemask_ps(_mm_cmpge_ps(_mm_loadu_ps(xc + j), t))
-                  | _mm_movemask_ps(_mm_cmpge_ps(_mm_loadu_ps(xc + j + 4), t)))) {
-                j += 7;
+            const __m128 hit = _mm_or_ps(
+                _mm_or_ps(_mm_cmpge_ps(_mm_loadu_ps(xc + j), t),
+                          _mm_cmpge_ps(_mm_loadu_ps(xc + j + 4), t)),
+                _mm_or_ps(_mm_cmpge_ps(_mm_loadu_ps(xc + j + 8), t),
+                          _mm_cmpge_ps(_mm_loadu_ps(xc + j + 12), t)));
+            if (!_mm_movemask_ps(hit)) {
+                j += 15;
                 continue;
             }
         }
@@ -158,8 +176,15 @@ static void fold_chunk(const float *xc, int c, int len, float m, float *m_prev, 
 static float chunk_max(const float *xc, int len, float m) {
     int j = 0;
 #ifdef TW_SSE2
-    __m128 acc = _mm_set1_ps(m);
+    __m128 acc = _mm_set1_ps(m), acc1 = acc, acc2 = acc, acc3 = acc;
+    for (; j + 16 <= len; j += 16) {
+        acc = _mm_max_ps(_mm_loadu_ps(xc + j), acc);
+        acc1 = _mm_max_ps(_mm_loadu_ps(xc + j + 4), acc1);
+        acc2 = _mm_max_ps(_mm_loadu_ps(xc + j + 8), acc2);
+        acc3 = _mm_max_ps(_mm_loadu_ps(xc + j + 12), acc3);
+    }
     for (; j + 4 <= len; j += 4) acc = _mm_max_ps(_mm_loadu_ps(xc + j), acc);
+    acc = _mm_max_ps(_mm_max_ps(acc, acc1), _mm_max_ps(acc2, acc3));
     float lanes[4];
     _mm_storeu_ps(lanes, acc);
     for (int q = 0; q < 4; q++)
@@ -196,8 +221,8 @@ TW_EXPORT void tw_moments(const float *x, int n, float m_known, tw_softmax_fn so
  * One pass, chunk by chunk while the chunk is in L1: the best `need` so far (a min-heap),
  * every token at or above the heap's smallest (it only rises: the final set is a subset),
  * and the moments relative to the running max. */
-TW_EXPORT int tw_scan(const float *x, int n, int need, tw_softmax_fn softmax,
-                      tw_token *cands, int cap, double *out, double *chunk_sums) {
+static int scan(const float *x, int n, int need, tw_softmax_fn softmax, tw_token *cands,
+                int cap, double *out, double *chunk_sums, float *copy) {
     float heap[TW_MAX_NEED];
     float chunk[TW_CHUNK];
     if (need < 1 || need > TW_MAX_NEED || need > n || cap < need) return -2;
@@ -217,6 +242,22 @@ TW_EXPORT int tw_scan(const float *x, int n, int need, tw_softmax_fn softmax,
         const int len = n - a < TW_CHUNK ? n - a : TW_CHUNK;
         const int end = a + len;
 #ifdef TW_SSE2
+        /* almost every block holds nothing above the heap's smallest: test 16 at a time */
+        for (; i + 16 <= end; i += 16) {
+            const __m128 t = _mm_set1_ps(low);
+            const __m128 hit = _mm_or_ps(
+                _mm_or_ps(_mm_cmpgt_ps(_mm_loadu_ps(x + i), t),
+                          _mm_cmpgt_ps(_mm_loadu_ps(x + i + 4), t)),
+                _mm_or_ps(_mm_cmpgt_ps(_mm_loadu_ps(x + i + 8), t),
+                          _mm_cmpgt_ps(_mm_loadu_ps(x + i + 12), t)));
+            if (!_mm_movemask_ps(hit)) continue;
+            for (int j = i; j < i + 16; j++) {
+                if (x[j] > low) {
+                    if (x[j] > m) m = x[j];
+                    low = heap_take(heap, need, x[j]);
+                }
+            }
+        }
         for (; i + 4 <= end; i += 4) {
             __m128 v = _mm_loadu_ps(x + i);
             if (!_mm_movemask_ps(_mm_cmpgt_ps(v, _mm_set1_ps(low)))) continue;
@@ -237,6 +278,7 @@ TW_EXPORT int tw_scan(const float *x, int n, int need, tw_softmax_fn softmax,
         if (softmax != NULL)
             fold_chunk(x + a, a / TW_CHUNK, len, m, &m_prev, &z, &s, softmax, chunk, chunk_sums);
         count = collect(x + a, a, len, low, cands, cap, count);
+        if (copy != NULL) memcpy(copy + a, x + a, sizeof(float) * (size_t)len);  /* in L1 now */
     }
     out[0] = m;
     out[1] = z;
@@ -259,6 +301,19 @@ TW_EXPORT int tw_scan(const float *x, int n, int need, tw_softmax_fn softmax,
         cands[q + 1] = t;
     }
     return count;
+}
+
+TW_EXPORT int tw_scan(const float *x, int n, int need, tw_softmax_fn softmax,
+                      tw_token *cands, int cap, double *out, double *chunk_sums) {
+    return scan(x, n, need, softmax, cands, cap, out, chunk_sums, NULL);
+}
+
+/* tw_scan that also copies the logits to `copy` chunk by chunk, while each is in L1 (a split
+ * step's display half reads the copy while the next decode overwrites the logits) */
+TW_EXPORT int tw_scan_copy(const float *x, int n, int need, tw_softmax_fn softmax,
+                           tw_token *cands, int cap, double *out, double *chunk_sums,
+                           float *copy) {
+    return scan(x, n, need, softmax, cands, cap, out, chunk_sums, copy);
 }
 
 /* exp((x - m) * inv_t) of one chunk into y (scaled through tmp unless inv_t is 1); its sum */

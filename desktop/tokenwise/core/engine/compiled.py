@@ -39,27 +39,29 @@ _SOFTMAX = _fused_softmax()
 
 
 def _compiled_pass() -> tuple[Callable[..., int] | None, tuple[Any, Any, int, Any] | None,
-                              Any, Callable[..., int] | None]:
+                              Any, Callable[..., int] | None, Callable[..., int] | None]:
     """The C pass over the logits (``_scan.c``), if it was built; None: numpy does the work.
 
     Also its untruncated-draw functions (tw_tempered, tw_pick, ggml's softmax address,
-    tw_pick_penalised), tw_moments and tw_penalise.
+    tw_pick_penalised), tw_moments, tw_penalise and tw_scan_copy.
     """
     if _SOFTMAX is None:
-        return None, None, None, None
+        return None, None, None, None, None
     try:
         module = importlib.import_module("tokenwise.core.engine._scan")
     except ImportError:
-        return None, None, None, None
+        return None, None, None, None, None
     try:
         lib = ctypes.CDLL(module.__file__)
         fn, tempered, pick = lib.tw_scan, lib.tw_tempered, lib.tw_pick
-        penalise = lib.tw_penalise
+        penalise, scan_copy = lib.tw_penalise, lib.tw_scan_copy
     except (OSError, AttributeError):
-        return None, None, None, None
+        return None, None, None, None, None
     fn.restype = ctypes.c_int
     fn.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_void_p,
                    ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
+    scan_copy.restype = ctypes.c_int
+    scan_copy.argtypes = [*fn.argtypes, ctypes.c_void_p]
     tempered.restype = ctypes.c_double
     tempered.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_float, ctypes.c_float,
                          ctypes.c_void_p, ctypes.c_void_p]
@@ -83,10 +85,10 @@ def _compiled_pass() -> tuple[Callable[..., int] | None, tuple[Any, Any, int, An
                          ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int,
                          ctypes.c_void_p]
     address = ctypes.cast(_SOFTMAX, ctypes.c_void_p).value or 0
-    return fn, (tempered, pick, address, pick_penalised), moments, penalise
+    return fn, (tempered, pick, address, pick_penalised), moments, penalise, scan_copy
 
 
-_SCAN, _DRAW, _MOMENTS, _PENALISE = _compiled_pass()
+_SCAN, _DRAW, _MOMENTS, _PENALISE, _SCAN_COPY = _compiled_pass()
 _SCAN_MAX_NEED = 1024  # as TW_MAX_NEED in _scan.c
 _SCAN_CAP = 4096  # candidates it may return (ties at the threshold included)
 _SOFTMAX_ADDRESS = ctypes.cast(_SOFTMAX, ctypes.c_void_p).value if _SOFTMAX is not None else None

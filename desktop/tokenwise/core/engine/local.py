@@ -531,6 +531,7 @@ class Engine:
         split = self.overlap and sampler.can_split
         display = self._display
         copy = self._logits_copy
+        copy_address = copy.ctypes.data if split else 0
 
         def make_step(nums: StepNumbers, text: str, reason: str | None, index: int,
                       spent: float) -> Step:
@@ -561,8 +562,9 @@ class Engine:
                 logits = self._logits()
                 if split:
                     decision = sampler.decide(logits, forced, self._logits_address or 0,
-                                              split=True)
-                    np.copyto(copy, logits)  # the next decode overwrites the live buffer
+                                              split=True, copy_to=copy_address)
+                    if not decision.copied:  # the next decode overwrites the live buffer
+                        np.copyto(copy, logits)
                     token = decision.token
                 else:
                     nums = sampler.step(logits, forced, self._logits_address or 0)

@@ -25,6 +25,7 @@ from tokenwise.core.engine.compiled import (
     _MOMENTS,
     _PENALISE,
     _SCAN,
+    _SCAN_COPY,
     _SCAN_MAX_NEED,
     _SOFTMAX_ADDRESS,
     CandidateBuffer,
@@ -90,6 +91,7 @@ class Decision:
     log_z_pen: float = math.nan  # the normaliser after penalties (NaN: finish computes it)
     pen_probs: list[float] | None = None  # the shown candidates' after penalties, if known
     pen_delta: float = math.nan  # what the penalties change in the normaliser's sum, if known
+    copied: bool = False  # the logits were copied to decide's ``copy_to`` on the way
 
 
 _INVALID = (
@@ -260,26 +262,35 @@ class StepSampler(NumpyPath):
         return self.finish(self.decide(x, forced, x_address), x)
 
     def decide(self, x: np.ndarray, forced: int | None = None, x_address: int = 0,
-               *, split: bool = False) -> Decision:
+               *, split: bool = False, copy_to: int = 0) -> Decision:
         """The half of a step that draws the token and records the stages after penalties.
 
         ``split`` (only where :attr:`can_split`): leave the whole-vocabulary moments to
         :meth:`finish`, which may then run on a copy of the logits while the next token
         decodes. The numbers are the same either way (the same arithmetic, in other calls).
+        ``copy_to``: the address of that copy's buffer, written by the compiled pass as it
+        reads the logits (``Decision.copied`` says whether it was).
         """
         s = self.s
         counts = self._counts
         need = self.need + len(counts)  # penalised tokens may drop out of the best
         address = x_address or x.ctypes.data
         scanned = 0
+        copied = False
         z: float | None = None
         sum_ex: float | None = None
         if self._scan is not None:
             if self._scope == _SCOPE_TOP_P:
                 scanned = self._scan_nucleus(address)
             elif need <= _SCAN_MAX_NEED:
-                scanned = self._scan(address, self.n_vocab, need,
-                                     None if split else _SOFTMAX_ADDRESS, *self.buf.scan_args)
+                if copy_to and _SCAN_COPY is not None and self._scan is _SCAN:
+                    scanned = _SCAN_COPY(address, self.n_vocab, need,
+                                         None if split else _SOFTMAX_ADDRESS,
+                                         *self.buf.scan_args, copy_to)
+                    copied = scanned > 0
+                else:
+                    scanned = self._scan(address, self.n_vocab, need,
+                                         None if split else _SOFTMAX_ADDRESS, *self.buf.scan_args)
         if scanned > 0:
             m, z, sum_ex = self.buf.scan_out.tolist()
             if split:
@@ -374,7 +385,8 @@ class StepSampler(NumpyPath):
         except ValueError:
             rank = 0  # found in finish, from the logits
         return Decision(token, final_prob, rank, m, z, sum_ex, cand_list, logits_list, head,
-                        pen_head, stages, pen_old, pen_new, log_z_pen, shown_probs, pen_delta)
+                        pen_head, stages, pen_old, pen_new, log_z_pen, shown_probs, pen_delta,
+                        copied)
 
     def finish(self, d: Decision, x: np.ndarray) -> StepNumbers:
         """The half of a step that only feeds the display: moments, raw probabilities, rank.
