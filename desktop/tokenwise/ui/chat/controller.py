@@ -89,7 +89,7 @@ class ChatController(QObject, ChatListener):
         self._stats_timer = QTimer(self)
         self._stats_timer.setSingleShot(True)
         self._stats_timer.setInterval(STATS_MS)
-        self._stats_timer.timeout.connect(self._flush_stats)
+        self._stats_timer.timeout.connect(self._stats_tick)
 
         flow = self.flow
         composer.send_requested.connect(flow.send)
@@ -272,9 +272,16 @@ class ChatController(QObject, ChatListener):
     def on_stats_changed(self, stats: dict[str, float]) -> None:
         """Context use while a reply streams is shown a few times a second; the rest at once."""
         self._stats.update(stats)
-        if self.view.streaming_bubble is None or set(stats) - {"context_used"}:
+        streaming = self.view.streaming_bubble is not None and not set(stats) - {"context_used"}
+        if streaming and self._stats_timer.isActive():
+            return  # shown when the timer ends
+        self._flush_stats()
+        if streaming:
+            self._stats_timer.start()
+
+    def _stats_tick(self) -> None:
+        if self._stats:
             self._flush_stats()
-        elif not self._stats_timer.isActive():
             self._stats_timer.start()
 
     def _flush_stats(self) -> None:
