@@ -109,6 +109,27 @@ static float chunk_dot(const float *e, const float *xc, int len) {
     return dot;
 }
 
+#ifdef TW_SSE2
+/* whether any of the 16 floats at p is above t (at or above, with `or_equal`): one branch
+ * for 16, since almost every block holds nothing near the best */
+static inline int any16(const float *p, float t, int or_equal) {
+    const __m128 v = _mm_set1_ps(t);
+    __m128 a, b, c, d;
+    if (or_equal) {
+        a = _mm_cmpge_ps(_mm_loadu_ps(p), v);
+        b = _mm_cmpge_ps(_mm_loadu_ps(p + 4), v);
+        c = _mm_cmpge_ps(_mm_loadu_ps(p + 8), v);
+        d = _mm_cmpge_ps(_mm_loadu_ps(p + 12), v);
+    } else {
+        a = _mm_cmpgt_ps(_mm_loadu_ps(p), v);
+        b = _mm_cmpgt_ps(_mm_loadu_ps(p + 4), v);
+        c = _mm_cmpgt_ps(_mm_loadu_ps(p + 8), v);
+        d = _mm_cmpgt_ps(_mm_loadu_ps(p + 12), v);
+    }
+    return _mm_movemask_ps(_mm_or_ps(_mm_or_ps(a, b), _mm_or_ps(c, d)));
+}
+#endif
+
 /* keep only the candidates at or above `low` (it has risen since they were taken) */
 static int compact(tw_token *cands, int count, float low) {
     int kept = 0;
@@ -124,13 +145,7 @@ static int collect(const float *xc, int a, int len, float low, tw_token *cands, 
     for (int j = 0; j < len; j++) {
 #ifdef TW_SSE2
         if ((j & 15) == 0 && j + 16 <= len) {
-            const __m128 t = _mm_set1_ps(low);
-            const __m128 hit = _mm_or_ps(
-                _mm_or_ps(_mm_cmpge_ps(_mm_loadu_ps(xc + j), t),
-                          _mm_cmpge_ps(_mm_loadu_ps(xc + j + 4), t)),
-                _mm_or_ps(_mm_cmpge_ps(_mm_loadu_ps(xc + j + 8), t),
-                          _mm_cmpge_ps(_mm_loadu_ps(xc + j + 12), t)));
-            if (!_mm_movemask_ps(hit)) {
+            if (!any16(xc + j, low, 1)) {
                 j += 15;
                 continue;
             }
@@ -242,15 +257,8 @@ static int scan(const float *x, int n, int need, tw_softmax_fn softmax, tw_token
         const int len = n - a < TW_CHUNK ? n - a : TW_CHUNK;
         const int end = a + len;
 #ifdef TW_SSE2
-        /* almost every block holds nothing above the heap's smallest: test 16 at a time */
         for (; i + 16 <= end; i += 16) {
-            const __m128 t = _mm_set1_ps(low);
-            const __m128 hit = _mm_or_ps(
-                _mm_or_ps(_mm_cmpgt_ps(_mm_loadu_ps(x + i), t),
-                          _mm_cmpgt_ps(_mm_loadu_ps(x + i + 4), t)),
-                _mm_or_ps(_mm_cmpgt_ps(_mm_loadu_ps(x + i + 8), t),
-                          _mm_cmpgt_ps(_mm_loadu_ps(x + i + 12), t)));
-            if (!_mm_movemask_ps(hit)) continue;
+            if (!any16(x + i, low, 0)) continue;
             for (int j = i; j < i + 16; j++) {
                 if (x[j] > low) {
                     if (x[j] > m) m = x[j];
