@@ -507,17 +507,9 @@ class StepSampler(NumpyPath):
         buf = self.buf
         array = buf.array
         k = self.k_display
-        # read before the samplers run: with ``loaded`` they change what ``pen`` views
-        weights, cum = _prefix_weights(pen[: min(ids.size, s.top_k or ids.size)], k)
-        first = float(pen[0])
-        if self.top_k is not None:
-            n_in = min(ids.size, s.top_k)
-            if loaded:
-                array.size, array.selected, array.sorted = n_in, -1, True
-            else:
-                buf.load(ids[:n_in], pen[:n_in], is_sorted=True)
-            llama_cpp.llama_sampler_apply(self.top_k, buf.ref)
-        elif s.top_p < 1.0:
+        top_p_alone = self.top_k is None and s.top_p < 1.0
+        keep = 0
+        if top_p_alone:
             # top-k off: top-p over the whole vocabulary, whose normaliser is known exactly
             mass = self._nucleus_mass  # the scan's, over the same logits and normaliser
             if mass is None or mass.size != ids.size:
@@ -526,7 +518,23 @@ class StepSampler(NumpyPath):
             keep = min(int(np.searchsorted(mass, s.top_p, side="left")) + 1, ids.size)
             # twice the last nucleus, within what the compiled pass can hold (past it: numpy)
             self._nucleus_need = min(_SCAN_MAX_NEED, max(64, self.need, 2 * keep))
-            buf.load(ids[:keep], pen[:keep], is_sorted=True)
+        # read before the samplers run: with ``loaded`` they change what ``pen`` views; the
+        # stages after top-k read no further than the nucleus
+        prefix = max(keep, k) if top_p_alone else min(ids.size, s.top_k or ids.size)
+        weights, cum = _prefix_weights(pen[:prefix], k)
+        first = float(pen[0])
+        if self.top_k is not None:
+            n_in = min(ids.size, s.top_k)
+            if loaded:
+                array.size, array.selected, array.sorted = n_in, -1, True
+            else:
+                buf.load(ids[:n_in], pen[:n_in], is_sorted=True)
+            llama_cpp.llama_sampler_apply(self.top_k, buf.ref)
+        elif top_p_alone:
+            if loaded:  # the nucleus is the start of the token data already
+                array.size, array.selected, array.sorted = keep, -1, True
+            else:
+                buf.load(ids[:keep], pen[:keep], is_sorted=True)
         else:
             buf.load(ids, pen, is_sorted=True)
         after_k = self.n_vocab if self.top_k is None else array.size
