@@ -1984,8 +1984,8 @@ It is kept in {place}.</source>
         <translation>– 词元/秒</translation>
     </message>
     <message>
-        <source>Tokens per second of the last reply</source>
-        <translation>上一条回复每秒生成的词元数</translation>
+        <source>Tokens per second of the reply being written, or of the last one</source>
+        <translation>正在生成的回复（没有时为上一条回复）每秒生成的词元数</translation>
     </message>
     <message>
         <source>first token –</source>

@@ -99,7 +99,14 @@ def test_a_streaming_reply_is_drawn_in_paced_frames_and_ends_exact(qtbot, new_wi
                 heights.append(bubble.text.height())
 
     controller._draw_pending = draw
-    controller.stats_changed.connect(stats.append)
+    streaming_rates: list[float] = []  # the speed shown while the reply streams
+
+    def on_stats(values: dict) -> None:
+        stats.append(values)
+        if window.chat_view.streaming_bubble is not None and "tokens_per_second" in values:
+            streaming_rates.append(values["tokens_per_second"])
+
+    controller.stats_changed.connect(on_stats)
     window.composer.edit.setPlainText("Write a long story about a lighthouse keeper.")
     with qtbot.waitSignal(controller.reply_finished, timeout=REPLY_TIMEOUT_MS) as blocker:
         qtbot.keyClick(window.composer.edit, Qt.Key.Key_Return)
@@ -130,6 +137,11 @@ def test_a_streaming_reply_is_drawn_in_paced_frames_and_ends_exact(qtbot, new_wi
     qtbot.waitUntil(prompt_saved, timeout=10_000)
     prompt_tokens = saved[-1]
     assert used[-1] == prompt_tokens + len(steps)
+    # the speed is shown while the reply streams, and the engine's own figure at the end
+    assert len(streaming_rates) >= 2 and all(rate > 0 for rate in streaming_rates)
+    rates = [s["tokens_per_second"] for s in stats if "tokens_per_second" in s]
+    assert rates[-1] == pytest.approx(reply.message.tokens_per_second)
+    assert window.status.speed_label.text().startswith(f"{reply.message.tokens_per_second:.1f}")
     # the engine sends a batch per frame: the gate carries the pacer's interval
     assert controller.flow.writer.gate.emit_interval_s == pytest.approx(
         controller.frame_interval_s)

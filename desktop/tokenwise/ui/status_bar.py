@@ -32,7 +32,8 @@ class StatusBar(QStatusBar):
         self.backend_label.setToolTip(self.tr("Where the model runs: CPU, or a GPU backend with "
                                               "the number of layers offloaded"))
         self.speed_label = QLabel(self.tr("– tok/s"))
-        self.speed_label.setToolTip(self.tr("Tokens per second of the last reply"))
+        self.speed_label.setToolTip(self.tr("Tokens per second of the reply being written, or of "
+                                            "the last one"))
         self.first_token_label = QLabel(self.tr("first token –"))
         self.first_token_label.setToolTip(self.tr("Time from sending to the first token of the "
                                                   "reply"))

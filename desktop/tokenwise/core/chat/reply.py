@@ -112,7 +112,11 @@ class ReplyWriter:
             reply.tokens_per_second = event.tokens_per_second
             self.listener.on_steps_arrived(event.steps)
             used = reply.prompt_tokens + len(reply.steps) - reply.prefix
-            self.listener.on_stats_changed({"context_used": used})
+            stats: dict[str, float] = {"context_used": used}
+            if event.tokens_per_second > 0:  # the speed so far, while it streams
+                stats["tokens_per_second"] = event.tokens_per_second
+                stats["first_token_s"] = event.first_token_s
+            self.listener.on_stats_changed(stats)
             if self.clock() - reply.last_save >= SAVE_INTERVAL_S:
                 self._save(reply)
         elif isinstance(event, PromptReady):

@@ -30,7 +30,8 @@ from tokenwise.ui.chat.view import WINDOW, ChatView
 from tokenwise.ui.inspector import InspectorPanel
 
 INSPECTOR_FRAMES = 10  # the inspector's live views are redrawn every this many frames
-STATS_MS = 250  # the context meter follows a streaming reply at most this often
+STATS_MS = 250  # the status bar follows a streaming reply at most this often
+_STREAM_STATS = {"context_used", "tokens_per_second", "first_token_s"}
 
 
 class ChatController(QObject, ChatListener):
@@ -270,9 +271,9 @@ class ChatController(QObject, ChatListener):
         self.step_waiting.emit()
 
     def on_stats_changed(self, stats: dict[str, float]) -> None:
-        """Context use while a reply streams is shown a few times a second; the rest at once."""
+        """While a reply streams, its figures are shown a few times a second; else at once."""
         self._stats.update(stats)
-        streaming = self.view.streaming_bubble is not None and not set(stats) - {"context_used"}
+        streaming = self.view.streaming_bubble is not None and not set(stats) - _STREAM_STATS
         if streaming and self._stats_timer.isActive():
             return  # shown when the timer ends
         self._flush_stats()
