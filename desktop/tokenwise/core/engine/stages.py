@@ -86,11 +86,8 @@ class Decision:
     head: list[int]  # the shown candidates after penalties
     pen_head: np.ndarray | None  # their penalised logits (None: no penalties)
     stages: list[Stage]  # after the penalties stage
-    pen_old: np.ndarray | None
-    pen_new: np.ndarray | None
-    log_z_pen: float = math.nan  # the normaliser after penalties (NaN: finish computes it)
+    pen_delta: float = 0.0  # what the penalties change in the normaliser's sum (see _log_z)
     pen_probs: list[float] | None = None  # the shown candidates' after penalties, if known
-    pen_delta: float = math.nan  # what the penalties change in the normaliser's sum, if known
     copied: bool = False  # the logits were copied to decide's ``copy_to`` on the way
 
 
@@ -106,14 +103,15 @@ def _check(m: float, z: float) -> None:
         raise InvalidLogitsError(_INVALID)
 
 
-def _log_z_pen(m: float, z: float, pen_old: np.ndarray | None,
-               pen_new: np.ndarray | None) -> float:
-    """The normaliser after penalties: only the penalised tokens' terms change."""
-    if pen_old is None or pen_new is None:
-        return m + math.log(z)
-    delta = (np.exp(pen_new.astype(np.float64) - m).sum()
-             - np.exp(pen_old.astype(np.float64) - m).sum())
-    return m + math.log(max(z + delta, 1e-300))
+def _pen_delta(m: float, pen_old: np.ndarray, pen_new: np.ndarray) -> float:
+    """What the penalties change in sum(exp(x - m)): only the penalised tokens' terms."""
+    return float(np.exp(pen_new.astype(np.float64) - m).sum()
+                 - np.exp(pen_old.astype(np.float64) - m).sum())
+
+
+def _log_z(m: float, z: float, pen_delta: float = 0.0) -> float:
+    """The log-normaliser, after penalties that change the sum by ``pen_delta``."""
+    return m + math.log(max(z + pen_delta, 1e-300))
 
 
 def _probs(logits: list[float], log_z: float) -> list[float]:
@@ -212,14 +210,11 @@ class StepSampler(NumpyPath):
         self._nucleus_need = max(64, self.need)  # grown to twice the last nucleus
         self._nucleus_mass: np.ndarray | None = None  # the last nucleus scan's running mass
         # no truncating stage: draw by inverse CDF over the unsorted vocabulary
-        self._inv_t = 1.0  # the untruncated draw's 1 / T, for tw_penalise's weights
         self._untruncated = (
             draw.UntruncatedDraw(n_vocab, s.temperature, seed,
                                  _DRAW if _SCAN is not None else None)
             if self._scope == _SCOPE_ALL and not s.greedy else None
         )
-        if self._untruncated is not None:
-            self._inv_t = self._untruncated.inv_t
 
     def _make(self, sampler: object) -> object:
         self._samplers.append(sampler)
@@ -306,8 +301,7 @@ class StepSampler(NumpyPath):
         pen_ids = pen_old = pen_new = None
         pen_weights: tuple[np.ndarray, np.ndarray, float, float] | None = None
         union = 0  # > 0: tw_penalise joined them to the scanned candidates
-        pen_delta = math.nan
-        log_z_pen = math.nan  # split: only the greedy and top-k paths, which do not read it
+        pen_delta = 0.0
         if counts:
             n_pen = len(counts)
             both = np.fromiter(chain(counts.keys(), counts.values()), dtype=np.int32,
@@ -315,18 +309,16 @@ class StepSampler(NumpyPath):
             pen_ids = both[:n_pen]
             if scanned > 0 and _PENALISE is not None:
                 buf, both_at = self.buf, both.ctypes.data
+                # the weights tw_penalise writes are the untruncated draw's (T = 1 otherwise)
+                inv_t = self._untruncated.inv_t if self._untruncated is not None else 1.0
                 union = _PENALISE(address, both_at, both_at + 4 * n_pen, n_pen,
                                   s.repeat_penalty, s.frequency_penalty, s.presence_penalty,
-                                  m, self._inv_t, *buf.penalise_args, scanned, buf.union_ptr)
+                                  m, inv_t, *buf.penalise_args, scanned, buf.union_ptr)
             if union > 0:
                 pen_old, pen_new = buf.pen_old[:n_pen], buf.pen_new[:n_pen]
-                if split:  # finish reads them while the next step may be written
-                    pen_old, pen_new = pen_old.copy(), pen_new.copy()
                 s_old, s_new, t_old, t_new = buf.pen_sums.tolist()
                 pen_weights = (buf.pen_w_old[:n_pen], buf.pen_w_new[:n_pen], t_old, t_new)
                 pen_delta = s_new - s_old
-                if z is not None:
-                    log_z_pen = m + math.log(max(z + pen_delta, 1e-300))
             else:
                 times = both[n_pen:].astype(np.float32)
                 old = pen_old = x[pen_ids]
@@ -334,8 +326,9 @@ class StepSampler(NumpyPath):
                 pen_new = np.where(old <= 0, old * rp, old / rp)
                 pen_new = (pen_new - times * np.float32(s.frequency_penalty)
                            - np.float32(s.presence_penalty)).astype(np.float32)
-        if z is not None and not union:
-            log_z_pen = _log_z_pen(m, z, pen_old, pen_new)
+                pen_delta = _pen_delta(m, pen_old, pen_new)
+        # split: only the greedy and top-k paths, which do not read it
+        log_z_pen = _log_z(m, z, pen_delta) if z is not None else math.nan
 
         loaded = False
         if scanned > 0:  # the best `need` (and any ties), sorted, already in the token data
@@ -372,7 +365,7 @@ class StepSampler(NumpyPath):
         elif self._untruncated is not None:
             assert z is not None
             pen_probs = _probs(logits_list if pen_head is None else pen_head.tolist(),
-                               m + math.log(z) if pen_head is None else log_z_pen)
+                               log_z_pen)  # m + log z itself without penalties
             shown_probs = pen_probs if pen_head is not None else None
             token, final_prob = self._untruncated.sample(
                 x, address, m, z, self.buf.chunk_sums if scanned > 0 else None,
@@ -385,8 +378,7 @@ class StepSampler(NumpyPath):
         except ValueError:
             rank = 0  # found in finish, from the logits
         return Decision(token, final_prob, rank, m, z, sum_ex, cand_list, logits_list, head,
-                        pen_head, stages, pen_old, pen_new, log_z_pen, shown_probs, pen_delta,
-                        copied)
+                        pen_head, stages, pen_delta, shown_probs, copied)
 
     def finish(self, d: Decision, x: np.ndarray) -> StepNumbers:
         """The half of a step that only feeds the display: moments, raw probabilities, rank.
@@ -410,14 +402,8 @@ class StepSampler(NumpyPath):
             pen_probs = probs
         elif d.pen_probs is not None:
             pen_probs = d.pen_probs
-        else:
-            if math.isfinite(d.log_z_pen):
-                log_z_pen = d.log_z_pen
-            elif math.isfinite(d.pen_delta):  # the same sums as an unsplit step's
-                log_z_pen = d.m + math.log(max(z + d.pen_delta, 1e-300))
-            else:
-                log_z_pen = _log_z_pen(d.m, z, d.pen_old, d.pen_new)
-            pen_probs = np.exp(d.pen_head.astype(np.float64) - log_z_pen).tolist()
+        else:  # the same sums as the decision's, whether or not the step was split
+            pen_probs = np.exp(d.pen_head.astype(np.float64) - _log_z(d.m, z, d.pen_delta)).tolist()
         stages = (Stage(STAGE_PENALTIES, self.labels[STAGE_PENALTIES], self.n_vocab,
                         tuple(d.head), tuple(pen_probs)), *d.stages)
         token, rank = d.token, d.rank
