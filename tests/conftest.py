@@ -53,6 +53,19 @@ def gemma_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
             paths.set_base(None)
 
 
+@pytest.fixture(scope="module")
+def engine(starter_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """The local engine on the starter model, loaded once per module."""
+    from tokenwise.core import paths
+    from tokenwise.core.engine.local import Engine
+
+    paths.set_base(tmp_path_factory.mktemp("engine-home"))
+    eng = Engine(starter_model_path, n_ctx=2048)
+    paths.set_base(None)
+    yield eng
+    eng.close()
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     """With TOKENWISE_NO_SKIPS=1 (CI sets it), a skipped test fails: CI installs what every

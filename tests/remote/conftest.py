@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -52,16 +53,9 @@ def doomed_llama_server(starter_model_path: Path, tmp_path: Path) -> Iterator[Ru
 
 
 @pytest.fixture(scope="module")
-def local(starter_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+def local(engine: Any) -> Any:
     """The local engine on the same model: what each server's replies are held to."""
-    from tokenwise.core import paths
-    from tokenwise.core.engine.local import Engine
-
-    paths.set_base(tmp_path_factory.mktemp("local-home"))
-    engine = Engine(starter_model_path, n_ctx=2048)
-    paths.set_base(None)
-    yield engine
-    engine.close()
+    return engine
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,18 +24,6 @@ pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSi
 SETTINGS = SamplerSettings(temperature=0.8, top_k=20, top_p=0.9, min_p=0.05,
                            repeat_penalty=1.1, seed=11, max_tokens=24)
 QUESTION = "Why does a language model write one token at a time? Say 工作 too."
-
-
-@pytest.fixture(scope="module")
-def engine(starter_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from tokenwise.core import paths
-    from tokenwise.core.engine.local import Engine
-
-    paths.set_base(tmp_path_factory.mktemp("inspector-home"))
-    eng = Engine(starter_model_path, n_ctx=1024)
-    paths.set_base(None)
-    yield eng
-    eng.close()
 
 
 @pytest.fixture(scope="module")

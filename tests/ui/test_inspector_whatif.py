@@ -3,8 +3,6 @@ preview says it is approximate."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,18 +19,6 @@ from tokenwise.ui.inspector.stage_table import (
 
 BASE = SamplerSettings(temperature=0.8, top_k=40, top_p=0.9, min_p=0.05, repeat_penalty=1.1,
                        seed=21, max_tokens=16)
-
-
-@pytest.fixture(scope="module")
-def engine(starter_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from tokenwise.core import paths
-    from tokenwise.core.engine.local import Engine
-
-    paths.set_base(tmp_path_factory.mktemp("whatif-home"))
-    eng = Engine(starter_model_path, n_ctx=1024)
-    paths.set_base(None)
-    yield eng
-    eng.close()
 
 
 @pytest.fixture(scope="module")

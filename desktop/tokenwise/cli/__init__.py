@@ -211,48 +211,51 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.first_load:
         from tokenwise.core.engine import bench_load
 
-        loads = []
-        for name in args.model or [STARTER]:
-            load = bench_load.bench_first_load(_model_path(name), rounds=args.rounds)
-            loads.append(bench_load.as_dict(load))
-            if not args.json:
-                print(f"{load.model}: plain load {load.plain_s} s; first load ready "
-                      f"{load.first_ready_s} s (ratio {load.ready_ratio}), checked "
-                      f"{load.first_checked_s} s (ratio {load.checked_ratio}); load "
-                      f"{'alongside' if load.alongside else 'after'} the check", flush=True)
-        if args.json:
-            print(json.dumps(loads if len(loads) > 1 else loads[0]))
-        return 0
+        def describe_load(load: Any) -> str:
+            return (f"{load.model}: plain load {load.plain_s} s; first load ready "
+                    f"{load.first_ready_s} s (ratio {load.ready_ratio}), checked "
+                    f"{load.first_checked_s} s (ratio {load.checked_ratio}); load "
+                    f"{'alongside' if load.alongside else 'after'} the check")
+
+        return _bench_each_model(
+            args, lambda path: bench_load.bench_first_load(path, rounds=args.rounds),
+            bench_load.as_dict, describe_load)
     if args.samplers:
         from tokenwise.core.engine import bench_samplers
 
-        matrices = []
-        for name in args.model or [STARTER]:
-            matrix = bench_samplers.bench_samplers(_model_path(name), n_tokens=args.tokens,
-                                                   rounds=args.rounds, overlap=args.overlap)
-            matrices.append(bench_samplers.as_dict(matrix))
-            if not args.json:
-                print(bench_samplers.format_matrix(matrix), flush=True)
-        if args.json:
-            print(json.dumps(matrices if len(matrices) > 1 else matrices[0]))
-        return 0
+        return _bench_each_model(
+            args, lambda path: bench_samplers.bench_samplers(
+                path, n_tokens=args.tokens, rounds=args.rounds, overlap=args.overlap),
+            bench_samplers.as_dict, bench_samplers.format_matrix)
     from tokenwise.core.engine.bench import as_dict, bench_model
 
-    rows = []
+    def describe_row(result: Any) -> str:
+        r = as_dict(result)
+        return (f"{r['model']} (vocab {r['vocab_size']:,}, {r['backend']}, "
+                f"{r['vocabulary_pass']} vocabulary pass): bare "
+                f"{r['bare_tok_s']} tok/s, inspected {r['inspected_tok_s']} "
+                f"(ratio {r['ratio']}), sampled {r['sampled_tok_s']} "
+                f"(ratio {r['sampled_ratio']}), inspection {r['inspect_ms_per_step']} ms/step"
+                f", logprobs API {r['logprobs_api_tok_s']} tok/s "
+                f"({r['speedup_vs_logprobs_api']}x)")
+
+    return _bench_each_model(
+        args, lambda path: bench_model(path, n_tokens=args.tokens, rounds=args.rounds),
+        as_dict, describe_row)
+
+
+def _bench_each_model(args: argparse.Namespace, measure: Callable[[str], Any],
+                      to_dict: Callable[[Any], Any], describe: Callable[[Any], str]) -> int:
+    """Measure each model asked for (the starter by default); a line each as it ends, or one
+    JSON document at the end (an object for one model, a list for several)."""
+    results = []
     for name in args.model or [STARTER]:
-        rows.append(as_dict(bench_model(_model_path(name), n_tokens=args.tokens,
-                                        rounds=args.rounds)))
+        result = measure(_model_path(name))
+        results.append(to_dict(result))
         if not args.json:
-            r = rows[-1]
-            print(f"{r['model']} (vocab {r['vocab_size']:,}, {r['backend']}, "
-                  f"{r['vocabulary_pass']} vocabulary pass): bare "
-                  f"{r['bare_tok_s']} tok/s, inspected {r['inspected_tok_s']} "
-                  f"(ratio {r['ratio']}), sampled {r['sampled_tok_s']} "
-                  f"(ratio {r['sampled_ratio']}), inspection {r['inspect_ms_per_step']} ms/step"
-                  f", logprobs API {r['logprobs_api_tok_s']} tok/s "
-                  f"({r['speedup_vs_logprobs_api']}x)", flush=True)
+            print(describe(result), flush=True)
     if args.json:
-        print(json.dumps(rows if len(rows) > 1 else rows[0]))
+        print(json.dumps(results if len(results) > 1 else results[0]))
     return 0
 
 

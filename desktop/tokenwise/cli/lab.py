@@ -65,8 +65,7 @@ def add_parser(sub: Any) -> None:
     from tokenwise.core.lab.strategies import DEFAULT_STRATEGIES
 
     p = sub.add_parser("compare", help="one prompt written by several decoding strategies")
-    p.add_argument("--model", "-m", default=STARTER,
-                   help="a GGUF path, an installed model's name, or 'starter' (default)")
+    _model_options(p, STARTER)
     p.add_argument("--prompt", "-p", required=True)
     p.add_argument("--strategies", "-s", default=DEFAULT_STRATEGIES,
                    help="comma-separated: greedy, beam:W[:ALPHA], temp:T, top-k:K, top-p:P, "
@@ -77,8 +76,6 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--raw", action="store_true", help="no chat template: continue the text")
     p.add_argument("--tokens", dest="verbose_tokens", action="store_true",
                    help="also list every token's log-probability")
-    p.add_argument("--ctx", type=int, default=4096, help="context length")
-    p.add_argument("--gpu-layers", type=int, default=-1, help="layers to offload (-1: all)")
     p.add_argument("--json", action="store_true", help="one JSON object per strategy")
     p.set_defaults(func=cmd_compare)
     add_score_parser(sub)
@@ -125,14 +122,19 @@ def add_score_parser(sub: Any) -> None:
     from tokenwise.cli import STARTER
 
     p = sub.add_parser("score", help="P(token | everything before) for every token of a text")
-    p.add_argument("--model", "-m", default=STARTER,
-                   help="a GGUF path, an installed model's name, or 'starter' (default)")
+    _model_options(p, STARTER)
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--text", "-t", help="the text to score")
     source.add_argument("--file", "-f", help="a UTF-8 text file to score")
     p.add_argument("--show", type=int, default=8, help="alternatives kept per token")
-    p.add_argument("--ctx", type=int, default=4096, help="context length")
-    p.add_argument("--gpu-layers", type=int, default=-1, help="layers to offload (-1: all)")
     p.add_argument("--json", action="store_true",
                    help="one JSON object per token, then a summary object")
     p.set_defaults(func=cmd_score)
+
+
+def _model_options(p: Any, starter: str) -> None:
+    """The model and how it is loaded, as both lab commands take them."""
+    p.add_argument("--model", "-m", default=starter,
+                   help="a GGUF path, an installed model's name, or 'starter' (default)")
+    p.add_argument("--ctx", type=int, default=4096, help="context length")
+    p.add_argument("--gpu-layers", type=int, default=-1, help="layers to offload (-1: all)")
