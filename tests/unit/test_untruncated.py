@@ -138,7 +138,7 @@ def test_untruncated_step_records_the_textbook_distribution(
 @pytest.mark.parametrize("compiled", [True, False])
 def test_nucleus_without_top_k_matches_the_whole_vocabulary(
         spread: float, compiled: bool, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A small nucleus comes from the compiled pass; one past its reach from numpy."""
+    """A nucleus of a few tokens and one of thousands, from the compiled pass and numpy."""
     _compiled(compiled, monkeypatch)
     n = 49152
     x = _logits(n, 17, spread)
@@ -155,7 +155,7 @@ def test_nucleus_without_top_k_matches_the_whole_vocabulary(
         assert stage.probs == pytest.approx(expected.probs[: len(stage.probs)].tolist(),
                                             rel=1e-4, abs=1e-7)
     assert step.token_id in reference["temperature"].ids.tolist()
-    assert (reference["top_p"].survivors < 1024) == (spread > 1.0)  # both paths were taken
+    assert (reference["top_p"].survivors < 1024) == (spread > 1.0)  # both sizes were tried
 
 
 def _chi_square(counts: np.ndarray, expected: np.ndarray) -> tuple[float, float]:

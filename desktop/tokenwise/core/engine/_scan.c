@@ -13,6 +13,8 @@
  * then adds the rest, with the same arithmetic (a step split around the next decode).
  * tw_penalise applies the penalties to the few tokens of the window and joins them to the
  * candidates, in one call instead of a few dozen small numpy ones.
+ * tw_nucleus finds top-p's nucleus over the whole vocabulary (top-k off) in the same pass,
+ * collecting every token within a depth of the best and sorting only what can hold it.
  * It is an optional extension: without it the engine computes the same numbers with numpy.
  */
 #define PY_SSIZE_T_CLEAN
@@ -236,8 +238,68 @@ TW_EXPORT void tw_moments(const float *x, int n, float m_known, tw_softmax_fn so
  * One pass, chunk by chunk while the chunk is in L1: the best `need` so far (a min-heap),
  * every token at or above the heap's smallest (it only rises: the final set is a subset),
  * and the moments relative to the running max. */
-static int scan(const float *x, int n, int need, tw_softmax_fn softmax, tw_token *cands,
-                int cap, double *out, double *chunk_sums, float *copy) {
+/* The float's bits as an unsigned key that orders like the float, descending: best first
+ * (-0 taken as +0, as the comparison does) */
+static inline uint32_t desc_key(float v) {
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    if (u == 0x80000000u) u = 0;
+    u = (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+    return ~u;
+}
+
+/* best first, lower id first on equal logits (the ids arrive ascending): a stable radix sort
+ * by the logit's bits, 8 bits a pass, for many candidates; insertion sort for a few */
+static int sort_cands(tw_token *cands, int count) {
+    if (count <= 64) {
+        for (int p = 1; p < count; p++) {
+            const tw_token t = cands[p];
+            int q = p - 1;
+            while (q >= 0 && cands[q].logit < t.logit) {
+                cands[q + 1] = cands[q];
+                q--;
+            }
+            cands[q + 1] = t;
+        }
+        return 0;
+    }
+    tw_token *tmp = (tw_token *)malloc(sizeof(tw_token) * (size_t)count);
+    if (tmp == NULL) {
+        qsort(cands, (size_t)count, sizeof(tw_token), tw_token_order);
+        return 0;
+    }
+    tw_token *src = cands, *dst = tmp;
+    for (int shift = 0; shift < 32; shift += 8) {
+        int hist[256] = {0};
+        for (int q = 0; q < count; q++) hist[(desc_key(src[q].logit) >> shift) & 255]++;
+        if (hist[(desc_key(src[0].logit) >> shift) & 255] == count) continue;  /* one digit */
+        int at = 0;
+        for (int b = 0; b < 256; b++) {
+            const int c = hist[b];
+            hist[b] = at;
+            at += c;
+        }
+        for (int q = 0; q < count; q++) dst[hist[(desc_key(src[q].logit) >> shift) & 255]++] = src[q];
+        tw_token *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != cands) memcpy(cands, src, sizeof(tw_token) * (size_t)count);
+    free(tmp);
+    return 0;
+}
+
+/* the collection's floor: the heap's smallest, or `depth` below the max if that is lower
+ * (both only rise, so the floor does) */
+static inline float floor_of(float low, float m, float depth) {
+    return depth > 0.0f && m - depth < low ? m - depth : low;
+}
+
+/* The pass itself: candidates unsorted (ids ascending), every token at or above the final
+ * floor; *low_out receives the heap's smallest. -1: more than cap; -2: bad arguments. */
+static int scan_collect(const float *x, int n, int need, tw_softmax_fn softmax,
+                        tw_token *cands, int cap, double *out, double *chunk_sums, float *copy,
+                        float depth, float *low_out) {
     float heap[TW_MAX_NEED];
     float chunk[TW_CHUNK];
     if (need < 1 || need > TW_MAX_NEED || need > n || cap < need) return -2;
@@ -285,29 +347,23 @@ static int scan(const float *x, int n, int need, tw_softmax_fn softmax, tw_token
         }
         if (softmax != NULL)
             fold_chunk(x + a, a / TW_CHUNK, len, m, &m_prev, &z, &s, softmax, chunk, chunk_sums);
-        count = collect(x + a, a, len, low, cands, cap, count);
+        count = collect(x + a, a, len, floor_of(low, m, depth), cands, cap, count);
         if (copy != NULL) memcpy(copy + a, x + a, sizeof(float) * (size_t)len);  /* in L1 now */
     }
     out[0] = m;
     out[1] = z;
     out[2] = s;
-    if (count <= cap) count = compact(cands, count, low);
-    if (count > cap) return -1;
+    *low_out = low;
+    if (count <= cap) count = compact(cands, count, floor_of(low, m, depth));
+    return count > cap ? -1 : count;
+}
 
-    if (count > 64) {  /* many candidates (a nucleus): a sort that does not go quadratic */
-        qsort(cands, (size_t)count, sizeof(tw_token), tw_token_order);
-        return count;
-    }
-    /* best first; the ids arrived ascending, and insertion sort is stable */
-    for (int p = 1; p < count; p++) {
-        const tw_token t = cands[p];
-        int q = p - 1;
-        while (q >= 0 && cands[q].logit < t.logit) {
-            cands[q + 1] = cands[q];
-            q--;
-        }
-        cands[q + 1] = t;
-    }
+static int scan(const float *x, int n, int need, tw_softmax_fn softmax, tw_token *cands,
+                int cap, double *out, double *chunk_sums, float *copy) {
+    float low;
+    const int count = scan_collect(x, n, need, softmax, cands, cap, out, chunk_sums, copy,
+                                   0.0f, &low);
+    if (count > 0) sort_cands(cands, count);
     return count;
 }
 
@@ -322,6 +378,105 @@ TW_EXPORT int tw_scan_copy(const float *x, int n, int need, tw_softmax_fn softma
                            tw_token *cands, int cap, double *out, double *chunk_sums,
                            float *copy) {
     return scan(x, n, need, softmax, cands, cap, out, chunk_sums, copy);
+}
+
+/* The nucleus of top-p over the whole vocabulary (top-k off), in one call: the pass of
+ * tw_scan (the best `need` for the display, the moments), collecting also every token within
+ * `depth` nats of the best; from them, sorted, the smallest prefix whose probability
+ * exp(x - log Z) (log Z = max + log sum, in double, summed in order as numpy's cumsum does)
+ * reaches top_p. Where the tokens collected hold less, it collects again, deeper.
+ * Only the part of the collection that can hold the nucleus is sorted: bins of 1/16 nat below
+ * the best give each a lower bound of its mass, and the nucleus ends in or before the bin where
+ * the bounds reach top_p.
+ * Returns how many candidates were written, sorted (the nucleus and at least `need`); out
+ * receives max, sum, sum(e * x), the nucleus's size, its probability and its depth (the best
+ * logit less its last). 0 in out[3]: invalid numbers (the caller reports them); -1: more than
+ * cap tokens to collect; -2: bad arguments. */
+#define TW_BINS_PER_NAT 16.0f
+#define TW_BINS 1024
+
+static inline int bin_of(float m, float v) {
+    const float d = (m - v) * TW_BINS_PER_NAT;
+    return d < (float)(TW_BINS - 1) ? (int)d : TW_BINS - 1;
+}
+
+/* Moves to the front (in order) the candidates that can hold the nucleus and the display's
+ * best: a prefix of them once sorted. All of a bin's tokens lie within 1/16 nat, which bounds
+ * its mass from below; the nucleus ends in or before the bin where the bounds reach top_p
+ * (one more is kept for rounding). Returns how many; all of them if the bounds fall short. */
+static int nucleus_part(tw_token *cands, int count, float m, double log_z, double top_p,
+                        float low) {
+    int counts[TW_BINS];
+    memset(counts, 0, sizeof counts);
+    for (int q = 0; q < count; q++) counts[bin_of(m, cands[q].logit)]++;
+    int last_bin = -1;
+    double lower = 0.0;
+    for (int b = 0; b < TW_BINS - 1; b++) {
+        if (!counts[b]) continue;
+        lower += counts[b] * exp((double)m - (double)(b + 1) / TW_BINS_PER_NAT - log_z);
+        if (lower >= top_p) {
+            last_bin = b + 1;
+            break;
+        }
+    }
+    if (last_bin < 0) return count;
+    int kept = 0;
+    for (int q = 0; q < count; q++)
+        if (bin_of(m, cands[q].logit) <= last_bin || cands[q].logit >= low)
+            cands[kept++] = cands[q];
+    return kept;
+}
+
+/* every token at or above `floor`, ids ascending; -1: more than cap */
+static int collect_all(const float *x, int n, float floor, tw_token *cands, int cap) {
+    int count = 0;
+    for (int a = 0; a < n; a += TW_CHUNK) {
+        const int len = n - a < TW_CHUNK ? n - a : TW_CHUNK;
+        count = collect(x + a, a, len, floor, cands, cap, count);
+    }
+    if (count <= cap) count = compact(cands, count, floor);
+    return count > cap ? -1 : count;
+}
+
+TW_EXPORT int tw_nucleus(const float *x, int n, int need, tw_softmax_fn softmax,
+                         tw_token *cands, int cap, double *out, double top_p, float depth) {
+    float low;
+    if (!(depth > 0.0f)) depth = 1.0f;
+    int count = scan_collect(x, n, need, softmax, cands, cap, out, NULL, NULL, depth, &low);
+    out[3] = out[4] = out[5] = 0.0;
+    if (count <= 0) return count;
+    const float m = (float)out[0];
+    const double z = out[1];
+    if (!(isfinite(m) && isfinite(z) && z > 0.0)) {
+        sort_cands(cands, count);
+        return count;
+    }
+    const double log_z = (double)m + log(z);
+    int bin_cut = 1;
+    for (;;) {
+        const int kept = bin_cut ? nucleus_part(cands, count, m, log_z, top_p, low) : count;
+        sort_cands(cands, kept);
+        double cum = 0.0;
+        int keep = 0;
+        for (int q = 0; q < kept; q++) {
+            cum += exp((double)cands[q].logit - log_z);
+            if (cum >= top_p) {
+                keep = q + 1;
+                break;
+            }
+        }
+        if (keep == 0 && kept == count && depth >= 256.0f) keep = kept;  /* all, by rounding */
+        if (keep > 0) {
+            out[3] = (double)keep;
+            out[4] = cum;
+            out[5] = (double)m - (double)cands[keep - 1].logit;
+            return kept;
+        }
+        if (kept < count) bin_cut = 0;  /* rounding at a bin's edge: all of them, sorted */
+        else depth = depth * 2.0f + 2.0f;  /* what was collected holds less: deeper */
+        count = collect_all(x, n, floor_of(low, m, depth), cands, cap);
+        if (count <= 0) return count;
+    }
 }
 
 /* exp((x - m) * inv_t) of one chunk into y (scaled through tmp unless inv_t is 1); its sum */

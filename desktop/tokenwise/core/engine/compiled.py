@@ -39,29 +39,32 @@ _SOFTMAX = _fused_softmax()
 
 
 def _compiled_pass() -> tuple[Callable[..., int] | None, tuple[Any, Any, int, Any] | None,
-                              Any, Callable[..., int] | None, Callable[..., int] | None]:
+                              Any, Callable[..., int] | None, Callable[..., int] | None,
+                              Callable[..., int] | None]:
     """The C pass over the logits (``_scan.c``), if it was built; None: numpy does the work.
 
     Also its untruncated-draw functions (tw_tempered, tw_pick, ggml's softmax address,
-    tw_pick_penalised), tw_moments, tw_penalise and tw_scan_copy.
+    tw_pick_penalised), tw_moments, tw_penalise, tw_scan_copy and tw_nucleus.
     """
     if _SOFTMAX is None:
-        return None, None, None, None, None
+        return None, None, None, None, None, None
     try:
         module = importlib.import_module("tokenwise.core.engine._scan")
     except ImportError:
-        return None, None, None, None, None
+        return None, None, None, None, None, None
     try:
         lib = ctypes.CDLL(module.__file__)
         fn, tempered, pick = lib.tw_scan, lib.tw_tempered, lib.tw_pick
-        penalise, scan_copy = lib.tw_penalise, lib.tw_scan_copy
+        penalise, scan_copy, nucleus = lib.tw_penalise, lib.tw_scan_copy, lib.tw_nucleus
     except (OSError, AttributeError):
-        return None, None, None, None, None
+        return None, None, None, None, None, None
     fn.restype = ctypes.c_int
     fn.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_void_p,
                    ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
     scan_copy.restype = ctypes.c_int
     scan_copy.argtypes = [*fn.argtypes, ctypes.c_void_p]
+    nucleus.restype = ctypes.c_int
+    nucleus.argtypes = [*fn.argtypes[:7], ctypes.c_double, ctypes.c_float]
     tempered.restype = ctypes.c_double
     tempered.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_float, ctypes.c_float,
                          ctypes.c_void_p, ctypes.c_void_p]
@@ -85,10 +88,10 @@ def _compiled_pass() -> tuple[Callable[..., int] | None, tuple[Any, Any, int, An
                          ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int,
                          ctypes.c_void_p]
     address = ctypes.cast(_SOFTMAX, ctypes.c_void_p).value or 0
-    return fn, (tempered, pick, address, pick_penalised), moments, penalise, scan_copy
+    return fn, (tempered, pick, address, pick_penalised), moments, penalise, scan_copy, nucleus
 
 
-_SCAN, _DRAW, _MOMENTS, _PENALISE, _SCAN_COPY = _compiled_pass()
+_SCAN, _DRAW, _MOMENTS, _PENALISE, _SCAN_COPY, _NUCLEUS = _compiled_pass()
 _SCAN_MAX_NEED = 1024  # as TW_MAX_NEED in _scan.c
 _SCAN_CAP = 4096  # candidates it may return (ties at the threshold included)
 _SOFTMAX_ADDRESS = ctypes.cast(_SOFTMAX, ctypes.c_void_p).value if _SOFTMAX is not None else None
@@ -118,6 +121,11 @@ class CandidateBuffer:
         self.chunk_sums = np.zeros(draw.chunk_count(capacity), dtype=np.float64)
         self.scan_args = (ctypes.addressof(self._data), min(_SCAN_CAP, capacity),
                           self.scan_out.ctypes.data, self.chunk_sums.ctypes.data)
+        # tw_nucleus: (cands, cap, out), the cap the whole array (a nucleus has no size limit);
+        # out: max, sum, sum(e * x), the nucleus's size, its probability, its depth
+        self.nucleus_out = np.empty(6, dtype=np.float64)
+        self.nucleus_args = (ctypes.addressof(self._data), capacity,
+                             self.nucleus_out.ctypes.data)
         self.all_ids = np.arange(capacity, dtype=np.intp)
         # tw_penalise: the penalised tokens' numbers and the union with the candidates
         self.pen_old = np.empty(_SCAN_MAX_NEED, dtype=np.float32)

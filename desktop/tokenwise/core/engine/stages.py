@@ -23,6 +23,7 @@ from tokenwise.core.engine import draw
 from tokenwise.core.engine.compiled import (
     _DRAW,
     _MOMENTS,
+    _NUCLEUS,
     _PENALISE,
     _SCAN,
     _SCAN_COPY,
@@ -203,12 +204,15 @@ class StepSampler(NumpyPath):
         self._moments_out = np.empty(2, dtype=np.float64)
         self._mask = buffer.mask[:n_vocab]
         # the C pass finds the best `need` tokens: enough for greedy, top-k and the untruncated
-        # draw's display; for the nucleus it is asked for more until their mass reaches top-p
-        # (with penalties, and for min-p without top-k, the numpy path widens to fit)
+        # draw's display; tw_nucleus also finds the nucleus of top-p without top-k (with
+        # penalties, and for min-p without top-k, the numpy path widens to fit)
         nucleus = self._scope == _SCOPE_TOP_P and not self._window_len
-        self._scan = _SCAN if self._scope in (_SCOPE_TOP, _SCOPE_ALL) or nucleus else None
-        self._nucleus_need = max(64, self.need)  # grown to twice the last nucleus
-        self._nucleus_mass: np.ndarray | None = None  # the last nucleus scan's running mass
+        if nucleus:
+            self._scan = _SCAN if _NUCLEUS is not None else None
+        else:
+            self._scan = _SCAN if self._scope in (_SCOPE_TOP, _SCOPE_ALL) else None
+        self._nucleus_depth = 4.0  # nats below the best it collects: a nat past the last one's
+        self._nucleus: tuple[int, float] | None = None  # this step's: its size, its mass
         # no truncating stage: draw by inverse CDF over the unsorted vocabulary
         self._untruncated = (
             draw.UntruncatedDraw(n_vocab, s.temperature, seed,
@@ -274,9 +278,11 @@ class StepSampler(NumpyPath):
         copied = False
         z: float | None = None
         sum_ex: float | None = None
+        out = self.buf.scan_out
         if self._scan is not None:
             if self._scope == _SCOPE_TOP_P:
                 scanned = self._scan_nucleus(address)
+                out = self.buf.nucleus_out
             elif need <= _SCAN_MAX_NEED:
                 if copy_to and _SCAN_COPY is not None and self._scan is _SCAN:
                     scanned = _SCAN_COPY(address, self.n_vocab, need,
@@ -287,7 +293,7 @@ class StepSampler(NumpyPath):
                     scanned = self._scan(address, self.n_vocab, need,
                                          None if split else _SOFTMAX_ADDRESS, *self.buf.scan_args)
         if scanned > 0:
-            m, z, sum_ex = self.buf.scan_out.tolist()
+            m, z, sum_ex = out.tolist()[:3]
             if split:
                 z = sum_ex = None
                 if not math.isfinite(m):
@@ -453,30 +459,22 @@ class StepSampler(NumpyPath):
         return ids[order], pen[order]
 
     def _scan_nucleus(self, address: int) -> int:
-        """The compiled pass asked for enough of the best to hold the nucleus; 0: too many.
+        """The compiled pass, finding the nucleus on the way (tw_nucleus); 0: it could not.
 
-        The best `need` tokens, sorted, are a prefix of the sorted vocabulary: once their
-        mass reaches top-p (the same sum the stage itself then takes), the nucleus lies inside.
+        It collects every token within a depth of the best, deeper where they hold less than
+        top-p; the depth starts a nat past the last step's nucleus.
         """
-        need = self._nucleus_need
+        assert _NUCLEUS is not None
         buf = self.buf
-        scan = self._scan
-        assert scan is not None
-        while need <= _SCAN_MAX_NEED:
-            scanned = scan(address, self.n_vocab, need, _SOFTMAX_ADDRESS, *buf.scan_args)
-            if scanned <= 0:
-                return 0
-            m, z, _ = buf.scan_out.tolist()
-            if not (math.isfinite(m) and math.isfinite(z) and z > 0.0):
-                return scanned  # the step reports the invalid numbers
-            mass = np.cumsum(np.exp(buf.logits[:scanned].astype(np.float64) - (m + math.log(z))))
-            if mass[-1] >= self.s.top_p:
-                self._nucleus_mass = mass  # the top-p stage's own sum: _sample reuses it
-                return scanned
-            if need >= _SCAN_MAX_NEED:
-                break
-            need = min(_SCAN_MAX_NEED, need * 4)
-        return 0
+        scanned = _NUCLEUS(address, self.n_vocab, self.need, _SOFTMAX_ADDRESS,
+                           *buf.nucleus_args, self.s.top_p, self._nucleus_depth)
+        if scanned <= 0:
+            return 0
+        _m, _z, _s, keep, mass, depth = buf.nucleus_out.tolist()
+        if keep > 0:  # 0: invalid numbers, which the step reports
+            self._nucleus = (int(keep), mass)
+            self._nucleus_depth = depth + 1.0
+        return scanned
 
     def _sample(
         self, ids: np.ndarray, head: list[int], pen: np.ndarray, log_z_pen: float,
@@ -495,18 +493,22 @@ class StepSampler(NumpyPath):
         k = self.k_display
         top_p_alone = self.top_k is None and s.top_p < 1.0
         keep = 0
+        kept_mass = 1.0
         if top_p_alone:
             # top-k off: top-p over the whole vocabulary, whose normaliser is known exactly
-            mass = self._nucleus_mass  # the scan's, over the same logits and normaliser
-            if mass is None or mass.size != ids.size:
+            if self._nucleus is not None:  # the compiled pass found it, with the same sums
+                keep, kept_mass = self._nucleus
+                self._nucleus = None
+            else:
                 mass = np.cumsum(np.exp(pen.astype(np.float64) - log_z_pen))
-            self._nucleus_mass = None
-            keep = min(int(np.searchsorted(mass, s.top_p, side="left")) + 1, ids.size)
-            # twice the last nucleus, within what the compiled pass can hold (past it: numpy)
-            self._nucleus_need = min(_SCAN_MAX_NEED, max(64, self.need, 2 * keep))
+                keep = min(int(np.searchsorted(mass, s.top_p, side="left")) + 1, ids.size)
+                kept_mass = float(mass[keep - 1])
         # read before the samplers run: with ``loaded`` they change what ``pen`` views; the
-        # stages after top-k read no further than the nucleus
-        prefix = max(keep, k) if top_p_alone else min(ids.size, s.top_k or ids.size)
+        # stages after top-k read no further than the nucleus (min-p, inside it)
+        if top_p_alone:
+            prefix = max(keep, k) if self.min_p is not None else min(k, ids.size)
+        else:
+            prefix = min(ids.size, s.top_k or ids.size)
         weights, cum = _prefix_weights(pen[:prefix], k)
         first = float(pen[0])
         if self.top_k is not None:
@@ -542,6 +544,8 @@ class StepSampler(NumpyPath):
             shown = min(k, survivors, len(cum))
             if survivors >= self.n_vocab:
                 total = math.exp(log_z_pen - first)  # the whole vocabulary
+            elif top_p_alone and survivors == keep:
+                total = kept_mass * math.exp(log_z_pen - first)  # the nucleus
             else:
                 total = float(cum[min(survivors, len(cum)) - 1])
             inv = 1.0 / total
