@@ -15,11 +15,15 @@
  * candidates, in one call instead of a few dozen small numpy ones.
  * tw_nucleus finds top-p's nucleus over the whole vocabulary (top-k off) in the same pass,
  * collecting every token within a depth of the best and sorting only what can hold it.
+ * The pass runs in two halves of the vocabulary, on two threads where ggml's decode runs
+ * its own with OpenMP (its pool, awake just after the decode, takes one half), on one where
+ * it does not, with the same results to the bit either way.
  * It is an optional extension: without it the engine computes the same numbers with numpy.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,8 +173,9 @@ static int collect(const float *xc, int a, int len, float low, tw_token *cands, 
 /* The moments of the vocabulary so far, relative to the running max `m`: one chunk folded
  * in, after rescaling what came before when the max rose. tw_scan and tw_moments both use
  * it, with the same running max, so their results are the same to the bit. */
-static void fold_chunk(const float *xc, int c, int len, float m, float *m_prev, double *z,
-                       double *s, tw_softmax_fn softmax, float *chunk, double *chunk_sums) {
+static void fold_chunk(const float *xc, int c0, int c, int len, float m, float *m_prev,
+                       double *z, double *s, tw_softmax_fn softmax, float *chunk,
+                       double *chunk_sums) {
     if (m == -INFINITY) {  /* nothing but masked tokens so far */
         if (chunk_sums != NULL) chunk_sums[c] = 0.0;
         return;
@@ -180,7 +185,7 @@ static void fold_chunk(const float *xc, int c, int len, float m, float *m_prev, 
         *z *= f;
         *s *= f;
         if (chunk_sums != NULL)
-            for (int q = 0; q < c; q++) chunk_sums[q] *= f;
+            for (int q = c0; q < c; q++) chunk_sums[q] *= f;
         *m_prev = m;
     }
     const double part = softmax(len, chunk, xc, m);
@@ -210,23 +215,6 @@ static float chunk_max(const float *xc, int len, float m) {
     for (; j < len; j++)
         if (xc[j] > m) m = xc[j];
     return m;
-}
-
-/* The moments tw_scan computes, alone: out receives sum(exp(x - max)) and
- * sum(exp(x - max) * x) (the display's half of a split step), and max. */
-TW_EXPORT void tw_moments(const float *x, int n, float m_known, tw_softmax_fn softmax,
-                          double *out, double *chunk_sums) {
-    float chunk[TW_CHUNK];
-    double z = 0.0, s = 0.0;
-    float m = -INFINITY, m_prev = -INFINITY;
-    (void)m_known;
-    for (int a = 0; a < n; a += TW_CHUNK) {
-        const int len = n - a < TW_CHUNK ? n - a : TW_CHUNK;
-        m = chunk_max(x + a, len, m);
-        fold_chunk(x + a, a / TW_CHUNK, len, m, &m_prev, &z, &s, softmax, chunk, chunk_sums);
-    }
-    out[0] = z;
-    out[1] = s;
 }
 
 /* Returns how many candidates were written to cands (sorted, best first); out receives
@@ -290,24 +278,62 @@ static int sort_cands(tw_token *cands, int count) {
 }
 
 /* the collection's floor: the heap's smallest, or `depth` below the max if that is lower
- * (both only rise, so the floor does) */
+ * (both only rise, so the floor does). Masked tokens (-inf) are never collected: a floor
+ * still at -inf collects the finite ones, and one left there at the end is refused (fewer
+ * finite tokens than wanted: the caller's numpy path takes the step). */
 static inline float floor_of(float low, float m, float depth) {
-    return depth > 0.0f && m - depth < low ? m - depth : low;
+    const float f = depth > 0.0f && m - depth < low ? m - depth : low;
+    return f == -INFINITY ? -FLT_MAX : f;
 }
 
-/* The pass itself: candidates unsorted (ids ascending), every token at or above the final
- * floor; *low_out receives the heap's smallest. -1: more than cap; -2: bad arguments. */
-static int scan_collect(const float *x, int n, int need, tw_softmax_fn softmax,
-                        tw_token *cands, int cap, double *out, double *chunk_sums, float *copy,
-                        float depth, float *low_out) {
-    float heap[TW_MAX_NEED];
-    float chunk[TW_CHUNK];
-    if (need < 1 || need > TW_MAX_NEED || need > n || cap < need) return -2;
+/* The pass runs in two parts, the two halves of the vocabulary (at a chunk boundary), each
+ * with its own heap, running max and moments, combined afterwards in a fixed order: on two
+ * threads where ggml's decode uses OpenMP (its thread pool, still awake just after the
+ * decode, takes the second half), on one otherwise, with the same arithmetic either way. */
+typedef void (*tw_parallel_fn)(void (*fn)(void *), void *data, unsigned threads,
+                               unsigned flags);
+static tw_parallel_fn tw_parallel = NULL;
 
-    int i;
-    float m = x[0];
-    for (i = 0; i < need; i++) {
-        heap[i] = x[i];
+/* GOMP_parallel of the OpenMP runtime ggml's CPU library uses; NULL: one thread */
+TW_EXPORT void tw_use_parallel(void *gomp_parallel) {
+    tw_parallel = (tw_parallel_fn)gomp_parallel;
+}
+
+typedef struct {
+    /* in */
+    const float *x;
+    int a, b;  /* the part: tokens [a, b) */
+    int need;
+    tw_softmax_fn softmax;
+    tw_token *cands;  /* its own region of the candidates */
+    int cap;
+    double *chunk_sums;
+    float *copy;
+    float depth;
+    /* out */
+    float m, low;
+    double z, s;
+    int count;
+    float heap[TW_MAX_NEED];
+} tw_part;
+
+/* where the second part starts (n: the vocabulary is too small to cut; each part holds at
+ * least TW_MAX_NEED tokens) */
+static int second_part(int n) {
+    const int chunks = (n + TW_CHUNK - 1) / TW_CHUNK;
+    return chunks >= 4 ? (chunks / 2) * TW_CHUNK : n;
+}
+
+/* one part of the pass: the heap, the moments, the candidates (see scan_collect) */
+static void scan_part(tw_part *p) {
+    const float *x = p->x;
+    float *heap = p->heap;
+    const int need = p->need;
+    float chunk[TW_CHUNK];
+    int i = p->a;
+    float m = x[i];
+    for (int k = 0; k < need; k++, i++) {
+        heap[k] = x[i];
         if (x[i] > m) m = x[i];
     }
     for (int k = need / 2 - 1; k >= 0; k--) sift_down(heap, need, k);
@@ -315,8 +341,9 @@ static int scan_collect(const float *x, int n, int need, tw_softmax_fn softmax,
     double z = 0.0, s = 0.0;
     float m_prev = -INFINITY;
     int count = 0;
-    for (int a = 0; a < n; a += TW_CHUNK) {
-        const int len = n - a < TW_CHUNK ? n - a : TW_CHUNK;
+    const int c0 = p->a / TW_CHUNK;
+    for (int a = p->a; a < p->b; a += TW_CHUNK) {
+        const int len = p->b - a < TW_CHUNK ? p->b - a : TW_CHUNK;
         const int end = a + len;
 #ifdef TW_SSE2
         for (; i + 16 <= end; i += 16) {
@@ -345,17 +372,162 @@ static int scan_collect(const float *x, int n, int need, tw_softmax_fn softmax,
                 low = heap_take(heap, need, x[i]);
             }
         }
-        if (softmax != NULL)
-            fold_chunk(x + a, a / TW_CHUNK, len, m, &m_prev, &z, &s, softmax, chunk, chunk_sums);
-        count = collect(x + a, a, len, floor_of(low, m, depth), cands, cap, count);
-        if (copy != NULL) memcpy(copy + a, x + a, sizeof(float) * (size_t)len);  /* in L1 now */
+        if (p->softmax != NULL)
+            fold_chunk(x + a, c0, a / TW_CHUNK, len, m, &m_prev, &z, &s, p->softmax, chunk,
+                       p->chunk_sums);
+        count = collect(x + a, a, len, floor_of(low, m, p->depth), p->cands, p->cap, count);
+        if (p->copy != NULL) memcpy(p->copy + a, x + a, sizeof(float) * (size_t)len);
     }
+    if (count <= p->cap) count = compact(p->cands, count, floor_of(low, m, p->depth));
+    p->m = m;
+    p->low = low;
+    p->z = z;
+    p->s = s;
+    p->count = count;
+}
+
+/* one part of tw_moments: the running max and the moments alone, as scan_part folds them */
+static void moments_part(tw_part *p) {
+    float chunk[TW_CHUNK];
+    double z = 0.0, s = 0.0;
+    float m = -INFINITY, m_prev = -INFINITY;
+    const int c0 = p->a / TW_CHUNK;
+    for (int a = p->a; a < p->b; a += TW_CHUNK) {
+        const int len = p->b - a < TW_CHUNK ? p->b - a : TW_CHUNK;
+        m = chunk_max(p->x + a, len, m);
+        fold_chunk(p->x + a, c0, a / TW_CHUNK, len, m, &m_prev, &z, &s, p->softmax, chunk,
+                   p->chunk_sums);
+    }
+    p->m = m;
+    p->z = z;
+    p->s = s;
+}
+
+typedef struct {
+    tw_part *parts;
+    int count;
+    int next;
+    int moments;
+} tw_job;
+
+static void run_parts(void *data) {
+    tw_job *job = (tw_job *)data;
+    for (;;) {
+#if defined(__GNUC__) || defined(__clang__)
+        const int i = __atomic_fetch_add(&job->next, 1, __ATOMIC_RELAXED);
+#else
+        const int i = job->next++;  /* no OpenMP runtime to share here: one thread */
+#endif
+        if (i >= job->count) break;
+        if (job->moments) moments_part(&job->parts[i]);
+        else scan_part(&job->parts[i]);
+    }
+}
+
+/* the parts of [0, n) for one pass; returns how many */
+static int cut(tw_part *parts, const float *x, int n, tw_softmax_fn softmax,
+               double *chunk_sums) {
+    const int h = second_part(n);
+    parts[0].x = parts[1].x = x;
+    parts[0].a = 0;
+    parts[0].b = h;
+    parts[1].a = h;
+    parts[1].b = n;
+    for (int q = 0; q < 2; q++) {
+        parts[q].softmax = softmax;
+        parts[q].chunk_sums = chunk_sums;
+    }
+    return h < n ? 2 : 1;
+}
+
+static void run(tw_part *parts, int count, int moments, int threads) {
+    tw_job job = {parts, count, 0, moments};
+    if (count > 1 && threads > 1 && tw_parallel != NULL) tw_parallel(run_parts, &job, 2, 0);
+    else run_parts(&job);
+}
+
+/* the parts' moments, relative to the overall max, in a fixed order (and their chunk sums) */
+static void combine(tw_part *parts, int count, double *chunk_sums, float *m_out, double *z_out,
+                    double *s_out) {
+    float m = parts[0].m;
+    for (int q = 1; q < count; q++)
+        if (parts[q].m > m) m = parts[q].m;
+    double z = 0.0, s = 0.0;
+    for (int q = 0; q < count; q++) {
+        const tw_part *p = &parts[q];
+        const double f = p->m == m ? 1.0 : (p->m == -INFINITY ? 0.0 : exp((double)p->m - (double)m));
+        z += p->z * f;
+        s += p->s * f;
+        if (chunk_sums != NULL && f != 1.0)
+            for (int c = p->a / TW_CHUNK; c < (p->b + TW_CHUNK - 1) / TW_CHUNK; c++)
+                chunk_sums[c] *= f;
+    }
+    *m_out = m;
+    *z_out = z;
+    *s_out = s;
+}
+
+/* The moments tw_scan computes, alone: out receives sum(exp(x - max)) and
+ * sum(exp(x - max) * x) (the display's half of a split step), on this thread. */
+TW_EXPORT void tw_moments(const float *x, int n, float m_known, tw_softmax_fn softmax,
+                          double *out, double *chunk_sums) {
+    tw_part parts[2];
+    float m;
+    (void)m_known;
+    const int count = cut(parts, x, n, softmax, chunk_sums);
+    run(parts, count, 1, 1);
+    combine(parts, count, chunk_sums, &m, &out[0], &out[1]);
+}
+
+/* The pass itself: candidates unsorted (ids ascending), every token at or above the final
+ * floor; *low_out receives the heap's smallest. -1: more than cap; -2: bad arguments. */
+static int scan_collect(const float *x, int n, int need, tw_softmax_fn softmax,
+                        tw_token *cands, int cap, double *out, double *chunk_sums, float *copy,
+                        float depth, float *low_out) {
+    tw_part parts[2];
+    if (need < 1 || need > TW_MAX_NEED || need > n || cap < need) return -2;
+    const int count = cut(parts, x, n, softmax, chunk_sums);
+    /* each part its own region of the candidates: all it could hold, where cap allows */
+    const int whole = cap >= n || count == 1;
+    if (!whole && cap / 2 < need) return -2;
+    for (int q = 0; q < count; q++) {
+        parts[q].need = need;
+        parts[q].cands = cands + (whole ? (count > 1 ? parts[q].a : 0) : q * (cap / 2));
+        parts[q].cap = whole ? (count > 1 ? parts[q].b - parts[q].a : cap) : cap / 2;
+        parts[q].copy = copy;
+        parts[q].depth = depth;
+    }
+    run(parts, count, 0, 2);
+    float m;
+    double z, s;
+    if (softmax != NULL) {
+        combine(parts, count, chunk_sums, &m, &z, &s);
+    } else {
+        m = parts[0].m;
+        for (int q = 1; q < count; q++)
+            if (parts[q].m > m) m = parts[q].m;
+        z = s = 0.0;
+    }
+    /* the best `need` overall: the first part's heap, joined by the second's */
+    float *heap = parts[0].heap;
+    float low = heap[0];
+    for (int q = 1; q < count; q++)
+        for (int k = 0; k < need; k++)
+            if (parts[q].heap[k] > low) low = heap_take(heap, need, parts[q].heap[k]);
     out[0] = m;
     out[1] = z;
     out[2] = s;
     *low_out = low;
-    if (count <= cap) count = compact(cands, count, floor_of(low, m, depth));
-    return count > cap ? -1 : count;
+    const float floor = floor_of(low, m, depth);
+    if (floor == -FLT_MAX) return -1;  /* a floor at -inf: masked tokens tie at it */
+    int total = 0;
+    for (int q = 0; q < count; q++) {
+        if (parts[q].count > parts[q].cap) return -1;
+        const int kept = compact(parts[q].cands, parts[q].count, floor);
+        if (q > 0) memmove(cands + total, parts[q].cands, sizeof(tw_token) * (size_t)kept);
+        total += kept;
+    }
+    return total;
 }
 
 static int scan(const float *x, int n, int need, tw_softmax_fn softmax, tw_token *cands,

@@ -21,21 +21,38 @@ _TOKEN_DTYPE = np.dtype([("id", "<i4"), ("logit", "<f4"), ("p", "<f4")])
 _UNION_DTYPE = np.dtype([("id", "<i4"), ("raw", "<f4"), ("pen", "<f4")])  # tw_union
 
 
-def _fused_softmax() -> Any:
-    """ggml's vectorised y = exp(x - max), returning the sum: one pass instead of three."""
+def _ggml_cpu() -> tuple[Any, int]:
+    """From llama.cpp's own CPU library: ggml's vectorised y = exp(x - max), returning the
+    sum (one pass instead of three), and the address of GOMP_parallel where ggml runs its
+    threads with OpenMP (0: it does not; the compiled pass then keeps to one thread)."""
     folder = Path(llama_cpp.__file__).resolve().parent / "lib"
     for name in ("libggml-cpu.so", "libggml-cpu.dylib", "ggml-cpu.dll"):
         try:
-            fn = ctypes.CDLL(str(folder / name)).ggml_vec_soft_max_f32
+            lib = ctypes.CDLL(str(folder / name))
+            fn = lib.ggml_vec_soft_max_f32
         except (OSError, AttributeError):
             continue
         fn.restype = ctypes.c_double
         fn.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_float]
-        return fn
-    return None
+        parallel = getattr(lib, "GOMP_parallel", None)  # found among its dependencies
+        address = ctypes.cast(parallel, ctypes.c_void_p).value if parallel is not None else 0
+        return fn, address or 0
+    return None, 0
 
 
-_SOFTMAX = _fused_softmax()
+_SOFTMAX, _GOMP_PARALLEL = _ggml_cpu()
+
+
+_USE_PARALLEL: Any = None
+
+
+def use_parallel(on: bool) -> bool:
+    """Whether the compiled pass runs its two halves on two threads: on ggml's own OpenMP
+    pool (the one the decode has just used), where ggml has one. Returns whether it does."""
+    if _USE_PARALLEL is None:
+        return False
+    _USE_PARALLEL(_GOMP_PARALLEL if on and _GOMP_PARALLEL else None)
+    return bool(on and _GOMP_PARALLEL)
 
 
 def _compiled_pass() -> tuple[Callable[..., int] | None, tuple[Any, Any, int, Any] | None,
@@ -88,6 +105,12 @@ def _compiled_pass() -> tuple[Callable[..., int] | None, tuple[Any, Any, int, An
                          ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int,
                          ctypes.c_void_p]
     address = ctypes.cast(_SOFTMAX, ctypes.c_void_p).value or 0
+    global _USE_PARALLEL
+    _USE_PARALLEL = getattr(lib, "tw_use_parallel", None)
+    if _USE_PARALLEL is not None:
+        _USE_PARALLEL.restype = None
+        _USE_PARALLEL.argtypes = [ctypes.c_void_p]
+    use_parallel(True)
     return fn, (tempered, pick, address, pick_penalised), moments, penalise, scan_copy, nucleus
 
 

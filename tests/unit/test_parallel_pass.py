@@ -1,0 +1,117 @@
+"""The compiled pass in two halves, on ggml's OpenMP pool or on one thread: the same bits.
+
+The vocabulary is cut in two at a chunk boundary whichever way it runs, each half keeps its
+own heap, running max and moments, and they are combined in a fixed order; so two threads
+and one give identical results, and tw_moments (always one thread: a split step's display
+half) matches a scan that ran on two.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+from tokenwise.core.engine import compiled
+from tokenwise.core.engine.compiled import (
+    _MOMENTS,
+    _NUCLEUS,
+    _SCAN,
+    _SCAN_COPY,
+    _SOFTMAX_ADDRESS,
+    CandidateBuffer,
+)
+
+
+@pytest.fixture
+def restore_parallel():
+    yield
+    compiled.use_parallel(True)
+
+
+def _cases() -> list[tuple[str, np.ndarray]]:
+    rng = np.random.default_rng(21)
+    cases = [("normal", (rng.standard_normal(262144) * 2.5).astype(np.float32))]
+    late = (rng.standard_normal(49152) * 1.5).astype(np.float32)
+    late[: 3 * 2048 + 7] = -np.inf
+    late[-5] = 40.0  # the best in the second half: the first half's sums are rescaled
+    cases.append(("masked-then-late-max", late))
+    early = (rng.standard_normal(50000) * 1.5).astype(np.float32)
+    early[3] = 40.0  # the best in the first half
+    cases.append(("early-max", early))
+    ties = (rng.integers(-30, 6, 40000) / 2).astype(np.float32)  # runs of equal logits
+    cases.append(("ties", ties))
+    cases.append(("small", (rng.standard_normal(5000)).astype(np.float32)))  # one part
+    return cases
+
+
+def _scan_once(x: np.ndarray, need: int, softmax: bool) -> tuple[int, np.ndarray, ...]:
+    buf = CandidateBuffer(x.size)
+    buf.chunk_sums[:] = np.nan
+    copy = np.full(x.size, np.nan, dtype=np.float32)
+    count = _SCAN_COPY(x.ctypes.data, x.size, need, _SOFTMAX_ADDRESS if softmax else None,
+                       *buf.scan_args, copy.ctypes.data)
+    assert np.array_equal(copy, x)  # copied as it was read
+    n = max(count, 0)
+    return (count, buf.scan_out.copy(), buf.ids[:n].copy(), buf.logits[:n].copy(),
+            buf.chunk_sums.copy())
+
+
+@pytest.mark.parametrize("need", [1, 40, 1024])
+@pytest.mark.parametrize("name", [name for name, _ in _cases()])
+def test_two_threads_and_one_give_the_same_bits(name: str, need: int,
+                                                restore_parallel: None) -> None:
+    x = dict(_cases())[name]
+    results = []
+    for on in (True, False):
+        compiled.use_parallel(on)
+        results.append(_scan_once(x, need, softmax=True))
+    (count, out, ids, logits, sums), serial = results
+    assert count == serial[0]
+    assert count >= need
+    assert out.tobytes() == serial[1].tobytes()
+    assert np.array_equal(ids, serial[2]) and np.array_equal(logits, serial[3])
+    assert sums.tobytes() == serial[4].tobytes()
+    # the best `need` of the whole vocabulary, in llama.cpp's order
+    order = np.lexsort((np.arange(x.size), -x))
+    assert np.array_equal(ids[:need], order[:need])
+    # a split step's display half, on one thread, gives what the two-thread scan gave
+    compiled.use_parallel(True)
+    split = _scan_once(x, need, softmax=False)
+    assert np.array_equal(split[2], ids)
+    moments = np.empty(2)
+    _MOMENTS(x.ctypes.data, x.size, float(out[0]), _SOFTMAX_ADDRESS, moments.ctypes.data, None)
+    assert moments.tolist() == out[1:].tolist()
+
+
+@pytest.mark.parametrize("name", [name for name, _ in _cases()])
+def test_the_nucleus_is_the_same_on_two_threads(name: str, restore_parallel: None) -> None:
+    x = dict(_cases())[name]
+    found = []
+    for on in (True, False):
+        compiled.use_parallel(on)
+        buf = CandidateBuffer(x.size)
+        count = _NUCLEUS(x.ctypes.data, x.size, 32, _SOFTMAX_ADDRESS, *buf.nucleus_args,
+                         0.9, 0.5)
+        found.append((count, buf.nucleus_out.tobytes(), buf.ids[:count].tolist()))
+    assert found[0] == found[1]
+    assert found[0][0] >= 32
+
+
+def test_too_few_finite_logits_are_left_to_numpy(restore_parallel: None) -> None:
+    """Masked tokens would tie at the floor: the pass declines, on either path."""
+    x = np.full(20000, -np.inf, dtype=np.float32)
+    x[[5, 15000]] = [1.0, 2.0]
+    for on in (True, False):
+        compiled.use_parallel(on)
+        buf = CandidateBuffer(x.size)
+        assert _SCAN(x.ctypes.data, x.size, 8, _SOFTMAX_ADDRESS, *buf.scan_args) == -1
+        assert _SCAN(x.ctypes.data, x.size, 2, _SOFTMAX_ADDRESS, *buf.scan_args) == 2
+        assert buf.ids[:2].tolist() == [15000, 5]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="ggml uses OpenMP in Linux builds")
+def test_the_pass_finds_ggmls_openmp_pool() -> None:
+    assert compiled._GOMP_PARALLEL
+    assert compiled.use_parallel(True)
