@@ -115,3 +115,51 @@ def test_too_few_finite_logits_are_left_to_numpy(restore_parallel: None) -> None
 def test_the_pass_finds_ggmls_openmp_pool() -> None:
     assert compiled._GOMP_PARALLEL
     assert compiled.use_parallel(True)
+
+
+@pytest.mark.parametrize("name", [name for name, _ in _cases()])
+def test_the_tempered_normaliser_is_the_same_on_two_threads(
+        name: str, restore_parallel: None) -> None:
+    tempered = compiled._DRAW[0]
+    x = dict(_cases())[name]
+    m = float(x.max())
+    found = []
+    for on in (True, False):
+        compiled.use_parallel(on)
+        sums = np.full(-(-x.size // 2048), np.nan)
+        z = tempered(x.ctypes.data, x.size, m, 1.25, _SOFTMAX_ADDRESS, sums.ctypes.data)
+        found.append((z, sums.tobytes()))
+        # each chunk's sum of exp((x - max) / T), and the whole
+        weights = np.exp((x.astype(np.float64) - m) * 1.25)
+        expected = np.add.reduceat(weights, np.arange(0, x.size, 2048))
+        assert sums == pytest.approx(expected, rel=1e-5, abs=1e-30)
+        assert z == pytest.approx(float(weights.sum()), rel=1e-5)
+    assert found[0] == found[1]
+
+
+@pytest.mark.parametrize("name", [name for name, _ in _cases()])
+def test_the_scan_gives_the_tempered_normaliser_on_the_way(
+        name: str, restore_parallel: None) -> None:
+    """tw_scan_tempered: the same candidates and moments as tw_scan, and the normaliser at
+    T (relative to the running max, rescaled as it rose) that tw_tempered computes apart."""
+    tempered, scan_tempered = compiled._DRAW[0], compiled._SCAN_TEMPERED
+    x = dict(_cases())[name]
+    chunks = -(-x.size // 2048)
+    found = []
+    for on in (True, False):
+        compiled.use_parallel(on)
+        buf = CandidateBuffer(x.size)
+        t_sums, t_out = np.full(chunks, np.nan), np.full(1, np.nan)
+        count = scan_tempered(x.ctypes.data, x.size, 40, _SOFTMAX_ADDRESS, *buf.scan_args,
+                              1.25, t_sums.ctypes.data, t_out.ctypes.data)
+        found.append((count, buf.scan_out.tobytes(), buf.ids[:count].tolist(),
+                      t_sums.tobytes(), t_out.tobytes()))
+        plain = _scan_once(x, 40, softmax=True)
+        assert (count, buf.scan_out.tobytes()) == (plain[0], plain[1].tobytes())
+        assert buf.ids[:count].tolist() == plain[2].tolist()
+        apart = np.empty(chunks)
+        z = tempered(x.ctypes.data, x.size, float(x.max()), 1.25, _SOFTMAX_ADDRESS,
+                     apart.ctypes.data)
+        assert float(t_out[0]) == pytest.approx(z, rel=1e-6)
+        assert t_sums == pytest.approx(apart, rel=1e-5, abs=1e-300)
+    assert found[0] == found[1]

@@ -233,3 +233,30 @@ def test_untruncated_and_nucleus_generations_on_the_starter(engine) -> None:
             assert 0.0 < step.final_prob <= 1.0
             if step.token_id in final.ids:
                 assert step.final_prob == pytest.approx(final.prob_of(step.token_id), rel=1e-6)
+
+
+def test_the_tempered_normaliser_comes_from_the_scan_itself() -> None:
+    """At T other than 1 the one pass gives the draw's normaliser: no second pass runs, and
+    the draw and the record are those of the two-pass path."""
+    n = 49152
+    x = _logits(n, 31, 2.0)
+    records = []
+    for fused in (True, False):
+        sampler = StepSampler(CandidateBuffer(n), n, TEMPERATURE, 13, [], 12)
+        untruncated = sampler._untruncated
+        assert untruncated is not None and untruncated.compiled is not None
+        assert sampler._tempered_scan is not None
+        if fused:
+            def no_second_pass(*_args: object) -> float:
+                raise AssertionError("a second pass over the vocabulary")
+            untruncated.compiled = (no_second_pass, *untruncated.compiled[1:])
+        else:
+            sampler._tempered_scan = None
+        try:
+            records.append([sampler.step(x) for _ in range(40)])
+        finally:
+            sampler.close()
+    for a, b in zip(*records, strict=True):
+        assert a.token_id == b.token_id
+        assert a.stages[-1].probs == pytest.approx(b.stages[-1].probs, rel=1e-6)
+        assert a.final_prob == pytest.approx(b.final_prob, rel=1e-6)

@@ -286,6 +286,19 @@ static inline float floor_of(float low, float m, float depth) {
     return f == -INFINITY ? -FLT_MAX : f;
 }
 
+/* exp((x - m) * inv_t) of one chunk into y (scaled through tmp unless inv_t is 1); its sum */
+static double tempered_chunk(const float *xc, int len, float m, float inv_t,
+                             tw_softmax_fn softmax, float *y, float *tmp) {
+    if (inv_t == 1.0f) return softmax(len, y, xc, m);
+    int j = 0;
+#ifdef TW_SSE2
+    const __m128 s = _mm_set1_ps(inv_t);
+    for (; j + 4 <= len; j += 4) _mm_storeu_ps(tmp + j, _mm_mul_ps(_mm_loadu_ps(xc + j), s));
+#endif
+    for (; j < len; j++) tmp[j] = xc[j] * inv_t;
+    return softmax(len, y, tmp, m * inv_t);
+}
+
 /* The pass runs in two parts, the two halves of the vocabulary (at a chunk boundary), each
  * with its own heap, running max and moments, combined afterwards in a fixed order: on two
  * threads where ggml's decode uses OpenMP (its thread pool, still awake just after the
@@ -310,9 +323,12 @@ typedef struct {
     double *chunk_sums;
     float *copy;
     float depth;
+    float inv_t;  /* tw_tempered: 1 / T, and the max it is relative to in m */
+    double *t_sums;  /* tw_scan_tempered: each chunk's tempered sum (NULL: not wanted) */
     /* out */
     float m, low;
     double z, s;
+    double tz;  /* the tempered sum, relative to m */
     int count;
     float heap[TW_MAX_NEED];
 } tw_part;
@@ -322,6 +338,27 @@ typedef struct {
 static int second_part(int n) {
     const int chunks = (n + TW_CHUNK - 1) / TW_CHUNK;
     return chunks >= 4 ? (chunks / 2) * TW_CHUNK : n;
+}
+
+/* The tempered sum of the vocabulary so far, sum(exp((x - m) / T)) relative to the running
+ * max: one chunk folded in, as fold_chunk folds the moments. */
+static void fold_tempered(const float *xc, int c0, int c, int len, float m, float inv_t,
+                          float *m_prev, double *tz, tw_softmax_fn softmax, float *y,
+                          float *tmp, double *t_sums) {
+    if (m == -INFINITY) {
+        t_sums[c] = 0.0;
+        return;
+    }
+    if (m != *m_prev) {
+        const double f = *m_prev == -INFINITY ? 0.0
+                                              : exp(((double)*m_prev - (double)m) * inv_t);
+        *tz *= f;
+        for (int q = c0; q < c; q++) t_sums[q] *= f;
+        *m_prev = m;
+    }
+    const double part = tempered_chunk(xc, len, m, inv_t, softmax, y, tmp);
+    t_sums[c] = part;
+    *tz += part;
 }
 
 /* one part of the pass: the heap, the moments, the candidates (see scan_collect) */
@@ -338,8 +375,9 @@ static void scan_part(tw_part *p) {
     }
     for (int k = need / 2 - 1; k >= 0; k--) sift_down(heap, need, k);
     float low = heap[0];
-    double z = 0.0, s = 0.0;
-    float m_prev = -INFINITY;
+    double z = 0.0, s = 0.0, tz = 0.0;
+    float m_prev = -INFINITY, mt_prev = -INFINITY;
+    float tmp[TW_CHUNK];
     int count = 0;
     const int c0 = p->a / TW_CHUNK;
     for (int a = p->a; a < p->b; a += TW_CHUNK) {
@@ -375,6 +413,9 @@ static void scan_part(tw_part *p) {
         if (p->softmax != NULL)
             fold_chunk(x + a, c0, a / TW_CHUNK, len, m, &m_prev, &z, &s, p->softmax, chunk,
                        p->chunk_sums);
+        if (p->t_sums != NULL)
+            fold_tempered(x + a, c0, a / TW_CHUNK, len, m, p->inv_t, &mt_prev, &tz,
+                          p->softmax, chunk, tmp, p->t_sums);
         count = collect(x + a, a, len, floor_of(low, m, p->depth), p->cands, p->cap, count);
         if (p->copy != NULL) memcpy(p->copy + a, x + a, sizeof(float) * (size_t)len);
     }
@@ -383,6 +424,7 @@ static void scan_part(tw_part *p) {
     p->low = low;
     p->z = z;
     p->s = s;
+    p->tz = tz;
     p->count = count;
 }
 
@@ -403,11 +445,26 @@ static void moments_part(tw_part *p) {
     p->s = s;
 }
 
+/* one part of tw_tempered: each chunk's sum of exp((x - m) / T), and theirs */
+static void tempered_part(tw_part *p) {
+    float y[TW_CHUNK], tmp[TW_CHUNK];
+    double z = 0.0;
+    for (int a = p->a; a < p->b; a += TW_CHUNK) {
+        const int len = p->b - a < TW_CHUNK ? p->b - a : TW_CHUNK;
+        const double part = tempered_chunk(p->x + a, len, p->m, p->inv_t, p->softmax, y, tmp);
+        p->chunk_sums[a / TW_CHUNK] = part;
+        z += part;
+    }
+    p->z = z;
+}
+
+enum { TW_SCAN_PART, TW_MOMENTS_PART, TW_TEMPERED_PART };
+
 typedef struct {
     tw_part *parts;
     int count;
     int next;
-    int moments;
+    int kind;
 } tw_job;
 
 static void run_parts(void *data) {
@@ -419,7 +476,8 @@ static void run_parts(void *data) {
         const int i = job->next++;  /* no OpenMP runtime to share here: one thread */
 #endif
         if (i >= job->count) break;
-        if (job->moments) moments_part(&job->parts[i]);
+        if (job->kind == TW_MOMENTS_PART) moments_part(&job->parts[i]);
+        else if (job->kind == TW_TEMPERED_PART) tempered_part(&job->parts[i]);
         else scan_part(&job->parts[i]);
     }
 }
@@ -436,12 +494,13 @@ static int cut(tw_part *parts, const float *x, int n, tw_softmax_fn softmax,
     for (int q = 0; q < 2; q++) {
         parts[q].softmax = softmax;
         parts[q].chunk_sums = chunk_sums;
+        parts[q].t_sums = NULL;
     }
     return h < n ? 2 : 1;
 }
 
-static void run(tw_part *parts, int count, int moments, int threads) {
-    tw_job job = {parts, count, 0, moments};
+static void run(tw_part *parts, int count, int kind, int threads) {
+    tw_job job = {parts, count, 0, kind};
     if (count > 1 && threads > 1 && tw_parallel != NULL) tw_parallel(run_parts, &job, 2, 0);
     else run_parts(&job);
 }
@@ -475,7 +534,7 @@ TW_EXPORT void tw_moments(const float *x, int n, float m_known, tw_softmax_fn so
     float m;
     (void)m_known;
     const int count = cut(parts, x, n, softmax, chunk_sums);
-    run(parts, count, 1, 1);
+    run(parts, count, TW_MOMENTS_PART, 1);
     combine(parts, count, chunk_sums, &m, &out[0], &out[1]);
 }
 
@@ -483,7 +542,8 @@ TW_EXPORT void tw_moments(const float *x, int n, float m_known, tw_softmax_fn so
  * floor; *low_out receives the heap's smallest. -1: more than cap; -2: bad arguments. */
 static int scan_collect(const float *x, int n, int need, tw_softmax_fn softmax,
                         tw_token *cands, int cap, double *out, double *chunk_sums, float *copy,
-                        float depth, float *low_out) {
+                        float depth, float *low_out, float inv_t, double *t_sums,
+                        double *t_out) {
     tw_part parts[2];
     if (need < 1 || need > TW_MAX_NEED || need > n || cap < need) return -2;
     const int count = cut(parts, x, n, softmax, chunk_sums);
@@ -496,12 +556,27 @@ static int scan_collect(const float *x, int n, int need, tw_softmax_fn softmax,
         parts[q].cap = whole ? (count > 1 ? parts[q].b - parts[q].a : cap) : cap / 2;
         parts[q].copy = copy;
         parts[q].depth = depth;
+        parts[q].inv_t = inv_t;
+        parts[q].t_sums = softmax != NULL ? t_sums : NULL;
     }
-    run(parts, count, 0, 2);
+    run(parts, count, TW_SCAN_PART, 2);
     float m;
     double z, s;
     if (softmax != NULL) {
         combine(parts, count, chunk_sums, &m, &z, &s);
+        if (t_sums != NULL) {  /* the tempered sums, relative to the overall max */
+            double tz = 0.0;
+            for (int q = 0; q < count; q++) {
+                const tw_part *p = &parts[q];
+                const double f = p->m == m ? 1.0
+                    : (p->m == -INFINITY ? 0.0 : exp(((double)p->m - (double)m) * inv_t));
+                tz += p->tz * f;
+                if (f != 1.0)
+                    for (int c = p->a / TW_CHUNK; c < (p->b + TW_CHUNK - 1) / TW_CHUNK; c++)
+                        t_sums[c] *= f;
+            }
+            *t_out = tz;
+        }
     } else {
         m = parts[0].m;
         for (int q = 1; q < count; q++)
@@ -534,7 +609,21 @@ static int scan(const float *x, int n, int need, tw_softmax_fn softmax, tw_token
                 int cap, double *out, double *chunk_sums, float *copy) {
     float low;
     const int count = scan_collect(x, n, need, softmax, cands, cap, out, chunk_sums, copy,
-                                   0.0f, &low);
+                                   0.0f, &low, 1.0f, NULL, NULL);
+    if (count > 0) sort_cands(cands, count);
+    return count;
+}
+
+/* tw_scan that also gives the untruncated draw's normaliser at temperature T, in the same
+ * pass: t_out receives sum(exp((x - max) / T)), t_sums each chunk's share (see tw_tempered;
+ * relative to the running max and rescaled as it rose, as the moments are) */
+TW_EXPORT int tw_scan_tempered(const float *x, int n, int need, tw_softmax_fn softmax,
+                               tw_token *cands, int cap, double *out, double *chunk_sums,
+                               float inv_t, double *t_sums, double *t_out) {
+    float low;
+    if (softmax == NULL || t_sums == NULL || t_out == NULL) return -2;
+    const int count = scan_collect(x, n, need, softmax, cands, cap, out, chunk_sums, NULL,
+                                   0.0f, &low, inv_t, t_sums, t_out);
     if (count > 0) sort_cands(cands, count);
     return count;
 }
@@ -614,7 +703,8 @@ TW_EXPORT int tw_nucleus(const float *x, int n, int need, tw_softmax_fn softmax,
                          tw_token *cands, int cap, double *out, double top_p, float depth) {
     float low;
     if (!(depth > 0.0f)) depth = 1.0f;
-    int count = scan_collect(x, n, need, softmax, cands, cap, out, NULL, NULL, depth, &low);
+    int count = scan_collect(x, n, need, softmax, cands, cap, out, NULL, NULL, depth, &low,
+                             1.0f, NULL, NULL);
     out[3] = out[4] = out[5] = 0.0;
     if (count <= 0) return count;
     const float m = (float)out[0];
@@ -651,32 +741,19 @@ TW_EXPORT int tw_nucleus(const float *x, int n, int need, tw_softmax_fn softmax,
     }
 }
 
-/* exp((x - m) * inv_t) of one chunk into y (scaled through tmp unless inv_t is 1); its sum */
-static double tempered_chunk(const float *xc, int len, float m, float inv_t,
-                             tw_softmax_fn softmax, float *y, float *tmp) {
-    if (inv_t == 1.0f) return softmax(len, y, xc, m);
-    int j = 0;
-#ifdef TW_SSE2
-    const __m128 s = _mm_set1_ps(inv_t);
-    for (; j + 4 <= len; j += 4) _mm_storeu_ps(tmp + j, _mm_mul_ps(_mm_loadu_ps(xc + j), s));
-#endif
-    for (; j < len; j++) tmp[j] = xc[j] * inv_t;
-    return softmax(len, y, tmp, m * inv_t);
-}
-
 /* The untruncated distribution softmax(x / T)'s normaliser relative to max: the sum of
- * exp((x - max) / T), and each TW_CHUNK tokens' share of it in chunk_sums. */
+ * exp((x - max) / T), and each TW_CHUNK tokens' share of it in chunk_sums (in the pass's two
+ * halves, on two threads where it has them). */
 TW_EXPORT double tw_tempered(const float *x, int n, float m, float inv_t,
                              tw_softmax_fn softmax, double *chunk_sums) {
-    float y[TW_CHUNK], tmp[TW_CHUNK];
-    double z = 0.0;
-    for (int a = 0; a < n; a += TW_CHUNK) {
-        const int len = n - a < TW_CHUNK ? n - a : TW_CHUNK;
-        const double part = tempered_chunk(x + a, len, m, inv_t, softmax, y, tmp);
-        chunk_sums[a / TW_CHUNK] = part;
-        z += part;
+    tw_part parts[2];
+    const int count = cut(parts, x, n, softmax, chunk_sums);
+    for (int q = 0; q < count; q++) {
+        parts[q].m = m;
+        parts[q].inv_t = inv_t;
     }
-    return z;
+    run(parts, count, TW_TEMPERED_PART, 2);
+    return count > 1 ? parts[0].z + parts[1].z : parts[0].z;
 }
 
 /* Inverse CDF over the unsorted vocabulary: the token where the running sum of the weights

@@ -57,29 +57,33 @@ def use_parallel(on: bool) -> bool:
 
 def _compiled_pass() -> tuple[Callable[..., int] | None, tuple[Any, Any, int, Any] | None,
                               Any, Callable[..., int] | None, Callable[..., int] | None,
-                              Callable[..., int] | None]:
+                              Callable[..., int] | None, Callable[..., int] | None]:
     """The C pass over the logits (``_scan.c``), if it was built; None: numpy does the work.
 
     Also its untruncated-draw functions (tw_tempered, tw_pick, ggml's softmax address,
-    tw_pick_penalised), tw_moments, tw_penalise, tw_scan_copy and tw_nucleus.
+    tw_pick_penalised), tw_moments, tw_penalise, tw_scan_copy, tw_nucleus and
+    tw_scan_tempered.
     """
     if _SOFTMAX is None:
-        return None, None, None, None, None, None
+        return None, None, None, None, None, None, None
     try:
         module = importlib.import_module("tokenwise.core.engine._scan")
     except ImportError:
-        return None, None, None, None, None, None
+        return None, None, None, None, None, None, None
     try:
         lib = ctypes.CDLL(module.__file__)
         fn, tempered, pick = lib.tw_scan, lib.tw_tempered, lib.tw_pick
         penalise, scan_copy, nucleus = lib.tw_penalise, lib.tw_scan_copy, lib.tw_nucleus
+        scan_tempered = lib.tw_scan_tempered
     except (OSError, AttributeError):
-        return None, None, None, None, None, None
+        return None, None, None, None, None, None, None
     fn.restype = ctypes.c_int
     fn.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_void_p,
                    ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
     scan_copy.restype = ctypes.c_int
     scan_copy.argtypes = [*fn.argtypes, ctypes.c_void_p]
+    scan_tempered.restype = ctypes.c_int
+    scan_tempered.argtypes = [*fn.argtypes, ctypes.c_float, ctypes.c_void_p, ctypes.c_void_p]
     nucleus.restype = ctypes.c_int
     nucleus.argtypes = [*fn.argtypes[:7], ctypes.c_double, ctypes.c_float]
     tempered.restype = ctypes.c_double
@@ -111,10 +115,11 @@ def _compiled_pass() -> tuple[Callable[..., int] | None, tuple[Any, Any, int, An
         _USE_PARALLEL.restype = None
         _USE_PARALLEL.argtypes = [ctypes.c_void_p]
     use_parallel(True)
-    return fn, (tempered, pick, address, pick_penalised), moments, penalise, scan_copy, nucleus
+    return (fn, (tempered, pick, address, pick_penalised), moments, penalise, scan_copy,
+            nucleus, scan_tempered)
 
 
-_SCAN, _DRAW, _MOMENTS, _PENALISE, _SCAN_COPY, _NUCLEUS = _compiled_pass()
+_SCAN, _DRAW, _MOMENTS, _PENALISE, _SCAN_COPY, _NUCLEUS, _SCAN_TEMPERED = _compiled_pass()
 _SCAN_MAX_NEED = 1024  # as TW_MAX_NEED in _scan.c
 _SCAN_CAP = 4096  # candidates it may return (ties at the threshold included)
 _SOFTMAX_ADDRESS = ctypes.cast(_SOFTMAX, ctypes.c_void_p).value if _SOFTMAX is not None else None

@@ -48,6 +48,9 @@ class UntruncatedDraw:
         self.rng = random.Random(seed)
         self.sums = np.zeros(chunk_count(n_vocab), dtype=np.float64)
         self._sums_ptr = self.sums.ctypes.data
+        # tw_scan_tempered writes the normaliser here, and the chunk sums into self.sums
+        self.tempered_out = np.zeros(1, dtype=np.float64)
+        self.tempered_args = (self.inv_t, self._sums_ptr, self.tempered_out.ctypes.data)
         self.compiled = compiled
         self._y = np.empty(0, dtype=np.float32)
 
@@ -66,19 +69,22 @@ class UntruncatedDraw:
         return y
 
     def normaliser(self, x: np.ndarray, m: float, x_address: int,
-                   scan_sums: np.ndarray | None, z: float) -> float:
+                   scan_sums: np.ndarray | None, z: float, tempered: bool = False) -> float:
         """sum(exp((x - m) / T)) over the whole vocabulary; the chunk sums kept for the draw.
 
         ``scan_sums`` and ``z``: the inspection pass's chunk sums and normaliser, which are
-        the answer at T = 1 (None: the pass did not give them).
+        the answer at T = 1 (None: the pass did not give them). ``tempered``: the pass gave
+        them at this T already (tw_scan_tempered, into :attr:`tempered_args`).
         """
+        if tempered:
+            return float(self.tempered_out[0])
         if self.inv_t == 1.0 and scan_sums is not None:
             self.sums[:] = scan_sums
             return z
         if self.compiled is not None:
-            tempered, _, softmax, _ = self.compiled
-            return float(tempered(x_address, self.n_vocab, m, self.inv_t, softmax,
-                                  self._sums_ptr))
+            tw_tempered, _, softmax, _ = self.compiled
+            return float(tw_tempered(x_address, self.n_vocab, m, self.inv_t, softmax,
+                                     self._sums_ptr))
         y = self._weights(x, m)
         body = y.size - y.size % CHUNK
         self.sums[: body // CHUNK] = y[:body].reshape(-1, CHUNK).sum(axis=1, dtype=np.float64)
@@ -139,6 +145,7 @@ class UntruncatedDraw:
         penalised: tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None],
         stages: list[Stage], forced: int | None, labels: dict[str, str],
         pen_weights: tuple[np.ndarray, np.ndarray, float, float] | None = None,
+        tempered: bool = False,
     ) -> tuple[int, float]:
         """No truncating stage: every stage keeps the whole vocabulary; draw by inverse CDF.
 
@@ -146,12 +153,13 @@ class UntruncatedDraw:
         the shown probabilities and the drawn token's come from the same weights.
         ``pen_weights``: the penalised tokens' tempered weights before and after, and their
         sums, when the compiled pass has them (tw_penalise); else they are computed here.
+        ``tempered``: the pass gave the normaliser at this T (see :meth:`normaliser`).
         """
         n = self.n_vocab
         shown_ids, shown_probs = tuple(head), tuple(pen_probs)
         for name in (STAGE_TOP_K, STAGE_TOP_P, STAGE_MIN_P):
             stages.append(Stage(name, labels[name], n, shown_ids, shown_probs))
-        total = self.normaliser(x, m, address, scan_sums, z)
+        total = self.normaliser(x, m, address, scan_sums, z, tempered)
         pen_ids, pen_old, pen_new = penalised
         old_w = new_w = None
         if pen_ids is not None and pen_old is not None and pen_new is not None:

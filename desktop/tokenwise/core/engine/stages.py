@@ -28,6 +28,7 @@ from tokenwise.core.engine.compiled import (
     _SCAN,
     _SCAN_COPY,
     _SCAN_MAX_NEED,
+    _SCAN_TEMPERED,
     _SOFTMAX_ADDRESS,
     CandidateBuffer,
 )
@@ -219,6 +220,10 @@ class StepSampler(NumpyPath):
                                  _DRAW if _SCAN is not None else None)
             if self._scope == _SCOPE_ALL and not s.greedy else None
         )
+        # at T other than 1 the same pass gives the untruncated draw's normaliser too
+        self._tempered_scan = (
+            _SCAN_TEMPERED if self._untruncated is not None and self._scan is _SCAN
+            and self._untruncated.inv_t != 1.0 else None)
 
     def _make(self, sampler: object) -> object:
         self._samplers.append(sampler)
@@ -278,6 +283,7 @@ class StepSampler(NumpyPath):
         copied = False
         z: float | None = None
         sum_ex: float | None = None
+        tempered = False
         out = self.buf.scan_out
         if self._scan is not None:
             if self._scope == _SCOPE_TOP_P:
@@ -289,6 +295,11 @@ class StepSampler(NumpyPath):
                                          None if split else _SOFTMAX_ADDRESS,
                                          *self.buf.scan_args, copy_to)
                     copied = scanned > 0
+                elif self._tempered_scan is not None and self._untruncated is not None:
+                    scanned = self._tempered_scan(address, self.n_vocab, need, _SOFTMAX_ADDRESS,
+                                                  *self.buf.scan_args,
+                                                  *self._untruncated.tempered_args)
+                    tempered = scanned > 0
                 else:
                     scanned = self._scan(address, self.n_vocab, need,
                                          None if split else _SOFTMAX_ADDRESS, *self.buf.scan_args)
@@ -376,7 +387,7 @@ class StepSampler(NumpyPath):
             token, final_prob = self._untruncated.sample(
                 x, address, m, z, self.buf.chunk_sums if scanned > 0 else None,
                 head, pen, pen_probs, (pen_ids, pen_old, pen_new), stages, forced, self.labels,
-                pen_weights)
+                pen_weights, tempered)
         else:
             token, final_prob = self._sample(ids, head, pen, log_z_pen, stages, forced, loaded)
         try:
