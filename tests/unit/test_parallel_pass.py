@@ -9,6 +9,7 @@ half) matches a scan that ran on two.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -163,3 +164,36 @@ def test_the_scan_gives_the_tempered_normaliser_on_the_way(
         assert float(t_out[0]) == pytest.approx(z, rel=1e-6)
         assert t_sums == pytest.approx(apart, rel=1e-5, abs=1e-300)
     assert found[0] == found[1]
+
+
+def test_the_setting_belongs_to_the_calling_thread(restore_parallel: None) -> None:
+    import threading
+
+    compiled.use_parallel(True)
+    seen: list[bool] = []
+    other = threading.Thread(target=lambda: seen.append(compiled.parallel_in_use()))
+    other.start()
+    other.join()
+    assert seen == [False]  # a thread that never asked runs the pass on one thread
+    assert compiled.parallel_in_use() == bool(compiled._GOMP_PARALLEL)
+    compiled.use_parallel(False)
+    assert not compiled.parallel_in_use()
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_an_engine_uses_two_threads_for_the_pass_only_with_a_two_thread_decode(
+        starter_model_path: Path, threads: int, restore_parallel: None) -> None:
+    """With one decode thread the pool's second would take the core left to the window."""
+    from tokenwise.core.engine.local import Engine
+    from tokenwise.core.interface import GenerationRequest
+    from tokenwise.core.sampling.settings import PRESETS
+
+    compiled.use_parallel(threads == 1)  # the opposite: the generation sets it
+    with Engine(starter_model_path, n_ctx=256, n_threads=threads) as engine:
+        ids = engine.token_ids("Hello", add_special=True)
+        steps = list(engine.generate(GenerationRequest(
+            ids, PRESETS["Greedy"].with_(max_tokens=3), top_k_display=5)))
+        assert steps
+        assert compiled.parallel_in_use() == (threads == 2 and bool(compiled._GOMP_PARALLEL))
+        engine._use_threads(1)  # the governor gives up a thread: the pass follows
+        assert not compiled.parallel_in_use()

@@ -305,12 +305,20 @@ static double tempered_chunk(const float *xc, int len, float m, float inv_t,
  * decode, takes the second half), on one otherwise, with the same arithmetic either way. */
 typedef void (*tw_parallel_fn)(void (*fn)(void *), void *data, unsigned threads,
                                unsigned flags);
-static tw_parallel_fn tw_parallel = NULL;
+#if defined(_MSC_VER)
+#define TW_THREAD_LOCAL __declspec(thread)
+#else
+#define TW_THREAD_LOCAL __thread
+#endif
+static TW_THREAD_LOCAL tw_parallel_fn tw_parallel = NULL;
 
-/* GOMP_parallel of the OpenMP runtime ggml's CPU library uses; NULL: one thread */
+/* GOMP_parallel of the OpenMP runtime ggml's CPU library uses; NULL: one thread. For the
+ * calling thread only (its decode's thread count decides: see Engine._use_threads). */
 TW_EXPORT void tw_use_parallel(void *gomp_parallel) {
     tw_parallel = (tw_parallel_fn)gomp_parallel;
 }
+
+TW_EXPORT int tw_parallel_in_use(void) { return tw_parallel != NULL; }
 
 typedef struct {
     /* in */

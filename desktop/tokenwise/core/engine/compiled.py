@@ -44,15 +44,26 @@ _SOFTMAX, _GOMP_PARALLEL = _ggml_cpu()
 
 
 _USE_PARALLEL: Any = None
+_PARALLEL_IN_USE: Any = None
 
 
 def use_parallel(on: bool) -> bool:
-    """Whether the compiled pass runs its two halves on two threads: on ggml's own OpenMP
-    pool (the one the decode has just used), where ggml has one. Returns whether it does."""
+    """Whether the compiled pass, called from this thread, runs its two halves on two
+    threads: on ggml's own OpenMP pool (the one this thread's decode has just used), where
+    ggml has one. Returns whether it does.
+
+    Only worth it where the decode itself runs on two threads or more: with one, the pool's
+    second thread would take the core left to the rest of the app (the window's GUI thread).
+    """
     if _USE_PARALLEL is None:
         return False
     _USE_PARALLEL(_GOMP_PARALLEL if on and _GOMP_PARALLEL else None)
     return bool(on and _GOMP_PARALLEL)
+
+
+def parallel_in_use() -> bool:
+    """Whether the compiled pass runs on two threads when called from this thread."""
+    return bool(_PARALLEL_IN_USE is not None and _PARALLEL_IN_USE())
 
 
 def _compiled_pass() -> tuple[Callable[..., int] | None, tuple[Any, Any, int, Any] | None,
@@ -109,11 +120,14 @@ def _compiled_pass() -> tuple[Callable[..., int] | None, tuple[Any, Any, int, An
                          ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int,
                          ctypes.c_void_p]
     address = ctypes.cast(_SOFTMAX, ctypes.c_void_p).value or 0
-    global _USE_PARALLEL
+    global _USE_PARALLEL, _PARALLEL_IN_USE
     _USE_PARALLEL = getattr(lib, "tw_use_parallel", None)
-    if _USE_PARALLEL is not None:
+    _PARALLEL_IN_USE = getattr(lib, "tw_parallel_in_use", None)
+    if _USE_PARALLEL is not None and _PARALLEL_IN_USE is not None:
         _USE_PARALLEL.restype = None
         _USE_PARALLEL.argtypes = [ctypes.c_void_p]
+        _PARALLEL_IN_USE.restype = ctypes.c_int
+        _PARALLEL_IN_USE.argtypes = []
     use_parallel(True)
     return (fn, (tempered, pick, address, pick_penalised), moments, penalise, scan_copy,
             nucleus, scan_tempered)

@@ -22,6 +22,7 @@ import llama_cpp
 import numpy as np
 
 from tokenwise.core.chat.template_sandbox import TemplateRenderer
+from tokenwise.core.engine import compiled as engine_compiled
 from tokenwise.core.engine import guard
 from tokenwise.core.engine import native as engine_native
 from tokenwise.core.engine.overlap import DisplayWorker, overlap_wanted
@@ -436,6 +437,7 @@ class Engine:
 
     def _use_threads(self, n: int) -> None:
         llama_cpp.llama_set_n_threads(self.ctx, n, max(n, self.n_threads))
+        engine_compiled.use_parallel(n >= 2)  # on the generating thread: see use_parallel
 
     def _logits(self) -> np.ndarray:
         """The last token's logits, as a view (valid until the next decode)."""
@@ -515,6 +517,8 @@ class Engine:
             return result()
         sampler = StepSampler(self._buffer, self.n_vocab, settings, seed, prompt,
                               request.top_k_display)
+        # the pass's second half on the decode's own pool, where the decode has two threads
+        engine_compiled.use_parallel(self._threads.threads_now >= 2)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         stops = tuple(s for s in request.stop_strings if s)
         tail = ""
