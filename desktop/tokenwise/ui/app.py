@@ -98,23 +98,32 @@ def run_gui(argv: Sequence[str] | None = None) -> int:
         print(NO_DISPLAY_MESSAGE, file=sys.stderr)  # noqa: T201
         return 2
     app = application([sys.argv[0], *[a for a in args if a.startswith("-platform")]])
+    from PySide6.QtCore import QTimer
+
     from tokenwise.core import crashes
 
+    # installed before the window: its engine starts loading (a first load checks the file
+    # in a child process) as soon as it is shown, and a signal then must close it cleanly too
+    shown: list[MainWindow] = []
+    asked_to_close: list[bool] = []
+
+    def close_on_signal(_signum: int, _frame: FrameType | None) -> None:
+        asked_to_close.append(True)
+        if shown:
+            QTimer.singleShot(0, shown[0].close_without_asking)
+
+    signal.signal(signal.SIGTERM, close_on_signal)
+    signal.signal(signal.SIGINT, close_on_signal)
     crashed = crashes.start_session()
     window = create_window()
     window.show()
+    shown.append(window)
+    if asked_to_close:  # the signal came while the window was being built
+        QTimer.singleShot(0, window.close_without_asking)
     if crashed is not None:
         window.offer_crash_report(crashed.text)
         print("tokenwise: the last run ended unexpectedly; its report is offered",  # noqa: T201
               flush=True)
-
-    def close_on_signal(_signum: int, _frame: FrameType | None) -> None:
-        from PySide6.QtCore import QTimer
-
-        QTimer.singleShot(0, window.close_without_asking)
-
-    signal.signal(signal.SIGTERM, close_on_signal)
-    signal.signal(signal.SIGINT, close_on_signal)
     _ticker = _keep_python_signals_alive(app)
     if "--smoke-test" in args:
         prompt = "Say hello in one short sentence."
