@@ -197,3 +197,4 @@ def test_an_engine_uses_two_threads_for_the_pass_only_with_a_two_thread_decode(
         assert compiled.parallel_in_use() == (threads == 2 and bool(compiled._GOMP_PARALLEL))
         engine._use_threads(1)  # the governor gives up a thread: the pass follows
         assert not compiled.parallel_in_use()
+

@@ -928,6 +928,27 @@ TW_EXPORT int tw_penalise(const float *x, const int32_t *ids, const int32_t *cou
     return size;
 }
 
+/* llama_token_data_array, as llama.h lays it out */
+typedef struct {
+    tw_token *data;
+    size_t size;
+    int64_t selected;
+    unsigned char sorted;
+} tw_token_array;
+
+typedef void (*tw_apply_fn)(void *sampler, tw_token_array *array);
+
+/* llama.cpp's samplers applied in order to the array with its own llama_sampler_apply (NULL:
+ * skipped), the array's size after each written to sizes: a step's five stages in one call
+ * from Python instead of five */
+TW_EXPORT void tw_apply_stages(tw_apply_fn apply, void *const *samplers, int n,
+                               tw_token_array *array, int64_t *sizes) {
+    for (int i = 0; i < n; i++) {
+        if (samplers[i] != NULL) apply(samplers[i], array);
+        sizes[i] = (int64_t)array->size;
+    }
+}
+
 static struct PyModuleDef tw_module = {
     PyModuleDef_HEAD_INIT, "_scan", "The inspection's pass over the logits (used via ctypes).",
     -1, NULL, NULL, NULL, NULL, NULL,

@@ -134,6 +134,56 @@ def _compiled_pass() -> tuple[Callable[..., int] | None, tuple[Any, Any, int, An
 
 
 _SCAN, _DRAW, _MOMENTS, _PENALISE, _SCAN_COPY, _NUCLEUS, _SCAN_TEMPERED = _compiled_pass()
+
+
+def _stage_runner() -> tuple[Any, int]:
+    """tw_apply_stages and llama.cpp's own llama_sampler_apply for it (None: not built)."""
+    if _SCAN is None:
+        return None, 0
+    try:
+        lib = ctypes.CDLL(importlib.import_module("tokenwise.core.engine._scan").__file__)
+        fn = lib.tw_apply_stages
+    except (ImportError, OSError, AttributeError):
+        return None, 0
+    fn.restype = None
+    fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p,
+                   ctypes.c_void_p]
+    return fn, ctypes.cast(llama_cpp.llama_sampler_apply, ctypes.c_void_p).value or 0
+
+
+_APPLY_STAGES, _LLAMA_APPLY = _stage_runner()
+
+
+class StageRunner:
+    """llama.cpp's samplers of one step, applied in order (None: skipped), with the array's
+    size after each: in one call where the compiled pass is built, one call each otherwise."""
+
+    def __init__(self, buffer: CandidateBuffer, samplers: list[Any]) -> None:
+        self._samplers = samplers
+        self._ref = buffer.ref
+        self._array = buffer.array
+        self.sizes = np.zeros(len(samplers), dtype=np.int64)
+        if _APPLY_STAGES is not None and _LLAMA_APPLY:
+            addresses = [ctypes.cast(s, ctypes.c_void_p).value if s is not None else None
+                         for s in samplers]
+            self._pointers = (ctypes.c_void_p * len(samplers))(*addresses)
+            self._args: tuple[Any, ...] | None = (
+                _LLAMA_APPLY, ctypes.addressof(self._pointers), len(samplers),
+                ctypes.addressof(buffer.array), self.sizes.ctypes.data)
+        else:
+            self._args = None
+
+    def apply(self) -> list[int]:
+        """Run them; the sizes after each."""
+        if self._args is not None:
+            _APPLY_STAGES(*self._args)
+            return self.sizes.tolist()
+        sizes = []
+        for sampler in self._samplers:
+            if sampler is not None:
+                llama_cpp.llama_sampler_apply(sampler, self._ref)
+            sizes.append(int(self._array.size))
+        return sizes
 _SCAN_MAX_NEED = 1024  # as TW_MAX_NEED in _scan.c
 _SCAN_CAP = 4096  # candidates it may return (ties at the threshold included)
 _SOFTMAX_ADDRESS = ctypes.cast(_SOFTMAX, ctypes.c_void_p).value if _SOFTMAX is not None else None

@@ -31,6 +31,7 @@ from tokenwise.core.engine.compiled import (
     _SCAN_TEMPERED,
     _SOFTMAX_ADDRESS,
     CandidateBuffer,
+    StageRunner,
 )
 from tokenwise.core.engine.numpy_path import (
     _COLUMNS,
@@ -185,6 +186,8 @@ class StepSampler(NumpyPath):
         )
         self.temp = self._make(llama_cpp.llama_sampler_init_temp(s.temperature))
         self.dist = self._make(llama_cpp.llama_sampler_init_dist(seed & 0xFFFFFFFF))
+        self._stages = StageRunner(buffer, [self.top_k, self.top_p, self.min_p, self.temp,
+                                            self.dist])
         self.need = max(self.k_display, s.top_k if s.top_k > 0 else 0)
         if s.greedy or s.top_k > 0:
             self._scope = _SCOPE_TOP
@@ -528,7 +531,6 @@ class StepSampler(NumpyPath):
                 array.size, array.selected, array.sorted = n_in, -1, True
             else:
                 buf.load(ids[:n_in], pen[:n_in], is_sorted=True)
-            llama_cpp.llama_sampler_apply(self.top_k, buf.ref)
         elif top_p_alone:
             if loaded:  # the nucleus is the start of the token data already
                 array.size, array.selected, array.sorted = keep, -1, True
@@ -536,16 +538,11 @@ class StepSampler(NumpyPath):
                 buf.load(ids[:keep], pen[:keep], is_sorted=True)
         else:
             buf.load(ids, pen, is_sorted=True)
-        after_k = self.n_vocab if self.top_k is None else array.size
-        if self.top_p is not None:
-            llama_cpp.llama_sampler_apply(self.top_p, buf.ref)
-        after_p = array.size if s.top_p < 1.0 else after_k
-        if self.min_p is not None:
-            llama_cpp.llama_sampler_apply(self.min_p, buf.ref)
-        after_m = array.size if self.min_p is not None else after_p
-        llama_cpp.llama_sampler_apply(self.temp, buf.ref)
-        llama_cpp.llama_sampler_apply(self.dist, buf.ref)  # softmax, then one draw
-        n = array.size
+        # top-k, top-p, min-p, temperature, then dist (softmax and one draw), in one call
+        size_k, size_p, size_m, _, n = self._stages.apply()
+        after_k = self.n_vocab if self.top_k is None else size_k
+        after_p = size_p if s.top_p < 1.0 else after_k
+        after_m = size_m if self.min_p is not None else after_p
         selected = array.selected
 
         # stage distributions: softmax over each stage's prefix, from one cumulative sum
