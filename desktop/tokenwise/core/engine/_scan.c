@@ -514,20 +514,32 @@ static void run(tw_part *parts, int count, int kind, int threads) {
 }
 
 /* the parts' moments, relative to the overall max, in a fixed order (and their chunk sums) */
-static void combine(tw_part *parts, int count, double *chunk_sums, float *m_out, double *z_out,
-                    double *s_out) {
+static float overall_max(const tw_part *parts, int count) {
     float m = parts[0].m;
     for (int q = 1; q < count; q++)
         if (parts[q].m > m) m = parts[q].m;
+    return m;
+}
+
+/* what takes a part's sums of exp((x - its max) / T) to the overall max m; its chunk sums
+ * (NULL: none) are rescaled with it */
+static double to_overall(const tw_part *p, float m, float inv_t, double *chunk_sums) {
+    const double f = p->m == m ? 1.0
+        : (p->m == -INFINITY ? 0.0 : exp(((double)p->m - (double)m) * inv_t));
+    if (chunk_sums != NULL && f != 1.0)
+        for (int c = p->a / TW_CHUNK; c < (p->b + TW_CHUNK - 1) / TW_CHUNK; c++)
+            chunk_sums[c] *= f;
+    return f;
+}
+
+static void combine(tw_part *parts, int count, double *chunk_sums, float *m_out, double *z_out,
+                    double *s_out) {
+    const float m = overall_max(parts, count);
     double z = 0.0, s = 0.0;
     for (int q = 0; q < count; q++) {
-        const tw_part *p = &parts[q];
-        const double f = p->m == m ? 1.0 : (p->m == -INFINITY ? 0.0 : exp((double)p->m - (double)m));
-        z += p->z * f;
-        s += p->s * f;
-        if (chunk_sums != NULL && f != 1.0)
-            for (int c = p->a / TW_CHUNK; c < (p->b + TW_CHUNK - 1) / TW_CHUNK; c++)
-                chunk_sums[c] *= f;
+        const double f = to_overall(&parts[q], m, 1.0f, chunk_sums);
+        z += parts[q].z * f;
+        s += parts[q].s * f;
     }
     *m_out = m;
     *z_out = z;
@@ -574,21 +586,12 @@ static int scan_collect(const float *x, int n, int need, tw_softmax_fn softmax,
         combine(parts, count, chunk_sums, &m, &z, &s);
         if (t_sums != NULL) {  /* the tempered sums, relative to the overall max */
             double tz = 0.0;
-            for (int q = 0; q < count; q++) {
-                const tw_part *p = &parts[q];
-                const double f = p->m == m ? 1.0
-                    : (p->m == -INFINITY ? 0.0 : exp(((double)p->m - (double)m) * inv_t));
-                tz += p->tz * f;
-                if (f != 1.0)
-                    for (int c = p->a / TW_CHUNK; c < (p->b + TW_CHUNK - 1) / TW_CHUNK; c++)
-                        t_sums[c] *= f;
-            }
+            for (int q = 0; q < count; q++)
+                tz += parts[q].tz * to_overall(&parts[q], m, inv_t, t_sums);
             *t_out = tz;
         }
     } else {
-        m = parts[0].m;
-        for (int q = 1; q < count; q++)
-            if (parts[q].m > m) m = parts[q].m;
+        m = overall_max(parts, count);
         z = s = 0.0;
     }
     /* the best `need` overall: the first part's heap, joined by the second's */

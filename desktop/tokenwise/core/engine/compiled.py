@@ -66,27 +66,37 @@ def parallel_in_use() -> bool:
     return bool(_PARALLEL_IN_USE is not None and _PARALLEL_IN_USE())
 
 
+def _scan_library() -> ctypes.CDLL | None:
+    """The compiled pass (``_scan.c``), if it was built and ggml's softmax kernel was found."""
+    if _SOFTMAX is None:
+        return None
+    try:
+        module = importlib.import_module("tokenwise.core.engine._scan")
+        return ctypes.CDLL(module.__file__)
+    except (ImportError, OSError):
+        return None
+
+
+_LIB = _scan_library()
+
+
 def _compiled_pass() -> tuple[Callable[..., int] | None, tuple[Any, Any, int, Any] | None,
                               Any, Callable[..., int] | None, Callable[..., int] | None,
                               Callable[..., int] | None, Callable[..., int] | None]:
-    """The C pass over the logits (``_scan.c``), if it was built; None: numpy does the work.
+    """The C pass over the logits, if it was built; None: numpy does the work.
 
     Also its untruncated-draw functions (tw_tempered, tw_pick, ggml's softmax address,
     tw_pick_penalised), tw_moments, tw_penalise, tw_scan_copy, tw_nucleus and
     tw_scan_tempered.
     """
-    if _SOFTMAX is None:
+    lib = _LIB
+    if lib is None:
         return None, None, None, None, None, None, None
     try:
-        module = importlib.import_module("tokenwise.core.engine._scan")
-    except ImportError:
-        return None, None, None, None, None, None, None
-    try:
-        lib = ctypes.CDLL(module.__file__)
         fn, tempered, pick = lib.tw_scan, lib.tw_tempered, lib.tw_pick
         penalise, scan_copy, nucleus = lib.tw_penalise, lib.tw_scan_copy, lib.tw_nucleus
         scan_tempered = lib.tw_scan_tempered
-    except (OSError, AttributeError):
+    except AttributeError:
         return None, None, None, None, None, None, None
     fn.restype = ctypes.c_int
     fn.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_void_p,
@@ -138,12 +148,8 @@ _SCAN, _DRAW, _MOMENTS, _PENALISE, _SCAN_COPY, _NUCLEUS, _SCAN_TEMPERED = _compi
 
 def _stage_runner() -> tuple[Any, int]:
     """tw_apply_stages and llama.cpp's own llama_sampler_apply for it (None: not built)."""
-    if _SCAN is None:
-        return None, 0
-    try:
-        lib = ctypes.CDLL(importlib.import_module("tokenwise.core.engine._scan").__file__)
-        fn = lib.tw_apply_stages
-    except (ImportError, OSError, AttributeError):
+    fn = getattr(_LIB, "tw_apply_stages", None) if _SCAN is not None else None
+    if fn is None:
         return None, 0
     fn.restype = None
     fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p,

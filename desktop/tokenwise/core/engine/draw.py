@@ -180,7 +180,7 @@ class UntruncatedDraw:
             token = self.draw(x, m, address, total, pen_ids, old_w, new_w)
         logit = float(x[token])
         if pen_ids is not None and pen_new is not None:
-            penalised = pen_ids.tolist()
-            if token in penalised:  # its penalised logit
-                logit = float(pen_new[penalised.index(token)])
+            ids = pen_ids.tolist()
+            if token in ids:  # its penalised logit
+                logit = float(pen_new[ids.index(token)])
         return token, self.weight(logit, m) * inv_total
