@@ -17,6 +17,10 @@ from tokenwise.core.trace.records import STOP_CANCELLED, STOP_EOG, STOP_MAX_TOKE
 WIDE = SamplerSettings(temperature=1.0, top_k=300, top_p=0.99, min_p=0.0,
                        repeat_penalty=1.3, presence_penalty=0.5)
 UNTRUNCATED = SamplerSettings(temperature=0.9, top_k=0, top_p=1.0, min_p=0.0)
+UNTRUNCATED_T1 = SamplerSettings(temperature=1.0, top_k=0, top_p=1.0, min_p=0.0)
+UNTRUNCATED_PENALTIES = SamplerSettings(temperature=0.8, top_k=0, top_p=1.0, min_p=0.0,
+                                        repeat_penalty=1.1, presence_penalty=0.5,
+                                        frequency_penalty=0.5, repeat_last_n=64)
 
 
 def _steps(engine, overlap: bool, settings: SamplerSettings, prompt: str, **kw) -> tuple:
@@ -38,9 +42,10 @@ def _record(step) -> tuple:
 
 
 @pytest.mark.parametrize("settings", [PRESETS["Greedy"], PRESETS["Balanced"],
-                                      PRESETS["Creative"], WIDE, UNTRUNCATED],
+                                      PRESETS["Creative"], WIDE, UNTRUNCATED, UNTRUNCATED_T1,
+                                      UNTRUNCATED_PENALTIES],
                          ids=["greedy", "balanced", "creative", "wide-penalties",
-                              "untruncated"])
+                              "untruncated", "untruncated-t1", "untruncated-penalties"])
 def test_records_are_identical_with_and_without_overlap(engine, settings) -> None:
     s = settings.with_(seed=21, max_tokens=40)
     plain, plain_result = _steps(engine, False, s, "Describe a busy harbour.", top_k_display=24)
@@ -49,6 +54,24 @@ def test_records_are_identical_with_and_without_overlap(engine, settings) -> Non
     assert (plain_result.stop_reason, plain_result.text, plain_result.n_tokens) == (
         over_result.stop_reason, over_result.text, over_result.n_tokens)
     assert len(engine.critical_s) == len(over) - 1  # one gap per decode after the first step
+
+
+@pytest.mark.parametrize(("settings", "splits"), [
+    (PRESETS["Greedy"], True), (PRESETS["Balanced"], True), (UNTRUNCATED, True),
+    (UNTRUNCATED_T1, True), (UNTRUNCATED_PENALTIES, True),
+    (SamplerSettings(temperature=1.0, top_k=0, top_p=0.9, min_p=0.0), False),
+    (SamplerSettings(temperature=1.0, top_k=0, top_p=1.0, min_p=0.05), False),
+])
+def test_which_steps_split(engine, settings, splits) -> None:
+    """The overlap has something to move for greedy, top-k and the untruncated draw (with
+    penalties too); top-p and min-p without top-k need the normaliser to decide."""
+    from tokenwise.core.engine.stages import StepSampler
+
+    sampler = StepSampler(engine._buffer, engine.n_vocab, settings, 3, [5, 6, 7], 24)
+    try:
+        assert sampler.can_split is splits
+    finally:
+        sampler.close()
 
 
 def test_stop_reasons_and_branching_with_overlap(engine) -> None:
@@ -69,6 +92,12 @@ def test_stop_reasons_and_branching_with_overlap(engine) -> None:
                       forced_first_token=forced)
     over, _ = _steps(engine, True, greedy.with_(max_tokens=6), "Count to ten.",
                      forced_first_token=forced)
+    assert over[0].token_id == forced and over[0].forced
+    assert [_record(a) for a in plain] == [_record(b) for b in over]
+    # a branch in the untruncated draw, split, with penalties
+    s = UNTRUNCATED_PENALTIES.with_(seed=4, max_tokens=6)
+    plain, _ = _steps(engine, False, s, "Count to ten.", forced_first_token=forced)
+    over, _ = _steps(engine, True, s, "Count to ten.", forced_first_token=forced)
     assert over[0].token_id == forced and over[0].forced
     assert [_record(a) for a in plain] == [_record(b) for b in over]
 

@@ -152,9 +152,20 @@ def test_the_scan_gives_the_tempered_normaliser_on_the_way(
         buf = CandidateBuffer(x.size)
         t_sums, t_out = np.full(chunks, np.nan), np.full(1, np.nan)
         count = scan_tempered(x.ctypes.data, x.size, 40, _SOFTMAX_ADDRESS, *buf.scan_args,
-                              1.25, t_sums.ctypes.data, t_out.ctypes.data)
+                              1.25, t_sums.ctypes.data, t_out.ctypes.data, None, 1)
         found.append((count, buf.scan_out.tobytes(), buf.ids[:count].tolist(),
                       t_sums.tobytes(), t_out.tobytes()))
+        # a split step's: the tempered sums alone (the same bits), the logits copied on the way
+        alone = CandidateBuffer(x.size)
+        a_sums, a_out = np.full(chunks, np.nan), np.full(1, np.nan)
+        copy = np.full(x.size, np.nan, dtype=np.float32)
+        a_count = scan_tempered(x.ctypes.data, x.size, 40, _SOFTMAX_ADDRESS, *alone.scan_args,
+                                1.25, a_sums.ctypes.data, a_out.ctypes.data, copy.ctypes.data, 0)
+        assert a_count == count
+        assert alone.ids[:count].tolist() == buf.ids[:count].tolist()
+        assert (a_sums.tobytes(), a_out.tobytes()) == (t_sums.tobytes(), t_out.tobytes())
+        assert alone.scan_out[0] == buf.scan_out[0] and alone.scan_out[1:3].tolist() == [0, 0]
+        assert copy.tobytes() == x.tobytes()
         plain = _scan_once(x, 40, softmax=True)
         assert (count, buf.scan_out.tobytes()) == (plain[0], plain[1].tobytes())
         assert buf.ids[:count].tolist() == plain[2].tolist()

@@ -41,3 +41,10 @@ class ContextOverflowError(TokenwiseError):
 
 class InvalidLogitsError(TokenwiseError):
     """A decode step gave NaN or infinite logits: no distribution to draw from."""
+
+
+INVALID_LOGITS = (
+    "The model produced invalid numbers (NaN or infinite logits) for the next token, so "
+    "there is nothing to draw from. The model file may be damaged, or the GPU build may be "
+    "computing wrongly: try it with GPU layers set to 0."
+)

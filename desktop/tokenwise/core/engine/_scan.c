@@ -333,6 +333,7 @@ typedef struct {
     float depth;
     float inv_t;  /* tw_tempered: 1 / T, and the max it is relative to in m */
     double *t_sums;  /* tw_scan_tempered: each chunk's tempered sum (NULL: not wanted) */
+    int moments;  /* with softmax: fold the moments too (0: the tempered sums alone) */
     /* out */
     float m, low;
     double z, s;
@@ -418,7 +419,7 @@ static void scan_part(tw_part *p) {
                 low = heap_take(heap, need, x[i]);
             }
         }
-        if (p->softmax != NULL)
+        if (p->softmax != NULL && p->moments)
             fold_chunk(x + a, c0, a / TW_CHUNK, len, m, &m_prev, &z, &s, p->softmax, chunk,
                        p->chunk_sums);
         if (p->t_sums != NULL)
@@ -503,6 +504,7 @@ static int cut(tw_part *parts, const float *x, int n, tw_softmax_fn softmax,
         parts[q].softmax = softmax;
         parts[q].chunk_sums = chunk_sums;
         parts[q].t_sums = NULL;
+        parts[q].moments = 1;
     }
     return h < n ? 2 : 1;
 }
@@ -563,7 +565,7 @@ TW_EXPORT void tw_moments(const float *x, int n, float m_known, tw_softmax_fn so
 static int scan_collect(const float *x, int n, int need, tw_softmax_fn softmax,
                         tw_token *cands, int cap, double *out, double *chunk_sums, float *copy,
                         float depth, float *low_out, float inv_t, double *t_sums,
-                        double *t_out) {
+                        double *t_out, int moments) {
     tw_part parts[2];
     if (need < 1 || need > TW_MAX_NEED || need > n || cap < need) return -2;
     const int count = cut(parts, x, n, softmax, chunk_sums);
@@ -578,21 +580,22 @@ static int scan_collect(const float *x, int n, int need, tw_softmax_fn softmax,
         parts[q].depth = depth;
         parts[q].inv_t = inv_t;
         parts[q].t_sums = softmax != NULL ? t_sums : NULL;
+        parts[q].moments = moments;
     }
     run(parts, count, TW_SCAN_PART, 2);
     float m;
     double z, s;
-    if (softmax != NULL) {
+    if (softmax != NULL && moments) {
         combine(parts, count, chunk_sums, &m, &z, &s);
-        if (t_sums != NULL) {  /* the tempered sums, relative to the overall max */
-            double tz = 0.0;
-            for (int q = 0; q < count; q++)
-                tz += parts[q].tz * to_overall(&parts[q], m, inv_t, t_sums);
-            *t_out = tz;
-        }
     } else {
         m = overall_max(parts, count);
         z = s = 0.0;
+    }
+    if (softmax != NULL && t_sums != NULL) {  /* the tempered sums, relative to the overall max */
+        double tz = 0.0;
+        for (int q = 0; q < count; q++)
+            tz += parts[q].tz * to_overall(&parts[q], m, inv_t, t_sums);
+        *t_out = tz;
     }
     /* the best `need` overall: the first part's heap, joined by the second's */
     float *heap = parts[0].heap;
@@ -620,21 +623,25 @@ static int scan(const float *x, int n, int need, tw_softmax_fn softmax, tw_token
                 int cap, double *out, double *chunk_sums, float *copy) {
     float low;
     const int count = scan_collect(x, n, need, softmax, cands, cap, out, chunk_sums, copy,
-                                   0.0f, &low, 1.0f, NULL, NULL);
+                                   0.0f, &low, 1.0f, NULL, NULL, 1);
     if (count > 0) sort_cands(cands, count);
     return count;
 }
 
 /* tw_scan that also gives the untruncated draw's normaliser at temperature T, in the same
  * pass: t_out receives sum(exp((x - max) / T)), t_sums each chunk's share (see tw_tempered;
- * relative to the running max and rescaled as it rose, as the moments are) */
+ * relative to the running max and rescaled as it rose, as the moments are). moments 0: the
+ * tempered sums alone (out[1] and out[2] are 0; a split step's display half has tw_moments
+ * compute them), the same bits either way; copy: as tw_scan_copy (NULL: none). */
 TW_EXPORT int tw_scan_tempered(const float *x, int n, int need, tw_softmax_fn softmax,
                                tw_token *cands, int cap, double *out, double *chunk_sums,
-                               float inv_t, double *t_sums, double *t_out) {
+                               float inv_t, double *t_sums, double *t_out, float *copy,
+                               int moments) {
     float low;
     if (softmax == NULL || t_sums == NULL || t_out == NULL) return -2;
-    const int count = scan_collect(x, n, need, softmax, cands, cap, out, chunk_sums, NULL,
-                                   0.0f, &low, inv_t, t_sums, t_out);
+    const int count = scan_collect(x, n, need, softmax, cands, cap, out,
+                                   moments ? chunk_sums : NULL, copy, 0.0f, &low, inv_t,
+                                   t_sums, t_out, moments);
     if (count > 0) sort_cands(cands, count);
     return count;
 }
@@ -715,7 +722,7 @@ TW_EXPORT int tw_nucleus(const float *x, int n, int need, tw_softmax_fn softmax,
     float low;
     if (!(depth > 0.0f)) depth = 1.0f;
     int count = scan_collect(x, n, need, softmax, cands, cap, out, NULL, NULL, depth, &low,
-                             1.0f, NULL, NULL);
+                             1.0f, NULL, NULL, 1);
     out[3] = out[4] = out[5] = 0.0;
     if (count <= 0) return count;
     const float m = (float)out[0];

@@ -104,7 +104,8 @@ def _compiled_pass() -> tuple[Callable[..., int] | None, tuple[Any, Any, int, An
     scan_copy.restype = ctypes.c_int
     scan_copy.argtypes = [*fn.argtypes, ctypes.c_void_p]
     scan_tempered.restype = ctypes.c_int
-    scan_tempered.argtypes = [*fn.argtypes, ctypes.c_float, ctypes.c_void_p, ctypes.c_void_p]
+    scan_tempered.argtypes = [*fn.argtypes, ctypes.c_float, ctypes.c_void_p, ctypes.c_void_p,
+                              ctypes.c_void_p, ctypes.c_int]
     nucleus.restype = ctypes.c_int
     nucleus.argtypes = [*fn.argtypes[:7], ctypes.c_double, ctypes.c_float]
     tempered.restype = ctypes.c_double

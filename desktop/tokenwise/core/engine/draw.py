@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from tokenwise.core.errors import INVALID_LOGITS, InvalidLogitsError
 from tokenwise.core.sampling.stages import STAGE_MIN_P, STAGE_TEMPERATURE, STAGE_TOP_K, STAGE_TOP_P
 from tokenwise.core.trace.records import Stage
 
@@ -140,26 +141,22 @@ class UntruncatedDraw:
         return at
 
     def sample(
-        self, x: np.ndarray, address: int, m: float, z: float, scan_sums: np.ndarray | None,
-        head: list[int], pen: np.ndarray, pen_probs: Sequence[float],
+        self, x: np.ndarray, address: int, m: float, z: float | None,
+        scan_sums: np.ndarray | None,
         penalised: tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None],
-        stages: list[Stage], forced: int | None, labels: dict[str, str],
-        pen_weights: tuple[np.ndarray, np.ndarray, float, float] | None = None,
+        forced: int | None, pen_weights: tuple[np.ndarray, np.ndarray, float, float] | None = None,
         tempered: bool = False,
-    ) -> tuple[int, float]:
-        """No truncating stage: every stage keeps the whole vocabulary; draw by inverse CDF.
+    ) -> tuple[int, float, float]:
+        """No truncating stage: draw by inverse CDF over the whole vocabulary.
 
-        The temperature stage's normaliser is one pass (none at T = 1: the inspection's);
-        the shown probabilities and the drawn token's come from the same weights.
+        Returns the token, its probability in the distribution drawn from, and that
+        distribution's normaliser (for :meth:`records`). The normaliser is one pass (none at
+        T = 1: the inspection's, ``z``; ``tempered``: the pass gave it at this T already).
         ``pen_weights``: the penalised tokens' tempered weights before and after, and their
         sums, when the compiled pass has them (tw_penalise); else they are computed here.
-        ``tempered``: the pass gave the normaliser at this T (see :meth:`normaliser`).
         """
-        n = self.n_vocab
-        shown_ids, shown_probs = tuple(head), tuple(pen_probs)
-        for name in (STAGE_TOP_K, STAGE_TOP_P, STAGE_MIN_P):
-            stages.append(Stage(name, labels[name], n, shown_ids, shown_probs))
-        total = self.normaliser(x, m, address, scan_sums, z, tempered)
+        total = self.normaliser(x, m, address, scan_sums, z if z is not None else math.nan,
+                                tempered)
         pen_ids, pen_old, pen_new = penalised
         old_w = new_w = None
         if pen_ids is not None and pen_old is not None and pen_new is not None:
@@ -169,11 +166,8 @@ class UntruncatedDraw:
             else:
                 old_w, new_w = self.tempered_weights(pen_old, m), self.tempered_weights(pen_new, m)
                 total += float(new_w.sum() - old_w.sum())
-        inv_total = 1.0 / total
-        exp, inv_t = math.exp, self.inv_t
-        stages.append(Stage(STAGE_TEMPERATURE, labels[STAGE_TEMPERATURE], n, shown_ids,
-                            tuple([exp((v - m) * inv_t) * inv_total
-                                   for v in pen[: len(head)].tolist()])))
+        if not (math.isfinite(total) and total > 0.0):
+            raise InvalidLogitsError(INVALID_LOGITS)
         if forced is not None:
             token = forced
         else:
@@ -183,4 +177,20 @@ class UntruncatedDraw:
             ids = pen_ids.tolist()
             if token in ids:  # its penalised logit
                 logit = float(pen_new[ids.index(token)])
-        return token, self.weight(logit, m) * inv_total
+        return token, self.weight(logit, m) * (1.0 / total), total
+
+    def records(self, head: Sequence[int], pen_logits: Sequence[float],
+                pen_probs: Sequence[float], m: float, total: float,
+                labels: dict[str, str]) -> list[Stage]:
+        """The stages of a draw by :meth:`sample`: top-k, top-p and min-p keep the whole
+        vocabulary (the shown candidates' ``pen_probs`` after penalties); the temperature
+        stage's shown probabilities come from the same weights as the draw (``total``)."""
+        n = self.n_vocab
+        shown_ids, shown_probs = tuple(head), tuple(pen_probs)
+        stages = [Stage(name, labels[name], n, shown_ids, shown_probs)
+                  for name in (STAGE_TOP_K, STAGE_TOP_P, STAGE_MIN_P)]
+        inv_total = 1.0 / total
+        exp, inv_t = math.exp, self.inv_t
+        stages.append(Stage(STAGE_TEMPERATURE, labels[STAGE_TEMPERATURE], n, shown_ids,
+                            tuple([exp((v - m) * inv_t) * inv_total for v in pen_logits])))
+        return stages

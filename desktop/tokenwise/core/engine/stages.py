@@ -41,7 +41,7 @@ from tokenwise.core.engine.numpy_path import (
     _SCOPE_TOP_P,
     NumpyPath,
 )
-from tokenwise.core.errors import InvalidLogitsError
+from tokenwise.core.errors import INVALID_LOGITS, InvalidLogitsError
 from tokenwise.core.sampling.settings import SamplerSettings
 from tokenwise.core.sampling.stages import (
     STAGE_GREEDY,
@@ -90,15 +90,11 @@ class Decision:
     pen_head: np.ndarray | None  # their penalised logits (None: no penalties)
     stages: list[Stage]  # after the penalties stage
     pen_delta: float = 0.0  # what the penalties change in the normaliser's sum (see _log_z)
-    pen_probs: list[float] | None = None  # the shown candidates' after penalties, if known
     copied: bool = False  # the logits were copied to decide's ``copy_to`` on the way
+    total: float | None = None  # the untruncated draw's normaliser (its stages: in finish)
 
 
-_INVALID = (
-    "The model produced invalid numbers (NaN or infinite logits) for the next token, so "
-    "there is nothing to draw from. The model file may be damaged, or the GPU build may be "
-    "computing wrongly: try it with GPU layers set to 0."
-)
+_INVALID = INVALID_LOGITS
 
 
 def _check(m: float, z: float) -> None:
@@ -256,9 +252,12 @@ class StepSampler(NumpyPath):
         """Whether a step can be split around the next decode (see :meth:`decide`).
 
         Greedy and top-k decide from the best candidates alone: the normaliser, the entropy
-        and the raw probabilities only feed the display.
+        and the raw probabilities only feed the display. The untruncated draw needs the
+        normaliser of softmax(x / T) alone (at T other than 1, not the raw one), and leaves
+        its stage records to the display half.
         """
-        return (self._scope == _SCOPE_TOP and self._scan is not None
+        return ((self._scope == _SCOPE_TOP or self._untruncated is not None)
+                and self._scan is _SCAN and _SCAN is not None
                 and self.need + len(self._counts) <= _SCAN_MAX_NEED)
 
     def step(self, x: np.ndarray, forced: int | None = None, x_address: int = 0) -> StepNumbers:
@@ -272,9 +271,10 @@ class StepSampler(NumpyPath):
                *, split: bool = False, copy_to: int = 0) -> Decision:
         """The half of a step that draws the token and records the stages after penalties.
 
-        ``split`` (only where :attr:`can_split`): leave the whole-vocabulary moments to
-        :meth:`finish`, which may then run on a copy of the logits while the next token
-        decodes. The numbers are the same either way (the same arithmetic, in other calls).
+        ``split`` (only where :attr:`can_split`): leave the whole-vocabulary moments (where
+        the token does not need them) to :meth:`finish`, which may then run on a copy of the
+        logits while the next token decodes. The numbers are the same either way (the same
+        arithmetic, in other calls).
         ``copy_to``: the address of that copy's buffer, written by the compiled pass as it
         reads the logits (``Decision.copied`` says whether it was).
         """
@@ -287,28 +287,35 @@ class StepSampler(NumpyPath):
         z: float | None = None
         sum_ex: float | None = None
         tempered = False
+        moments = True
         out = self.buf.scan_out
         if self._scan is not None:
             if self._scope == _SCOPE_TOP_P:
                 scanned = self._scan_nucleus(address)
                 out = self.buf.nucleus_out
             elif need <= _SCAN_MAX_NEED:
-                if copy_to and _SCAN_COPY is not None and self._scan is _SCAN:
-                    scanned = _SCAN_COPY(address, self.n_vocab, need,
-                                         None if split else _SOFTMAX_ADDRESS,
-                                         *self.buf.scan_args, copy_to)
-                    copied = scanned > 0
-                elif self._tempered_scan is not None and self._untruncated is not None:
+                # split: the raw moments only where the token needs them (the draw at T = 1)
+                moments = not split or (self._untruncated is not None
+                                        and self._tempered_scan is None)
+                if self._tempered_scan is not None and self._untruncated is not None:
                     scanned = self._tempered_scan(address, self.n_vocab, need, _SOFTMAX_ADDRESS,
                                                   *self.buf.scan_args,
-                                                  *self._untruncated.tempered_args)
+                                                  *self._untruncated.tempered_args,
+                                                  copy_to or None, moments)
                     tempered = scanned > 0
+                    copied = tempered and bool(copy_to)
+                elif copy_to and _SCAN_COPY is not None and self._scan is _SCAN:
+                    scanned = _SCAN_COPY(address, self.n_vocab, need,
+                                         _SOFTMAX_ADDRESS if moments else None,
+                                         *self.buf.scan_args, copy_to)
+                    copied = scanned > 0
                 else:
                     scanned = self._scan(address, self.n_vocab, need,
-                                         None if split else _SOFTMAX_ADDRESS, *self.buf.scan_args)
+                                         _SOFTMAX_ADDRESS if moments else None,
+                                         *self.buf.scan_args)
         if scanned > 0:
             m, z, sum_ex = out.tolist()[:3]
-            if split:
+            if not moments:
                 z = sum_ex = None
                 if not math.isfinite(m):
                     raise InvalidLogitsError(_INVALID)
@@ -376,21 +383,16 @@ class StepSampler(NumpyPath):
             pen_head = pen[:k].copy()
 
         stages: list[Stage] = []
-        shown_probs: list[float] | None = None
+        total: float | None = None
         if s.greedy:
             best = head[0]
             stages.append(Stage(STAGE_GREEDY, self.labels[STAGE_GREEDY], 1, (best,), (1.0,)))
             token = best if forced is None else forced
             final_prob = 1.0 if token == best else 0.0
-        elif self._untruncated is not None:
-            assert z is not None
-            pen_probs = _probs(logits_list if pen_head is None else pen_head.tolist(),
-                               log_z_pen)  # m + log z itself without penalties
-            shown_probs = pen_probs if pen_head is not None else None
-            token, final_prob = self._untruncated.sample(
+        elif self._untruncated is not None:  # its stage records: in finish
+            token, final_prob, total = self._untruncated.sample(
                 x, address, m, z, self.buf.chunk_sums if scanned > 0 else None,
-                head, pen, pen_probs, (pen_ids, pen_old, pen_new), stages, forced, self.labels,
-                pen_weights, tempered)
+                (pen_ids, pen_old, pen_new), forced, pen_weights, tempered)
         else:
             token, final_prob = self._sample(ids, head, pen, log_z_pen, stages, forced, loaded)
         try:
@@ -398,7 +400,7 @@ class StepSampler(NumpyPath):
         except ValueError:
             rank = 0  # found in finish, from the logits
         return Decision(token, final_prob, rank, m, z, sum_ex, cand_list, logits_list, head,
-                        pen_head, stages, pen_delta, shown_probs, copied)
+                        pen_head, stages, pen_delta, copied, total)
 
     def finish(self, d: Decision, x: np.ndarray) -> StepNumbers:
         """The half of a step that only feeds the display: moments, raw probabilities, rank.
@@ -418,14 +420,19 @@ class StepSampler(NumpyPath):
         if entropy < 0.0:
             entropy = 0.0
         probs = _probs(d.cand_logits, log_z)
+        pen_logits = d.cand_logits if d.pen_head is None else d.pen_head.tolist()
         if d.pen_head is None:
             pen_probs = probs
-        elif d.pen_probs is not None:
-            pen_probs = d.pen_probs
+        elif d.total is not None:
+            pen_probs = _probs(pen_logits, _log_z(d.m, z, d.pen_delta))
         else:  # the same sums as the decision's, whether or not the step was split
             pen_probs = np.exp(d.pen_head.astype(np.float64) - _log_z(d.m, z, d.pen_delta)).tolist()
+        later = d.stages
+        if d.total is not None and self._untruncated is not None:
+            later = self._untruncated.records(d.head, pen_logits, pen_probs, d.m, d.total,
+                                              self.labels)
         stages = (Stage(STAGE_PENALTIES, self.labels[STAGE_PENALTIES], self.n_vocab,
-                        tuple(d.head), tuple(pen_probs)), *d.stages)
+                        tuple(d.head), tuple(pen_probs)), *later)
         token, rank = d.token, d.rank
         if rank:
             logit = d.cand_logits[rank - 1]
