@@ -260,3 +260,94 @@ def test_the_tempered_normaliser_comes_from_the_scan_itself() -> None:
         assert a.token_id == b.token_id
         assert a.stages[-1].probs == pytest.approx(b.stages[-1].probs, rel=1e-6)
         assert a.final_prob == pytest.approx(b.final_prob, rel=1e-6)
+
+
+@pytest.mark.parametrize("n", [49152, 262144])
+@pytest.mark.parametrize("settings", [
+    SamplerSettings(temperature=1.0, top_k=0, top_p=1.0, min_p=0.0), TEMPERATURE, PENALTIES,
+    PENALTIES.with_(temperature=1.0)], ids=["t1", "t0.7", "penalties", "penalties-t1"])
+@pytest.mark.parametrize("split", [False, True], ids=["whole", "split"])
+def test_the_one_call_decision_is_the_separate_calls(
+        n: int, settings: SamplerSettings, split: bool,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """tw_untruncated (the pass, the penalties and the draw in one call) gives every number
+    the separate calls give: the same tokens from the same seed, the same records to the
+    bit, a branch's forced token included; split, the display half finishes on a copy."""
+    if engine_stages._UNTRUNCATED is None:
+        pytest.skip("the compiled pass was not built here")
+    calls = []
+    real = engine_stages._UNTRUNCATED
+
+    def counted(*args: object) -> int:
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(engine_stages, "_UNTRUNCATED", counted)
+    x = _logits(n, n + 5, 1.0)
+    best = np.argsort(-x, kind="stable")[:10].tolist()
+    x[best] = np.float32(12.0)  # penalised, and still drawn often
+    history = best + np.random.default_rng(6).integers(0, n, 30).tolist()
+    runs = []
+    for one_call in (True, False):
+        sampler = StepSampler(CandidateBuffer(n), n, settings, 17, history, 16)
+        sampler._one_call = one_call
+        copy = np.empty_like(x)
+        steps = []
+        try:
+            for i in range(25):
+                forced = int(np.argsort(x)[n // 2]) if i == 3 else None
+                if split:
+                    assert sampler.can_split
+                    d = sampler.decide(x, forced, split=True, copy_to=copy.ctypes.data)
+                    assert d.copied
+                    step = sampler.finish(d, copy)
+                else:
+                    step = sampler.step(x, forced)
+                steps.append(step)
+                sampler.accept(step.token_id)
+        finally:
+            sampler.close()
+        runs.append(steps)
+    assert len(calls) == 25  # the one-call sampler's steps, each in one call
+    assert runs[0] == runs[1]
+    assert len({s.token_id for s in runs[0]}) > 3  # drawn, not the same token each time
+    if settings.penalties_active:
+        assert any(s.token_id in best for s in runs[0])  # a penalised token drawn
+
+
+def test_a_step_the_one_call_cannot_take_keeps_its_uniform_number(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where tw_untruncated gives up (0), the separate calls take the step with the uniform
+    number it was handed: the draws stay those of the seed."""
+    if engine_stages._UNTRUNCATED is None:
+        pytest.skip("the compiled pass was not built here")
+    n = 49152
+    x = _logits(n, 77, 2.0)
+    real = engine_stages._UNTRUNCATED
+    refused = []
+
+    def every_other(*args: object) -> int:
+        if len(refused) % 2 == 0:
+            refused.append(1)
+            return 0
+        refused.append(0)
+        return real(*args)
+
+    tokens = []
+    for one_call in (True, False):
+        if one_call:
+            monkeypatch.setattr(engine_stages, "_UNTRUNCATED", every_other)
+        else:
+            monkeypatch.setattr(engine_stages, "_UNTRUNCATED", real)
+        sampler = StepSampler(CandidateBuffer(n), n, PENALTIES, 5, [1, 2, 3], 8)
+        sampler._one_call = one_call
+        try:
+            steps = []
+            for _ in range(12):
+                steps.append(sampler.step(x))
+                sampler.accept(steps[-1].token_id)
+            tokens.append(steps)
+        finally:
+            sampler.close()
+    assert sum(refused) == 6
+    assert tokens[0] == tokens[1]

@@ -938,6 +938,66 @@ TW_EXPORT int tw_penalise(const float *x, const int32_t *ids, const int32_t *cou
     return size;
 }
 
+/* The untruncated draw's decision in one call (no truncating stage; see draw.py): the pass of
+ * tw_scan_tempered (at T = 1: of tw_scan, whose normaliser is the draw's), the penalties of
+ * tw_penalise (pen: the n_pen ids, then their counts; none: n_pen 0), then the draw of
+ * tw_pick / tw_pick_penalised at target uniform * total, where total is the tempered
+ * normaliser after penalties. forced >= 0: that token, not drawn. draw_out receives total,
+ * the token, its probability exp((logit - max) / T) / total (its penalised logit where it
+ * has one) and the union's size (0 without penalties). Returns the candidates' count as
+ * tw_scan does (<= 0: the caller's other path takes the step); -3: the penalties or the
+ * draw could not run. A total that is not a positive number (invalid logits) comes back
+ * with the token -1. */
+TW_EXPORT int tw_untruncated(const float *x, int n, int need, tw_softmax_fn softmax,
+                             tw_token *cands, int cap, double *out, double *chunk_sums,
+                             float inv_t, double *t_sums, double *t_out, float *copy,
+                             int moments, const int32_t *pen, int n_pen, float repeat,
+                             float freq, float presence, float *old, float *new_,
+                             double *w_old, double *w_new, double *pen_sums, tw_union *u,
+                             double uniform, int forced, double *draw_out) {
+    float low;
+    const int tempered = inv_t != 1.0f;
+    if (softmax == NULL || t_sums == NULL || t_out == NULL || draw_out == NULL) return -2;
+    if (!tempered && !moments) return -2;  /* at T = 1 the normaliser is the moments' */
+    const int count = scan_collect(x, n, need, softmax, cands, cap, out,
+                                   moments ? chunk_sums : NULL, copy, 0.0f, &low, inv_t,
+                                   tempered ? t_sums : NULL, tempered ? t_out : NULL, moments);
+    if (count <= 0) return count;
+    sort_cands(cands, count);
+    const double m = out[0];
+    double total = tempered ? *t_out : out[1];
+    const double *sums = tempered ? t_sums : chunk_sums;
+    int size = 0;
+    if (n_pen > 0) {
+        size = tw_penalise(x, pen, pen + n_pen, n_pen, repeat, freq, presence, m, inv_t, old,
+                           new_, w_old, w_new, pen_sums, cands, count, u);
+        if (size < 0) return -3;
+        total += pen_sums[3] - pen_sums[2];
+    }
+    draw_out[0] = total;
+    draw_out[1] = -1.0;
+    draw_out[2] = 0.0;
+    draw_out[3] = size;
+    if (!(isfinite(total) && total > 0.0)) return count;
+    int token = forced;
+    if (token < 0) {
+        const double target = uniform * total;
+        token = n_pen > 0 ? tw_pick_penalised(x, n, (float)m, inv_t, softmax, sums, target, pen,
+                                              w_old, w_new, n_pen)
+                          : pick(x, n, (float)m, inv_t, softmax, sums, target, NULL, 0);
+        if (token < 0) return -3;
+    }
+    float logit = x[token];
+    for (int i = 0; i < n_pen; i++)
+        if (pen[i] == token) {
+            logit = new_[i];
+            break;
+        }
+    draw_out[1] = token;
+    draw_out[2] = exp(((double)logit - m) * (double)inv_t) * (1.0 / total);
+    return count;
+}
+
 /* llama_token_data_array, as llama.h lays it out */
 typedef struct {
     tw_token *data;

@@ -161,6 +161,23 @@ def _stage_runner() -> tuple[Any, int]:
 _APPLY_STAGES, _LLAMA_APPLY = _stage_runner()
 
 
+def _untruncated() -> Any:
+    """tw_untruncated: the untruncated draw's decision in one call (None: not built)."""
+    fn = getattr(_LIB, "tw_untruncated", None) if _SCAN is not None else None
+    if fn is None:
+        return None
+    p, i, f, d = ctypes.c_void_p, ctypes.c_int, ctypes.c_float, ctypes.c_double
+    fn.restype = i
+    fn.argtypes = [p, i, i, p, p, i, p, p,  # as tw_scan
+                   f, p, p, p, i,  # as tw_scan_tempered
+                   p, i, f, f, f, p, p, p, p, p, p,  # as tw_penalise
+                   d, i, p]  # the uniform number, the forced token, the draw's numbers
+    return fn
+
+
+_UNTRUNCATED = _untruncated()
+
+
 class StageRunner:
     """llama.cpp's samplers of one step, applied in order (None: skipped), with the array's
     size after each: in one call where the compiled pass is built, one call each otherwise."""
@@ -239,6 +256,10 @@ class CandidateBuffer:
             self.pen_old.ctypes.data, self.pen_new.ctypes.data, self.pen_w_old.ctypes.data,
             self.pen_w_new.ctypes.data, self.pen_sums.ctypes.data, ctypes.addressof(self._data))
         self.union_ptr = union.ctypes.data
+        # tw_untruncated: the normaliser after penalties, the token, its probability, the
+        # union's size
+        self.draw_out = np.zeros(4, dtype=np.float64)
+        self.draw_out_ptr = self.draw_out.ctypes.data
 
     def load(self, ids: np.ndarray, logits: np.ndarray, *, is_sorted: bool = False) -> None:
         n = ids.size

@@ -54,6 +54,16 @@ class UntruncatedDraw:
         self.tempered_args = (self.inv_t, self._sums_ptr, self.tempered_out.ctypes.data)
         self.compiled = compiled
         self._y = np.empty(0, dtype=np.float32)
+        self.pending: float | None = None  # a uniform number drawn and not used yet
+
+    def uniform(self) -> float:
+        """The next uniform number of this generation's draws: one drawn and left unused
+        (the one-call decision could not take the step) comes first."""
+        u = self.pending
+        if u is not None:
+            self.pending = None
+            return u
+        return self.rng.random()
 
     def _weights(self, x: np.ndarray, m: float) -> np.ndarray:
         """exp((x - m) / T) in float32, as the compiled pass computes it (numpy path)."""
@@ -108,7 +118,7 @@ class UntruncatedDraw:
         ``pen_ids`` / ``old_w`` / ``new_w``: the penalised tokens and their tempered weights
         (:meth:`tempered_weights`) before and after penalties (None: no penalties).
         """
-        target = self.rng.random() * total
+        target = self.uniform() * total
         skip = np.empty(0, dtype=np.int32)
         sums = self.sums
         if (self.compiled is not None and pen_ids is not None and old_w is not None

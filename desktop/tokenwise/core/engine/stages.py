@@ -30,6 +30,7 @@ from tokenwise.core.engine.compiled import (
     _SCAN_MAX_NEED,
     _SCAN_TEMPERED,
     _SOFTMAX_ADDRESS,
+    _UNTRUNCATED,
     CandidateBuffer,
     StageRunner,
 )
@@ -223,6 +224,9 @@ class StepSampler(NumpyPath):
         self._tempered_scan = (
             _SCAN_TEMPERED if self._untruncated is not None and self._scan is _SCAN
             and self._untruncated.inv_t != 1.0 else None)
+        # the untruncated draw's decision in one call (tw_untruncated)
+        self._one_call = (self._untruncated is not None and self._scan is _SCAN
+                          and _UNTRUNCATED is not None)
 
     def _make(self, sampler: object) -> object:
         self._samplers.append(sampler)
@@ -282,6 +286,10 @@ class StepSampler(NumpyPath):
         counts = self._counts
         need = self.need + len(counts)  # penalised tokens may drop out of the best
         address = x_address or x.ctypes.data
+        if self._one_call and need <= _SCAN_MAX_NEED:
+            decision = self._decide_untruncated(x, address, need, forced, split, copy_to)
+            if decision is not None:
+                return decision
         scanned = 0
         copied = False
         z: float | None = None
@@ -401,6 +409,63 @@ class StepSampler(NumpyPath):
             rank = 0  # found in finish, from the logits
         return Decision(token, final_prob, rank, m, z, sum_ex, cand_list, logits_list, head,
                         pen_head, stages, pen_delta, copied, total)
+
+    def _decide_untruncated(self, x: np.ndarray, address: int, need: int,
+                            forced: int | None, split: bool, copy_to: int) -> Decision | None:
+        """:meth:`decide` for the untruncated draw, in one compiled call: the pass, the
+        penalties and the draw (tw_untruncated). The same numbers as the calls it joins; None:
+        it could not take the step (the other path does, with the same uniform number)."""
+        untruncated = self._untruncated
+        assert untruncated is not None and _UNTRUNCATED is not None
+        s, buf, counts = self.s, self.buf, self._counts
+        n_pen = len(counts)
+        both = None
+        if n_pen:  # one call: ids, then how often each occurs
+            both = np.fromiter(chain(counts.keys(), counts.values()), dtype=np.int32,
+                               count=2 * n_pen)
+        # split: the raw moments are the display's, except at T = 1 where they are the draw's
+        moments = not split or untruncated.inv_t == 1.0
+        u = untruncated.uniform() if forced is None else 0.0
+        scanned = _UNTRUNCATED(
+            address, self.n_vocab, need, _SOFTMAX_ADDRESS, *buf.scan_args,
+            *untruncated.tempered_args, copy_to or None, moments,
+            both.ctypes.data if both is not None else None, n_pen, s.repeat_penalty,
+            s.frequency_penalty, s.presence_penalty, *buf.penalise_args[:5], buf.union_ptr,
+            u, -1 if forced is None else forced, buf.draw_out_ptr)
+        if scanned <= 0:
+            if forced is None:
+                untruncated.pending = u
+            return None
+        m, z_found, s_found = buf.scan_out.tolist()
+        total, token, final_prob, union = buf.draw_out.tolist()
+        z: float | None = None
+        sum_ex: float | None = None
+        if moments:
+            _check(m, z_found)
+            z, sum_ex = z_found, s_found
+        elif not math.isfinite(m):
+            raise InvalidLogitsError(_INVALID)
+        if token < 0:  # a normaliser that is not a positive number
+            raise InvalidLogitsError(_INVALID)
+        k = self.k_display
+        cand_list = buf.ids[:min(k, scanned)].tolist()
+        logits_list = buf.logits[:min(k, scanned)].tolist()
+        head = cand_list
+        pen_head = None
+        pen_delta = 0.0
+        if n_pen:
+            s_old, s_new = buf.pen_sums.tolist()[:2]
+            pen_delta = s_new - s_old
+            shown = min(k, int(union))
+            head = buf.union_ids[:shown].tolist()
+            pen_head = buf.union_pen[:shown].copy()
+        token = int(token)
+        try:
+            rank = cand_list.index(token) + 1
+        except ValueError:
+            rank = 0  # found in finish, from the logits
+        return Decision(token, final_prob, rank, m, z, sum_ex, cand_list, logits_list, head,
+                        pen_head, [], pen_delta, bool(copy_to), total)
 
     def finish(self, d: Decision, x: np.ndarray) -> StepNumbers:
         """The half of a step that only feeds the display: moments, raw probabilities, rank.
