@@ -96,3 +96,26 @@ def test_the_scan_copies_the_logits_as_it_reads_them() -> None:
     assert found >= 32
     assert np.array_equal(copy, x)
     assert set(buf.ids[:32].tolist()) == set(np.argsort(-x)[:32].tolist())
+
+
+@pytest.mark.parametrize("length", [1, 3, 64, 1 << 30])
+def test_the_penalty_window_counts_the_last_tokens(length: int) -> None:
+    """Slots kept up to date token by token hold what counting the last `length` tokens
+    afresh gives, through windows that fill, slide, empty slots and outgrow the arrays."""
+    from collections import Counter
+
+    from tokenwise.core.engine.stages import PenaltyWindow
+
+    rng = np.random.default_rng(length % 97)
+    window = PenaltyWindow(length)
+    seen: list[int] = []
+    for i in range(600):
+        token = int(rng.integers(0, 40 if i < 300 else 400))  # repeats, then many distinct
+        window.add(token)
+        seen.append(token)
+        expected = Counter(seen[-length:])
+        assert len(window) == len(expected)
+        assert dict(zip(window.ids.tolist(), window.counts.tolist(), strict=True)) == expected
+    # the addresses the compiled pass reads are the arrays' own
+    assert window.ids_ptr == window.ids.ctypes.data
+    assert window.counts_ptr == window.counts.ctypes.data

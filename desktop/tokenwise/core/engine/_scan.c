@@ -940,9 +940,9 @@ TW_EXPORT int tw_penalise(const float *x, const int32_t *ids, const int32_t *cou
 
 /* The untruncated draw's decision in one call (no truncating stage; see draw.py): the pass of
  * tw_scan_tempered (at T = 1: of tw_scan, whose normaliser is the draw's), the penalties of
- * tw_penalise (pen: the n_pen ids, then their counts; none: n_pen 0), then the draw of
- * tw_pick / tw_pick_penalised at target uniform * total, where total is the tempered
- * normaliser after penalties. forced >= 0: that token, not drawn. draw_out receives total,
+ * tw_penalise (pen: the n_pen ids, pen_counts how often each occurs; none: n_pen 0), then
+ * the draw of tw_pick / tw_pick_penalised at target uniform * total, where total is the
+ * tempered normaliser after penalties. forced >= 0: that token, not drawn. draw_out receives total,
  * the token, its probability exp((logit - max) / T) / total (its penalised logit where it
  * has one) and the union's size (0 without penalties). Returns the candidates' count as
  * tw_scan does (<= 0: the caller's other path takes the step); -3: the penalties or the
@@ -951,7 +951,8 @@ TW_EXPORT int tw_penalise(const float *x, const int32_t *ids, const int32_t *cou
 TW_EXPORT int tw_untruncated(const float *x, int n, int need, tw_softmax_fn softmax,
                              tw_token *cands, int cap, double *out, double *chunk_sums,
                              float inv_t, double *t_sums, double *t_out, float *copy,
-                             int moments, const int32_t *pen, int n_pen, float repeat,
+                             int moments, const int32_t *pen, const int32_t *pen_counts,
+                             int n_pen, float repeat,
                              float freq, float presence, float *old, float *new_,
                              double *w_old, double *w_new, double *pen_sums, tw_union *u,
                              double uniform, int forced, double *draw_out) {
@@ -969,7 +970,7 @@ TW_EXPORT int tw_untruncated(const float *x, int n, int need, tw_softmax_fn soft
     const double *sums = tempered ? t_sums : chunk_sums;
     int size = 0;
     if (n_pen > 0) {
-        size = tw_penalise(x, pen, pen + n_pen, n_pen, repeat, freq, presence, m, inv_t, old,
+        size = tw_penalise(x, pen, pen_counts, n_pen, repeat, freq, presence, m, inv_t, old,
                            new_, w_old, w_new, pen_sums, cands, count, u);
         if (size < 0) return -3;
         total += pen_sums[3] - pen_sums[2];

@@ -170,7 +170,7 @@ def _untruncated() -> Any:
     fn.restype = i
     fn.argtypes = [p, i, i, p, p, i, p, p,  # as tw_scan
                    f, p, p, p, i,  # as tw_scan_tempered
-                   p, i, f, f, f, p, p, p, p, p, p,  # as tw_penalise
+                   p, p, i, f, f, f, p, p, p, p, p, p,  # as tw_penalise
                    d, i, p]  # the uniform number, the forced token, the draw's numbers
     return fn
 

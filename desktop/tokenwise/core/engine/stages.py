@@ -11,10 +11,10 @@ subset exactly as they would on the full array.
 from __future__ import annotations
 
 import math
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import accumulate, chain
+from itertools import accumulate
 
 import llama_cpp
 import numpy as np
@@ -138,6 +138,73 @@ def _prefix_weights(
     return w[:shown].tolist(), np.cumsum(w)
 
 
+class PenaltyWindow:
+    """The last ``length`` tokens (prompt and reply) and how often each distinct one occurs,
+    kept as two int32 arrays that the compiled pass reads as they are: a token coming in or
+    going out changes one slot, instead of the arrays being built again every step.
+    A token that leaves for good gives its slot to the last one."""
+
+    def __init__(self, length: int) -> None:
+        self.length = length
+        self._tokens: deque[int] = deque()
+        self._slot: dict[int, int] = {}
+        self.n = 0
+        self._ids = self._counts = np.zeros(0, dtype=np.int32)
+        self.ids_ptr = self.counts_ptr = 0
+        self._grow(64)
+
+    def _grow(self, capacity: int) -> None:
+        ids = np.zeros(capacity, dtype=np.int32)
+        counts = np.zeros(capacity, dtype=np.int32)
+        if self.n:
+            ids[: self.n] = self._ids[: self.n]
+            counts[: self.n] = self._counts[: self.n]
+        self._ids, self._counts = ids, counts
+        self.ids_ptr, self.counts_ptr = ids.ctypes.data, counts.ctypes.data
+
+    def __len__(self) -> int:
+        return self.n
+
+    @property
+    def ids(self) -> np.ndarray:
+        """The distinct tokens, in their slots' order (a view: valid until the next token)."""
+        return self._ids[: self.n]
+
+    @property
+    def counts(self) -> np.ndarray:
+        return self._counts[: self.n]
+
+    def add(self, token: int) -> None:
+        self._tokens.append(token)
+        slot = self._slot.get(token)
+        if slot is None:
+            if self.n == self._ids.size:
+                self._grow(2 * self.n)
+            slot = self._slot[token] = self.n
+            self._ids[slot] = token
+            self._counts[slot] = 1
+            self.n += 1
+        else:
+            self._counts[slot] += 1
+        if len(self._tokens) > self.length:
+            self._drop(self._tokens.popleft())
+
+    def _drop(self, token: int) -> None:
+        slot = self._slot[token]
+        left = int(self._counts[slot]) - 1
+        if left:
+            self._counts[slot] = left
+            return
+        del self._slot[token]
+        self.n -= 1
+        last = self.n
+        if slot != last:  # the last slot's token moves into the freed one
+            moved = int(self._ids[last])
+            self._ids[slot] = moved
+            self._counts[slot] = self._counts[last]
+            self._slot[moved] = slot
+
+
 def scan_kind() -> str:
     """Which code reads the whole vocabulary each step: "C" or "numpy"."""
     return "C" if _SCAN is not None else "numpy"
@@ -164,10 +231,9 @@ class StepSampler(NumpyPath):
         self.k_display = max(1, top_k_display)
         self.labels = settings.stage_labels()
         self._samplers: list[object] = []
-        self._window: deque[int] = deque()
-        self._counts: Counter[int] = Counter()
         window_len = settings.repeat_last_n if settings.repeat_last_n >= 0 else 1 << 30
         self._window_len = window_len if settings.penalties_active else 0
+        self._counts = PenaltyWindow(self._window_len)
         for token in history:
             self.accept(token)
         s = settings
@@ -239,15 +305,8 @@ class StepSampler(NumpyPath):
 
     def accept(self, token: int) -> None:
         """Record a token in the penalty window (prompt tokens and generated ones)."""
-        if not self._window_len:
-            return
-        self._window.append(token)
-        self._counts[token] += 1
-        if len(self._window) > self._window_len:
-            old = self._window.popleft()
-            self._counts[old] -= 1
-            if not self._counts[old]:
-                del self._counts[old]
+        if self._window_len:
+            self._counts.add(token)
 
     # ------------------------------------------------------------------ one step
 
@@ -339,14 +398,12 @@ class StepSampler(NumpyPath):
         pen_delta = 0.0
         if counts:
             n_pen = len(counts)
-            both = np.fromiter(chain(counts.keys(), counts.values()), dtype=np.int32,
-                               count=2 * n_pen)  # one call: ids, then how often each occurs
-            pen_ids = both[:n_pen]
+            pen_ids = counts.ids
             if scanned > 0 and _PENALISE is not None:
-                buf, both_at = self.buf, both.ctypes.data
+                buf = self.buf
                 # the weights tw_penalise writes are the untruncated draw's (T = 1 otherwise)
                 inv_t = self._untruncated.inv_t if self._untruncated is not None else 1.0
-                union = _PENALISE(address, both_at, both_at + 4 * n_pen, n_pen,
+                union = _PENALISE(address, counts.ids_ptr, counts.counts_ptr, n_pen,
                                   s.repeat_penalty, s.frequency_penalty, s.presence_penalty,
                                   m, inv_t, *buf.penalise_args, scanned, buf.union_ptr)
             if union > 0:
@@ -355,7 +412,7 @@ class StepSampler(NumpyPath):
                 pen_weights = (buf.pen_w_old[:n_pen], buf.pen_w_new[:n_pen], t_old, t_new)
                 pen_delta = s_new - s_old
             else:
-                times = both[n_pen:].astype(np.float32)
+                times = counts.counts.astype(np.float32)
                 old = pen_old = x[pen_ids]
                 rp = np.float32(s.repeat_penalty)
                 pen_new = np.where(old <= 0, old * rp, old / rp)
@@ -419,17 +476,13 @@ class StepSampler(NumpyPath):
         assert untruncated is not None and _UNTRUNCATED is not None
         s, buf, counts = self.s, self.buf, self._counts
         n_pen = len(counts)
-        both = None
-        if n_pen:  # one call: ids, then how often each occurs
-            both = np.fromiter(chain(counts.keys(), counts.values()), dtype=np.int32,
-                               count=2 * n_pen)
         # split: the raw moments are the display's, except at T = 1 where they are the draw's
         moments = not split or untruncated.inv_t == 1.0
         u = untruncated.uniform() if forced is None else 0.0
         scanned = _UNTRUNCATED(
             address, self.n_vocab, need, _SOFTMAX_ADDRESS, *buf.scan_args,
             *untruncated.tempered_args, copy_to or None, moments,
-            both.ctypes.data if both is not None else None, n_pen, s.repeat_penalty,
+            counts.ids_ptr, counts.counts_ptr, n_pen, s.repeat_penalty,
             s.frequency_penalty, s.presence_penalty, *buf.penalise_args[:5], buf.union_ptr,
             u, -1 if forced is None else forced, buf.draw_out_ptr)
         if scanned <= 0:
