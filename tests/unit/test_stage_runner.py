@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import llama_cpp
 import numpy as np
+import pytest
 
 from tokenwise.core.engine import compiled
 from tokenwise.core.engine.compiled import CandidateBuffer, StageRunner
+from tokenwise.core.sampling.settings import PRESETS, SamplerSettings
 
 
 def test_the_five_stages_in_one_call_are_llama_cpps_own() -> None:
@@ -46,3 +48,67 @@ def test_the_five_stages_in_one_call_are_llama_cpps_own() -> None:
     assert sizes[0] == 40 and sizes[1] <= 40 and sizes[2] <= sizes[1]
     assert sizes[3] == sizes[2] and sizes[5] == sizes[4]  # the skipped stage, then dist
     assert len({selected for _, selected, _, _ in outcomes[0]}) > 1  # it draws
+
+
+def _top_k_logits(n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal(n) * 2.0).astype(np.float32)
+    best = np.argsort(-x, kind="stable")
+    x[best[35:45]] = x[best[35]]  # ties across top-k 40's cut
+    x[rng.integers(0, n, 50)] = -np.inf  # masked tokens
+    return x
+
+
+@pytest.mark.parametrize("n", [49152, 262144])
+@pytest.mark.parametrize("settings", [
+    PRESETS["Balanced"],
+    SamplerSettings(temperature=1.1, top_k=100, top_p=0.98, min_p=0.02),
+    SamplerSettings(temperature=0.5, top_k=5, top_p=1.0, min_p=0.0),
+    SamplerSettings(temperature=1.0, top_k=255, top_p=0.9, min_p=0.0),
+], ids=["balanced", "top-k-100", "top-k-5", "top-k-255"])
+@pytest.mark.parametrize("split", [False, True], ids=["whole", "split"])
+def test_a_top_k_decision_in_one_call_is_the_separate_calls(
+        n: int, settings: SamplerSettings, split: bool,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """tw_truncated (the pass, the stage records' weights and llama.cpp's stages in one call)
+    gives every number the separate calls give: the same draws from the same seed, the same
+    records to the bit, a branch's forced token included; split, the display half finishes
+    on a copy."""
+    from tokenwise.core.engine import stages as engine_stages
+    from tokenwise.core.engine.stages import StepSampler
+
+    if engine_stages._TRUNCATED is None:
+        pytest.skip("the compiled pass was not built here")
+    calls = []
+    real = engine_stages._TRUNCATED
+
+    def counted(*args: object) -> int:
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(engine_stages, "_TRUNCATED", counted)
+    x = _top_k_logits(n, n % 1000 + settings.top_k)
+    runs = []
+    for one_call in (True, False):
+        sampler = StepSampler(CandidateBuffer(n), n, settings, 23, [], 16)
+        assert sampler._truncated_call
+        sampler._truncated_call = one_call
+        copy = np.empty_like(x)
+        steps = []
+        try:
+            for i in range(30):
+                forced = int(np.argsort(-x, kind="stable")[7]) if i == 4 else None
+                if split:
+                    d = sampler.decide(x, forced, split=True, copy_to=copy.ctypes.data)
+                    assert d.copied
+                    step = sampler.finish(d, copy)
+                else:
+                    step = sampler.step(x, forced)
+                steps.append(step)
+        finally:
+            sampler.close()
+        runs.append(steps)
+    assert len(calls) == 30
+    assert runs[0] == runs[1]
+    assert len({s.token_id for s in runs[0]}) > 2  # drawn, not the same token each time
+    assert runs[0][4].token_id == int(np.argsort(-x, kind="stable")[7])

@@ -1020,6 +1020,45 @@ TW_EXPORT void tw_apply_stages(tw_apply_fn apply, void *const *samplers, int n,
     }
 }
 
+/* A top-k step's decision in one call (top-k on, no penalties; see StepSampler._sample): the
+ * pass of tw_scan (softmax NULL: the candidates and the max alone; copy: as tw_scan_copy),
+ * then the first `prefix` candidates' weights exp(logit - best) and their running sums in
+ * double (what the stage records are made of) and the first `shown` candidates' ids and
+ * logits, all read before the samplers change the array,
+ * then the array set to its first n_in candidates, sorted, and the samplers applied as
+ * tw_apply_stages does; sizes[n_samplers] receives the selected index. Returns the
+ * candidates' count as tw_scan does (<= 0: the caller's other path takes the step). */
+TW_EXPORT int tw_truncated(const float *x, int n, int need, tw_softmax_fn softmax,
+                           tw_token *cands, int cap, double *out, double *chunk_sums,
+                           float *copy, int n_in, int prefix, double *weights, double *cum,
+                           int shown, int32_t *shown_ids, float *shown_logits,
+                           tw_apply_fn apply, void *const *samplers, int n_samplers,
+                           tw_token_array *array, int64_t *sizes) {
+    const int count = scan(x, n, need, softmax, cands, cap, out, chunk_sums, copy);
+    if (count <= 0) return count;
+    if (n_in > count) n_in = count;
+    if (prefix > count) prefix = count;
+    if (shown > count) shown = count;
+    for (int i = 0; i < shown; i++) {  /* the samplers change the logits (temperature) */
+        shown_ids[i] = cands[i].id;
+        shown_logits[i] = cands[i].logit;
+    }
+    const double first = cands[0].logit;
+    double acc = 0.0;
+    for (int i = 0; i < prefix; i++) {
+        const double w = exp((double)cands[i].logit - first);
+        weights[i] = w;
+        acc += w;
+        cum[i] = acc;
+    }
+    array->size = (size_t)n_in;
+    array->selected = -1;
+    array->sorted = 1;
+    tw_apply_stages(apply, samplers, n_samplers, array, sizes);
+    sizes[n_samplers] = array->selected;
+    return count;
+}
+
 static struct PyModuleDef tw_module = {
     PyModuleDef_HEAD_INIT, "_scan", "The inspection's pass over the logits (used via ctypes).",
     -1, NULL, NULL, NULL, NULL, NULL,

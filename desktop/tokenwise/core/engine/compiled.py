@@ -178,6 +178,23 @@ def _untruncated() -> Any:
 _UNTRUNCATED = _untruncated()
 
 
+def _truncated() -> Any:
+    """tw_truncated: a top-k step's decision in one call (None: not built)."""
+    fn = getattr(_LIB, "tw_truncated", None) if _SCAN is not None and _LLAMA_APPLY else None
+    if fn is None:
+        return None
+    p, i = ctypes.c_void_p, ctypes.c_int
+    fn.restype = i
+    fn.argtypes = [p, i, i, p, p, i, p, p,  # as tw_scan
+                   p, i, i, p, p,  # the copy, n_in, prefix, the weights and running sums
+                   i, p, p,  # the candidates shown: how many, their ids and logits
+                   p, p, i, p, p]  # as tw_apply_stages
+    return fn
+
+
+_TRUNCATED = _truncated()
+
+
 class StageRunner:
     """llama.cpp's samplers of one step, applied in order (None: skipped), with the array's
     size after each: in one call where the compiled pass is built, one call each otherwise."""
@@ -196,6 +213,18 @@ class StageRunner:
                 ctypes.addressof(buffer.array), self.sizes.ctypes.data)
         else:
             self._args = None
+
+    @property
+    def one_call(self) -> bool:
+        """Whether the samplers run in one compiled call (:attr:`apply_args` is then set)."""
+        return self._args is not None
+
+    @property
+    def apply_args(self) -> tuple[Any, ...]:
+        """What tw_apply_stages takes before its sizes: llama_sampler_apply, the samplers,
+        their count and the array."""
+        assert self._args is not None
+        return self._args[:4]
 
     def apply(self) -> list[int]:
         """Run them; the sizes after each."""

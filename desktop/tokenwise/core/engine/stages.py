@@ -30,6 +30,7 @@ from tokenwise.core.engine.compiled import (
     _SCAN_MAX_NEED,
     _SCAN_TEMPERED,
     _SOFTMAX_ADDRESS,
+    _TRUNCATED,
     _UNTRUNCATED,
     CandidateBuffer,
     StageRunner,
@@ -293,6 +294,23 @@ class StepSampler(NumpyPath):
         # the untruncated draw's decision in one call (tw_untruncated)
         self._one_call = (self._untruncated is not None and self._scan is _SCAN
                           and _UNTRUNCATED is not None)
+        # top-k's, with the stages and their records' weights (tw_truncated; where the
+        # records' weights are summed in plain Python, not numpy, and the stages run in one
+        # call)
+        self._truncated_call = (
+            _TRUNCATED is not None and self._scan is _SCAN and not s.greedy
+            and self.top_k is not None and s.top_k < _PYTHON_BELOW
+            and self.need <= _SCAN_MAX_NEED and self._stages.one_call)
+        if self._truncated_call:
+            self._truncated_weights = np.zeros(s.top_k, dtype=np.float64)
+            self._truncated_cum = np.zeros(s.top_k, dtype=np.float64)
+            self._truncated_sizes = np.zeros(6, dtype=np.int64)
+            self._shown_ids = np.zeros(self.k_display, dtype=np.int32)
+            self._shown_logits = np.zeros(self.k_display, dtype=np.float32)
+            self._truncated_args = (
+                self._truncated_weights.ctypes.data, self._truncated_cum.ctypes.data,
+                self.k_display, self._shown_ids.ctypes.data, self._shown_logits.ctypes.data,
+                *self._stages.apply_args, self._truncated_sizes.ctypes.data)
 
     def _make(self, sampler: object) -> object:
         self._samplers.append(sampler)
@@ -347,6 +365,10 @@ class StepSampler(NumpyPath):
         address = x_address or x.ctypes.data
         if self._one_call and need <= _SCAN_MAX_NEED:
             decision = self._decide_untruncated(x, address, need, forced, split, copy_to)
+            if decision is not None:
+                return decision
+        elif self._truncated_call and not counts:
+            decision = self._decide_top_k(x, address, need, forced, split, copy_to)
             if decision is not None:
                 return decision
         scanned = 0
@@ -615,6 +637,47 @@ class StepSampler(NumpyPath):
             self._nucleus_depth = depth + 1.0
         return scanned
 
+    def _decide_top_k(self, x: np.ndarray, address: int, need: int, forced: int | None,
+                      split: bool, copy_to: int) -> Decision | None:
+        """:meth:`decide` for top-k without penalties, in one compiled call: the pass, the
+        prefix weights the stage records need, and llama.cpp's stages (tw_truncated). The
+        same numbers as the calls it joins; None: it could not take the step (the other path
+        does; nothing was drawn)."""
+        assert _TRUNCATED is not None
+        s, buf, k = self.s, self.buf, self.k_display
+        top_k = s.top_k
+        scanned = _TRUNCATED(
+            address, self.n_vocab, need, None if split else _SOFTMAX_ADDRESS, *buf.scan_args,
+            copy_to or None, min(need, top_k), min(need, top_k), *self._truncated_args)
+        if scanned <= 0:
+            return None
+        m, z_found, s_found = buf.scan_out.tolist()
+        z: float | None = None
+        sum_ex: float | None = None
+        if split:
+            if not math.isfinite(m):
+                raise InvalidLogitsError(_INVALID)
+            log_z = math.nan  # top-k's records do not read it
+        else:
+            _check(m, z_found)
+            z, sum_ex = z_found, s_found
+            log_z = _log_z(m, z)
+        sizes = self._truncated_sizes.tolist()
+        prefix = min(need, top_k, scanned)
+        weights = self._truncated_weights[:prefix].tolist()
+        cum = self._truncated_cum[:prefix].tolist()
+        cand_list = self._shown_ids[:min(k, scanned)].tolist()
+        logits_list = self._shown_logits[:min(k, scanned)].tolist()
+        stages: list[Stage] = []
+        token, final_prob = self._records(cand_list, weights, cum, logits_list[0], log_z,
+                                          sizes[:-1], sizes[-1], stages, forced)
+        try:
+            rank = cand_list.index(token) + 1
+        except ValueError:
+            rank = 0
+        return Decision(token, final_prob, rank, m, z, sum_ex, cand_list, logits_list,
+                        cand_list, None, stages, 0.0, bool(copy_to))
+
     def _sample(
         self, ids: np.ndarray, head: list[int], pen: np.ndarray, log_z_pen: float,
         stages: list[Stage], forced: int | None, loaded: bool = False,
@@ -664,11 +727,27 @@ class StepSampler(NumpyPath):
         else:
             buf.load(ids, pen, is_sorted=True)
         # top-k, top-p, min-p, temperature, then dist (softmax and one draw), in one call
-        size_k, size_p, size_m, _, n = self._stages.apply()
+        sizes = self._stages.apply()
+        return self._records(head, weights, cum, first, log_z_pen, sizes, array.selected,
+                             stages, forced, keep, kept_mass)
+
+    def _records(
+        self, head: list[int], weights: list[float], cum: Sequence[float] | np.ndarray,
+        first: float, log_z_pen: float, sizes: list[int], selected: int,
+        stages: list[Stage], forced: int | None, keep: int = 0, kept_mass: float = 1.0,
+    ) -> tuple[int, float]:
+        """The stage records of a step whose samplers have run (see :meth:`_sample`), and
+        the token with its probability in the final distribution.
+
+        ``weights`` / ``cum``: exp(logit - ``first``) of the sorted candidates' prefix and
+        their running sums; ``sizes``: the array's size after each sampler; ``keep`` and
+        ``kept_mass``: top-p alone's nucleus."""
+        s, buf, k = self.s, self.buf, self.k_display
+        top_p_alone = self.top_k is None and s.top_p < 1.0
+        size_k, size_p, size_m, _, n = sizes
         after_k = self.n_vocab if self.top_k is None else size_k
         after_p = size_p if s.top_p < 1.0 else after_k
         after_m = size_m if self.min_p is not None else after_p
-        selected = array.selected
 
         # stage distributions: softmax over each stage's prefix, from one cumulative sum
         labels = self.labels
