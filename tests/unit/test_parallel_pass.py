@@ -209,3 +209,18 @@ def test_an_engine_uses_two_threads_for_the_pass_only_with_a_two_thread_decode(
         engine._use_threads(1)  # the governor gives up a thread: the pass follows
         assert not compiled.parallel_in_use()
 
+
+
+@pytest.mark.parametrize("n", [1, 7, 8, 37, 2048, 262144 + 3])
+def test_counting_the_logits_above_one_is_numpys_count(n: int) -> None:
+    """tw_count_above (a drawn token's rank, outside the candidates shown) against numpy's
+    x > v: ties, NaN, infinities and a tail past the vectors included."""
+    count_above = compiled._COUNT_ABOVE
+    assert count_above is not None
+    rng = np.random.default_rng(n)
+    x = (rng.integers(-20, 20, n) / 4).astype(np.float32)  # coarse: many ties
+    x[rng.integers(0, n, max(1, n // 50))] = np.nan
+    x[rng.integers(0, n, max(1, n // 50))] = -np.inf
+    x[rng.integers(0, n, max(1, n // 500))] = np.inf
+    for v in [*x[rng.integers(0, n, 12)].tolist(), -1e30, 1e30, 0.125, -np.inf, np.inf]:
+        assert count_above(x.ctypes.data, n, v) == int(np.count_nonzero(x > np.float32(v)))

@@ -1059,6 +1059,23 @@ TW_EXPORT int tw_truncated(const float *x, int n, int need, tw_softmax_fn softma
     return count;
 }
 
+/* How many of the n logits are above v (NaN never is, as in numpy's x > v): the rank of a
+ * drawn token outside the candidates shown is one more. One pass, no array made. */
+TW_EXPORT int64_t tw_count_above(const float *x, int n, float v) {
+    int64_t count = 0;
+    int j = 0;
+#ifdef TW_SSE2
+    static const unsigned char bits[16] = {0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4};
+    const __m128 t = _mm_set1_ps(v);
+    for (; j + 8 <= n; j += 8) {
+        count += bits[_mm_movemask_ps(_mm_cmpgt_ps(_mm_loadu_ps(x + j), t))];
+        count += bits[_mm_movemask_ps(_mm_cmpgt_ps(_mm_loadu_ps(x + j + 4), t))];
+    }
+#endif
+    for (; j < n; j++) count += x[j] > v;
+    return count;
+}
+
 static struct PyModuleDef tw_module = {
     PyModuleDef_HEAD_INIT, "_scan", "The inspection's pass over the logits (used via ctypes).",
     -1, NULL, NULL, NULL, NULL, NULL,

@@ -178,6 +178,19 @@ def _untruncated() -> Any:
 _UNTRUNCATED = _untruncated()
 
 
+def _count_above() -> Any:
+    """tw_count_above: how many logits are above a value, in one pass (None: not built)."""
+    fn = getattr(_LIB, "tw_count_above", None)
+    if fn is None:
+        return None
+    fn.restype = ctypes.c_int64
+    fn.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_float]
+    return fn
+
+
+_COUNT_ABOVE = _count_above()
+
+
 def _truncated() -> Any:
     """tw_truncated: a top-k step's decision in one call (None: not built)."""
     fn = getattr(_LIB, "tw_truncated", None) if _SCAN is not None and _LLAMA_APPLY else None

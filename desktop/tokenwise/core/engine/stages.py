@@ -21,6 +21,7 @@ import numpy as np
 
 from tokenwise.core.engine import draw
 from tokenwise.core.engine.compiled import (
+    _COUNT_ABOVE,
     _DRAW,
     _MOMENTS,
     _NUCLEUS,
@@ -578,7 +579,10 @@ class StepSampler(NumpyPath):
             logit = d.cand_logits[rank - 1]
         else:
             logit = float(x[token])
-            rank = int(np.count_nonzero(x > x[token])) + 1
+            if _COUNT_ABOVE is not None and x.dtype == np.float32 and x.flags.c_contiguous:
+                rank = int(_COUNT_ABOVE(x.ctypes.data, x.size, logit)) + 1
+            else:
+                rank = int(np.count_nonzero(x > x[token])) + 1
         return StepNumbers(
             token_id=token,
             prob=math.exp(logit - log_z),
