@@ -4,7 +4,9 @@
 # builds llama-cpp-python with CUDA for the H200 only, installs the carried wheels, builds the
 # compiled pass, makes the synthetic models and runs the engine bench with all layers
 # offloaded, overlap on and off, within 8 minutes. Each phase writes $OUT/<phase>.log as it
-# ends, with its time in $OUT/phases.txt; the bench's rows go to $OUT/bench.jsonl.
+# ends, with its time in $OUT/phases.txt; the bench's rows go to $OUT/bench.jsonl, then the
+# sampler matrix's (overlap on and off, the compiled pass on two threads and one) to
+# $OUT/samplers.jsonl.
 #   bash tests/gpu/run.sh --cpu-smoke
 # skips the builds and runs the rest with tiny models on the Python given as $PYTHON.
 set -uo pipefail
@@ -82,11 +84,13 @@ if [ $SMOKE = 1 ]; then
   PY=${PYTHON:-python3}
   TINY=--tiny
   BENCH_ARGS=(--tokens 8 --rounds 1 --logprobs-tokens 4)
+  SAMPLER_ARGS=(--tokens 6 --rounds 1)
   export PY TINY
 else
   PY="$WORK/venv/bin/python"
   TINY=
   BENCH_ARGS=(--tokens 128 --rounds 3 --logprobs-tokens 32)
+  SAMPLER_ARGS=(--tokens 64 --rounds 2)
   export PY TINY
   # the machine's own numpy, jinja2, CMake and scikit-build-core, seen from the venv
   phase venv python3 -m venv --system-site-packages "$WORK/venv" || exit 1
@@ -100,6 +104,13 @@ rm -f "$OUT/bench.jsonl"
 phase bench "$PY" tests/gpu/bench_gpu.py \
   "$WORK"/synthetic-*.gguf --out "$OUT/bench.jsonl" "${BENCH_ARGS[@]}"
 rc=$?
+# the sampler matrix after it (what is left of the budget): overlap on and off, the
+# compiled pass on two threads and on one
+rm -f "$OUT/samplers.jsonl"
+phase samplers "$PY" tests/gpu/bench_gpu.py \
+  "$WORK"/synthetic-*.gguf --out "$OUT/samplers.jsonl" --samplers "${SAMPLER_ARGS[@]}"
+samplers_rc=$?
+[ $rc = 0 ] && rc=$samplers_rc
 nvidia-smi > "$OUT/nvidia-smi.txt" 2>&1 || true
 echo "total $(( $(date +%s) - START ))s" >> "$OUT/phases.txt"
 cat "$OUT/phases.txt"

@@ -128,7 +128,20 @@ def test_run_sh_cpu_smoke(starter_model_path: Path, tmp_path: Path) -> None:
     rows = [json.loads(line) for line in (out / "bench.jsonl").read_text().splitlines()]
     assert [row["overlap"] for row in rows] == [True, False]
     assert all(row["vocab_size"] == 49152 and row["inspected_tok_s"] > 0 for row in rows)
+    matrices = [json.loads(line)
+                for line in (out / "samplers.jsonl").read_text().splitlines()]
+    from tokenwise.core.engine import compiled
+    from tokenwise.core.engine.threads import default_threads
+
+    two = 2 if default_threads() >= 2 and compiled._GOMP_PARALLEL and compiled._LIB else 1
+    assert [m["overlap"] for m in matrices] == [True, True, False, False]
+    # two where the decode has two (a stalling decode may give one up), else one
+    assert [m["pass_threads"] for m in matrices][1::2] == [1, 1]
+    assert all(m["pass_threads"] in (1, two) for m in matrices[::2])
+    assert all(len(m["rows"]) == 5 and all(r["tok_s"] > 0 for r in m["rows"])
+               for m in matrices)
     phases = (out / "phases.txt").read_text()
     assert "synth rc=0" in phases
     assert "bench rc=0" in phases
+    assert "samplers rc=0" in phases
     assert (out / "synth.log").is_file()

@@ -224,3 +224,27 @@ def test_counting_the_logits_above_one_is_numpys_count(n: int) -> None:
     x[rng.integers(0, n, max(1, n // 500))] = np.inf
     for v in [*x[rng.integers(0, n, 12)].tolist(), -1e30, 1e30, 0.125, -np.inf, np.inf]:
         assert count_above(x.ctypes.data, n, v) == int(np.count_nonzero(x > np.float32(v)))
+
+
+def test_the_engine_can_keep_the_pass_on_one_thread(engine, restore_parallel: None) -> None:
+    """Engine.pass_parallel False: the pass keeps to the generating thread (for a decode that
+    leaves ggml's pool asleep, as a fully offloaded one may); None: two where the decode has
+    two. The same tokens either way."""
+    from tokenwise.core.interface import ChatMessage, GenerationRequest
+    from tokenwise.core.sampling.settings import PRESETS
+
+    ids = engine.render_chat([ChatMessage("user", "Name a colour.")]).token_ids
+    seen, tokens = [], []
+    try:
+        for parallel in (False, None):
+            engine.pass_parallel = parallel
+            engine._trim(0)
+            steps = list(engine.generate(GenerationRequest(
+                ids, PRESETS["Balanced"].with_(max_tokens=4, seed=3))))
+            seen.append(compiled.parallel_in_use())
+            tokens.append([s.token_id for s in steps])
+    finally:
+        engine.pass_parallel = None
+    two = engine.threads_now >= 2 and bool(compiled._GOMP_PARALLEL)
+    assert seen == [False, two]
+    assert tokens[0] == tokens[1]

@@ -13,6 +13,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from tokenwise.core.engine import compiled as engine_compiled
 from tokenwise.core.engine import stages as engine_stages
 from tokenwise.core.engine.bench import BENCH_PROMPT, _bare
 from tokenwise.core.engine.local import Engine
@@ -56,6 +57,7 @@ class SamplerMatrix:
     backend: str
     vocabulary_pass: str
     overlap: bool
+    pass_threads: int = 1  # the compiled pass's threads
     rows: list[SamplerRow] = field(default_factory=list)
 
 
@@ -78,10 +80,13 @@ def _inspected(engine: Engine, prompt: list[int], n: int,
 
 def bench_samplers(path: str | Path, *, n_tokens: int = 128, rounds: int = 5,
                    n_ctx: int = 1024, n_gpu_layers: int = -1,
-                   overlap: bool | None = None) -> SamplerMatrix:
-    """``overlap``: None, the engine's default (on with GPU layers); True/False: forced."""
+                   overlap: bool | None = None,
+                   pass_parallel: bool | None = None) -> SamplerMatrix:
+    """``overlap``: None, the engine's default (on with GPU layers); True/False: forced.
+    ``pass_parallel``: False keeps the compiled pass on one thread (see Engine)."""
     engine = Engine(path, n_ctx=n_ctx, n_threads=default_threads(),  # fixed: like for like
                     n_gpu_layers=n_gpu_layers, overlap=overlap)
+    engine.pass_parallel = pass_parallel
     try:
         prompt = engine.render_chat([ChatMessage("user", BENCH_PROMPT)]).token_ids
         _bare(engine, prompt, 16)  # warm-up
@@ -101,11 +106,13 @@ def bench_samplers(path: str | Path, *, n_tokens: int = 128, rounds: int = 5,
                 crit[i].append(k)
         info = engine.info
         overlapped = engine.overlap
+        two_threads = engine_compiled.parallel_in_use()  # as the last generation left it
     finally:
         engine.close()
     result = SamplerMatrix(model=info.name, vocab_size=info.vocab_size, n_tokens=n_tokens,
                            rounds=rounds, backend=info.backend,
-                           vocabulary_pass=engine_stages.scan_kind(), overlap=overlapped)
+                           vocabulary_pass=engine_stages.scan_kind(), overlap=overlapped,
+                           pass_threads=2 if two_threads else 1)
     for i, (name, _settings, target) in enumerate(SAMPLER_ROWS):
         ratios = [r / b for r, b in zip(rate[i], bare[i], strict=True)]
         critical = statistics.median(crit[i])
@@ -126,7 +133,8 @@ def as_dict(result: SamplerMatrix) -> dict[str, object]:
 
 def format_matrix(result: SamplerMatrix) -> str:
     lines = [f"{result.model} (vocab {result.vocab_size:,}, {result.backend}, "
-             f"{result.vocabulary_pass} vocabulary pass, overlap "
+             f"{result.vocabulary_pass} vocabulary pass on {result.pass_threads} "
+             f"thread{'s' if result.pass_threads > 1 else ''}, overlap "
              f"{'on' if result.overlap else 'off'}; {result.n_tokens} tokens, "
              f"medians of {result.rounds} alternated rounds)"]
     width = max(len(row.name) for row in result.rows)

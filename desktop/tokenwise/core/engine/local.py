@@ -226,8 +226,11 @@ class Engine:
             capabilities=LOCAL_CAPABILITIES,
         )
         self.offloaded = self.info.gpu_layers > 0
-        # the display half of greedy and top-k steps runs while the next token decodes
+        # the display half of a step (where it can split) runs while the next token decodes
         self.overlap = overlap_wanted(overlap, offloaded=self.offloaded)
+        #: the compiled pass on two threads where the decode has two (None), or on one
+        #: (False): where every layer is offloaded, ggml's pool may sleep through the decode
+        self.pass_parallel: bool | None = None
         self._display = DisplayWorker()
         self._logits_copy = np.empty(self.n_vocab, dtype=np.float32)
         #: seconds from each decode's return to the next decode's start, last generation
@@ -437,7 +440,8 @@ class Engine:
 
     def _use_threads(self, n: int) -> None:
         llama_cpp.llama_set_n_threads(self.ctx, n, max(n, self.n_threads))
-        engine_compiled.use_parallel(n >= 2)  # on the generating thread: see use_parallel
+        # on the generating thread: see use_parallel
+        engine_compiled.use_parallel(n >= 2 and self.pass_parallel is not False)
 
     def _logits(self) -> np.ndarray:
         """The last token's logits, as a view (valid until the next decode)."""
@@ -518,7 +522,8 @@ class Engine:
         sampler = StepSampler(self._buffer, self.n_vocab, settings, seed, prompt,
                               request.top_k_display)
         # the pass's second half on the decode's own pool, where the decode has two threads
-        engine_compiled.use_parallel(self._threads.threads_now >= 2)
+        engine_compiled.use_parallel(self._threads.threads_now >= 2
+                                     and self.pass_parallel is not False)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         stops = tuple(s for s in request.stop_strings if s)
         tail = ""
