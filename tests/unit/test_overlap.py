@@ -130,8 +130,32 @@ def test_overlap_default_follows_offload_and_can_be_forced(
     monkeypatch.delenv(OVERLAP_ENV, raising=False)
     assert overlap_wanted(None, offloaded=True) is True
     assert overlap_wanted(None, offloaded=False) is False
+    assert overlap_wanted(None, offloaded=False, idle_core=True) is True
+    assert overlap_wanted(False, offloaded=False, idle_core=True) is False
     monkeypatch.setenv(OVERLAP_ENV, "1")
     assert overlap_wanted(None, offloaded=False) is True
     assert overlap_wanted(False, offloaded=False) is False
     monkeypatch.setenv(OVERLAP_ENV, "0")
     assert overlap_wanted(None, offloaded=True) is False
+
+
+def test_a_decode_that_leaves_a_core_idle_overlaps_by_default(
+        starter_model_path, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a CPU build the display half moves to a core the decode leaves idle, where there is
+    one; a decode on every core keeps it in line."""
+    from tokenwise.core import paths
+    from tokenwise.core.engine.local import Engine
+    from tokenwise.core.engine.threads import usable_cores
+
+    monkeypatch.delenv(OVERLAP_ENV, raising=False)
+    cores = usable_cores()
+    paths.set_base(tmp_path)
+    try:
+        with Engine(starter_model_path, n_ctx=256, n_threads=cores, n_gpu_layers=0) as every:
+            assert every.overlap is False
+        if cores >= 2:
+            with Engine(starter_model_path, n_ctx=256, n_threads=cores - 1,
+                        n_gpu_layers=0) as fewer:
+                assert fewer.overlap is True
+    finally:
+        paths.set_base(None)

@@ -336,7 +336,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the first load of a file not seen before against a plain load")
     p.add_argument("--overlap", action=argparse.BooleanOptionalAction, default=None,
                    help="with --samplers: run the display half of each step during the next "
-                        "decode (default: on with GPU layers)")
+                        "decode (default: on with GPU layers or a core the decode leaves "
+                        "idle)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_bench)
 

@@ -27,7 +27,7 @@ from tokenwise.core.engine import guard
 from tokenwise.core.engine import native as engine_native
 from tokenwise.core.engine.overlap import DisplayWorker, overlap_wanted
 from tokenwise.core.engine.stages import CandidateBuffer, Decision, StepNumbers, StepSampler
-from tokenwise.core.engine.threads import ThreadGovernor, default_threads
+from tokenwise.core.engine.threads import ThreadGovernor, default_threads, usable_cores
 from tokenwise.core.engine.vocab import EOG, Vocabulary
 from tokenwise.core.errors import ContextOverflowError, DamagedModelError, TokenwiseError
 from tokenwise.core.i18n import _, gap
@@ -227,7 +227,8 @@ class Engine:
         )
         self.offloaded = self.info.gpu_layers > 0
         # the display half of a step (where it can split) runs while the next token decodes
-        self.overlap = overlap_wanted(overlap, offloaded=self.offloaded)
+        self.overlap = overlap_wanted(overlap, offloaded=self.offloaded,
+                                      idle_core=usable_cores() > self.n_threads)
         #: the compiled pass on two threads where the decode has two (None), or on one
         #: (False): where every layer is offloaded, ggml's pool may sleep through the decode
         self.pass_parallel: bool | None = None

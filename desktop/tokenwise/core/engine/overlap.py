@@ -2,8 +2,10 @@
 
 llama_decode releases the GIL. On a GPU build the CPU waits idle through it, so the work that
 only feeds the display (the raw top-K's probabilities, the normaliser, the entropy, the Step
-record) can run then instead of delaying the next decode. On a CPU build the decode already
-uses every core, and this only moves the work; it stays off there unless asked for.
+record) can run then instead of delaying the next decode. On a CPU build it runs on a core the
+decode leaves idle, where there is one (more cores than decode threads: the default on more
+than four cores); where the decode uses every core, this would only move the work, and it
+stays off unless asked for.
 """
 
 from __future__ import annotations
@@ -14,18 +16,20 @@ from collections.abc import Callable
 from queue import SimpleQueue
 from typing import Any
 
-#: "1" forces the overlap on (a CPU build included), "0" off; unset: on with GPU layers
+#: "1" forces the overlap on (a CPU build included), "0" off; unset: on with GPU layers or an
+#: idle core
 OVERLAP_ENV = "TOKENWISE_OVERLAP"
 
 
-def overlap_wanted(requested: bool | None, *, offloaded: bool) -> bool:
-    """The parameter if given, else the environment's word, else: on when offloaded."""
+def overlap_wanted(requested: bool | None, *, offloaded: bool, idle_core: bool = False) -> bool:
+    """The parameter if given, else the environment's word, else: on when offloaded or when
+    the decode leaves a core idle."""
     if requested is not None:
         return requested
     env = os.environ.get(OVERLAP_ENV, "").strip()
     if env in ("0", "1"):
         return env == "1"
-    return offloaded
+    return offloaded or idle_core
 
 
 class DisplayWorker:

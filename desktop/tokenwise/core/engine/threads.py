@@ -17,6 +17,14 @@ STALLS_TO_DROP = 1.5  # recent stalls (decaying): two close together give up a t
 RETRY_AFTER = 512  # decodes on fewer threads before trying one more again
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity, where the platform says)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 2
+
+
 def default_threads() -> int:
     count = os.cpu_count() or 2
     return count if count <= 4 else max(4, count // 2)
