@@ -6,6 +6,7 @@ import llama_cpp
 import numpy as np
 import pytest
 
+from stepping import counted, run_steps
 from tokenwise.core.engine import compiled
 from tokenwise.core.engine.compiled import CandidateBuffer, StageRunner
 from tokenwise.core.sampling.settings import PRESETS, SamplerSettings
@@ -79,36 +80,16 @@ def test_a_top_k_decision_in_one_call_is_the_separate_calls(
 
     if engine_stages._TRUNCATED is None:
         pytest.skip("the compiled pass was not built here")
-    calls = []
-    real = engine_stages._TRUNCATED
-
-    def counted(*args: object) -> int:
-        calls.append(1)
-        return real(*args)
-
-    monkeypatch.setattr(engine_stages, "_TRUNCATED", counted)
+    calls = counted(monkeypatch, engine_stages, "_TRUNCATED")
     x = _top_k_logits(n, n % 1000 + settings.top_k)
+    forced = int(np.argsort(-x, kind="stable")[7])
     runs = []
     for one_call in (True, False):
         sampler = StepSampler(CandidateBuffer(n), n, settings, 23, [], 16)
         assert sampler._truncated_call
         sampler._truncated_call = one_call
-        copy = np.empty_like(x)
-        steps = []
-        try:
-            for i in range(30):
-                forced = int(np.argsort(-x, kind="stable")[7]) if i == 4 else None
-                if split:
-                    d = sampler.decide(x, forced, split=True, copy_to=copy.ctypes.data)
-                    assert d.copied
-                    step = sampler.finish(d, copy)
-                else:
-                    step = sampler.step(x, forced)
-                steps.append(step)
-        finally:
-            sampler.close()
-        runs.append(steps)
+        runs.append(run_steps(sampler, x, 30, split=split, forced_at=4, forced=forced))
     assert len(calls) == 30
     assert runs[0] == runs[1]
     assert len({s.token_id for s in runs[0]}) > 2  # drawn, not the same token each time
-    assert runs[0][4].token_id == int(np.argsort(-x, kind="stable")[7])
+    assert runs[0][4].token_id == forced

@@ -12,6 +12,7 @@ import math
 import numpy as np
 import pytest
 
+from stepping import counted, run_steps
 from tokenwise.core.engine import draw as engine_draw
 from tokenwise.core.engine import stages as engine_stages
 from tokenwise.core.engine.stages import CandidateBuffer, StepSampler
@@ -275,14 +276,7 @@ def test_the_one_call_decision_is_the_separate_calls(
     bit, a branch's forced token included; split, the display half finishes on a copy."""
     if engine_stages._UNTRUNCATED is None:
         pytest.skip("the compiled pass was not built here")
-    calls = []
-    real = engine_stages._UNTRUNCATED
-
-    def counted(*args: object) -> int:
-        calls.append(1)
-        return real(*args)
-
-    monkeypatch.setattr(engine_stages, "_UNTRUNCATED", counted)
+    calls = counted(monkeypatch, engine_stages, "_UNTRUNCATED")
     x = _logits(n, n + 5, 1.0)
     best = np.argsort(-x, kind="stable")[:10].tolist()
     x[best] = np.float32(12.0)  # penalised, and still drawn often
@@ -291,23 +285,8 @@ def test_the_one_call_decision_is_the_separate_calls(
     for one_call in (True, False):
         sampler = StepSampler(CandidateBuffer(n), n, settings, 17, history, 16)
         sampler._one_call = one_call
-        copy = np.empty_like(x)
-        steps = []
-        try:
-            for i in range(25):
-                forced = int(np.argsort(x)[n // 2]) if i == 3 else None
-                if split:
-                    assert sampler.can_split
-                    d = sampler.decide(x, forced, split=True, copy_to=copy.ctypes.data)
-                    assert d.copied
-                    step = sampler.finish(d, copy)
-                else:
-                    step = sampler.step(x, forced)
-                steps.append(step)
-                sampler.accept(step.token_id)
-        finally:
-            sampler.close()
-        runs.append(steps)
+        runs.append(run_steps(sampler, x, 25, split=split, forced_at=3,
+                              forced=int(np.argsort(x)[n // 2]), accept=True))
     assert len(calls) == 25  # the one-call sampler's steps, each in one call
     assert runs[0] == runs[1]
     assert len({s.token_id for s in runs[0]}) > 3  # drawn, not the same token each time

@@ -942,20 +942,19 @@ TW_EXPORT int tw_penalise(const float *x, const int32_t *ids, const int32_t *cou
  * tw_scan_tempered (at T = 1: of tw_scan, whose normaliser is the draw's), the penalties of
  * tw_penalise (pen: the n_pen ids, pen_counts how often each occurs; none: n_pen 0), then
  * the draw of tw_pick / tw_pick_penalised at target uniform * total, where total is the
- * tempered normaliser after penalties. forced >= 0: that token, not drawn. draw_out receives total,
- * the token, its probability exp((logit - max) / T) / total (its penalised logit where it
- * has one) and the union's size (0 without penalties). Returns the candidates' count as
- * tw_scan does (<= 0: the caller's other path takes the step); -3: the penalties or the
- * draw could not run. A total that is not a positive number (invalid logits) comes back
- * with the token -1. */
+ * tempered normaliser after penalties. forced >= 0: that token, not drawn. draw_out
+ * receives total, the token, its probability exp((logit - max) / T) / total (its penalised
+ * logit where it has one) and the union's size (0 without penalties). Returns the
+ * candidates' count as tw_scan does (<= 0: the caller's other path takes the step); -3:
+ * the penalties or the draw could not run. A total that is not a positive number (invalid
+ * logits) comes back with the token -1. */
 TW_EXPORT int tw_untruncated(const float *x, int n, int need, tw_softmax_fn softmax,
                              tw_token *cands, int cap, double *out, double *chunk_sums,
                              float inv_t, double *t_sums, double *t_out, float *copy,
                              int moments, const int32_t *pen, const int32_t *pen_counts,
-                             int n_pen, float repeat,
-                             float freq, float presence, float *old, float *new_,
-                             double *w_old, double *w_new, double *pen_sums, tw_union *u,
-                             double uniform, int forced, double *draw_out) {
+                             int n_pen, float repeat, float freq, float presence, float *old,
+                             float *new_, double *w_old, double *w_new, double *pen_sums,
+                             tw_union *u, double uniform, int forced, double *draw_out) {
     float low;
     const int tempered = inv_t != 1.0f;
     if (softmax == NULL || t_sums == NULL || t_out == NULL || draw_out == NULL) return -2;
@@ -1024,10 +1023,10 @@ TW_EXPORT void tw_apply_stages(tw_apply_fn apply, void *const *samplers, int n,
  * pass of tw_scan (softmax NULL: the candidates and the max alone; copy: as tw_scan_copy),
  * then the first `prefix` candidates' weights exp(logit - best) and their running sums in
  * double (what the stage records are made of) and the first `shown` candidates' ids and
- * logits, all read before the samplers change the array,
- * then the array set to its first n_in candidates, sorted, and the samplers applied as
- * tw_apply_stages does; sizes[n_samplers] receives the selected index. Returns the
- * candidates' count as tw_scan does (<= 0: the caller's other path takes the step). */
+ * logits, all read before the samplers change the array; then the array set to its first
+ * n_in candidates, sorted, and the samplers applied as tw_apply_stages does;
+ * sizes[n_samplers] receives the selected index. Returns the candidates' count as tw_scan
+ * does (<= 0: the caller's other path takes the step). */
 TW_EXPORT int tw_truncated(const float *x, int n, int need, tw_softmax_fn softmax,
                            tw_token *cands, int cap, double *out, double *chunk_sums,
                            float *copy, int n_in, int prefix, double *weights, double *cum,

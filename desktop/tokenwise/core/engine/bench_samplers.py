@@ -82,7 +82,8 @@ def bench_samplers(path: str | Path, *, n_tokens: int = 128, rounds: int = 5,
                    n_ctx: int = 1024, n_gpu_layers: int = -1,
                    overlap: bool | None = None,
                    pass_parallel: bool | None = None) -> SamplerMatrix:
-    """``overlap``: None, the engine's default (on with GPU layers); True/False: forced.
+    """``overlap``: None, the engine's default (on with GPU layers or an idle core);
+    True/False: forced.
     ``pass_parallel``: False keeps the compiled pass on one thread (see Engine)."""
     engine = Engine(path, n_ctx=n_ctx, n_threads=default_threads(),  # fixed: like for like
                     n_gpu_layers=n_gpu_layers, overlap=overlap)

@@ -147,65 +147,34 @@ def _compiled_pass() -> tuple[Callable[..., int] | None, tuple[Any, Any, int, An
 _SCAN, _DRAW, _MOMENTS, _PENALISE, _SCAN_COPY, _NUCLEUS, _SCAN_TEMPERED = _compiled_pass()
 
 
-def _stage_runner() -> tuple[Any, int]:
-    """tw_apply_stages and llama.cpp's own llama_sampler_apply for it (None: not built)."""
-    fn = getattr(_LIB, "tw_apply_stages", None) if _SCAN is not None else None
-    if fn is None:
-        return None, 0
-    fn.restype = None
-    fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p,
-                   ctypes.c_void_p]
-    return fn, ctypes.cast(llama_cpp.llama_sampler_apply, ctypes.c_void_p).value or 0
-
-
-_APPLY_STAGES, _LLAMA_APPLY = _stage_runner()
-
-
-def _untruncated() -> Any:
-    """tw_untruncated: the untruncated draw's decision in one call (None: not built)."""
-    fn = getattr(_LIB, "tw_untruncated", None) if _SCAN is not None else None
-    if fn is None:
-        return None
-    p, i, f, d = ctypes.c_void_p, ctypes.c_int, ctypes.c_float, ctypes.c_double
-    fn.restype = i
-    fn.argtypes = [p, i, i, p, p, i, p, p,  # as tw_scan
-                   f, p, p, p, i,  # as tw_scan_tempered
-                   p, p, i, f, f, f, p, p, p, p, p, p,  # as tw_penalise
-                   d, i, p]  # the uniform number, the forced token, the draw's numbers
+def _bind(name: str, restype: Any, argtypes: list[Any]) -> Any:
+    """A later function of the compiled pass, typed (None: the pass or the function is not
+    built)."""
+    fn = getattr(_LIB, name, None) if _SCAN is not None else None
+    if fn is not None:
+        fn.restype = restype
+        fn.argtypes = argtypes
     return fn
 
 
-_UNTRUNCATED = _untruncated()
-
-
-def _count_above() -> Any:
-    """tw_count_above: how many logits are above a value, in one pass (None: not built)."""
-    fn = getattr(_LIB, "tw_count_above", None)
-    if fn is None:
-        return None
-    fn.restype = ctypes.c_int64
-    fn.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_float]
-    return fn
-
-
-_COUNT_ABOVE = _count_above()
-
-
-def _truncated() -> Any:
-    """tw_truncated: a top-k step's decision in one call (None: not built)."""
-    fn = getattr(_LIB, "tw_truncated", None) if _SCAN is not None and _LLAMA_APPLY else None
-    if fn is None:
-        return None
-    p, i = ctypes.c_void_p, ctypes.c_int
-    fn.restype = i
-    fn.argtypes = [p, i, i, p, p, i, p, p,  # as tw_scan
-                   p, i, i, p, p,  # the copy, n_in, prefix, the weights and running sums
-                   i, p, p,  # the candidates shown: how many, their ids and logits
-                   p, p, i, p, p]  # as tw_apply_stages
-    return fn
-
-
-_TRUNCATED = _truncated()
+_p, _i, _f, _d = ctypes.c_void_p, ctypes.c_int, ctypes.c_float, ctypes.c_double
+#: tw_apply_stages, and llama.cpp's own llama_sampler_apply it calls
+_APPLY_STAGES = _bind("tw_apply_stages", None, [_p, _p, _i, _p, _p])
+_LLAMA_APPLY = ctypes.cast(llama_cpp.llama_sampler_apply, ctypes.c_void_p).value or 0
+#: tw_untruncated: the untruncated draw's decision in one call
+_UNTRUNCATED = _bind("tw_untruncated", _i, [
+    _p, _i, _i, _p, _p, _i, _p, _p,  # as tw_scan
+    _f, _p, _p, _p, _i,  # as tw_scan_tempered
+    _p, _p, _i, _f, _f, _f, _p, _p, _p, _p, _p, _p,  # as tw_penalise
+    _d, _i, _p])  # the uniform number, the forced token, the draw's numbers
+#: tw_count_above: how many logits are above a value, in one pass
+_COUNT_ABOVE = _bind("tw_count_above", ctypes.c_int64, [_p, _i, _f])
+#: tw_truncated: a top-k step's decision in one call
+_TRUNCATED = _bind("tw_truncated", _i, [
+    _p, _i, _i, _p, _p, _i, _p, _p,  # as tw_scan
+    _p, _i, _i, _p, _p,  # the copy, n_in, prefix, the weights and running sums
+    _i, _p, _p,  # the candidates shown: how many, their ids and logits
+    _p, _p, _i, _p, _p])  # as tw_apply_stages
 
 
 class StageRunner:

@@ -441,8 +441,13 @@ class Engine:
 
     def _use_threads(self, n: int) -> None:
         llama_cpp.llama_set_n_threads(self.ctx, n, max(n, self.n_threads))
-        # on the generating thread: see use_parallel
-        engine_compiled.use_parallel(n >= 2 and self.pass_parallel is not False)
+        self._pass_threads(n)
+
+    def _pass_threads(self, decode_threads: int) -> None:
+        """The compiled pass's second half on the decode's own pool where the decode has two
+        threads or more (unless :attr:`pass_parallel` says one); for the calling thread, the
+        generating one (see use_parallel)."""
+        engine_compiled.use_parallel(decode_threads >= 2 and self.pass_parallel is not False)
 
     def _logits(self) -> np.ndarray:
         """The last token's logits, as a view (valid until the next decode)."""
@@ -522,9 +527,7 @@ class Engine:
             return result()
         sampler = StepSampler(self._buffer, self.n_vocab, settings, seed, prompt,
                               request.top_k_display)
-        # the pass's second half on the decode's own pool, where the decode has two threads
-        engine_compiled.use_parallel(self._threads.threads_now >= 2
-                                     and self.pass_parallel is not False)
+        self._pass_threads(self._threads.threads_now)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         stops = tuple(s for s in request.stop_strings if s)
         tail = ""

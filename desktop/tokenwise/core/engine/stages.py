@@ -97,12 +97,29 @@ class Decision:
     total: float | None = None  # the untruncated draw's normaliser (its stages: in finish)
 
 
-_INVALID = INVALID_LOGITS
-
-
 def _check(m: float, z: float) -> None:
     if not (math.isfinite(m) and math.isfinite(z) and z > 0.0):
-        raise InvalidLogitsError(_INVALID)
+        raise InvalidLogitsError(INVALID_LOGITS)
+
+
+def _known_moments(m: float, z: float, sum_ex: float,
+                   moments: bool) -> tuple[float | None, float | None]:
+    """A pass's moments where it computed them (checked), else None for finish to compute
+    (the max checked alone)."""
+    if moments:
+        _check(m, z)
+        return z, sum_ex
+    if not math.isfinite(m):
+        raise InvalidLogitsError(INVALID_LOGITS)
+    return None, None
+
+
+def _rank_among(shown: list[int], token: int) -> int:
+    """The token's rank among the shown candidates; 0: not among them (finish counts it)."""
+    try:
+        return shown.index(token) + 1
+    except ValueError:
+        return 0
 
 
 def _pen_delta(m: float, pen_old: np.ndarray, pen_new: np.ndarray) -> float:
@@ -305,7 +322,8 @@ class StepSampler(NumpyPath):
         if self._truncated_call:
             self._truncated_weights = np.zeros(s.top_k, dtype=np.float64)
             self._truncated_cum = np.zeros(s.top_k, dtype=np.float64)
-            self._truncated_sizes = np.zeros(6, dtype=np.int64)
+            # the size after each sampler, then the selected index
+            self._truncated_sizes = np.zeros(self._stages.sizes.size + 1, dtype=np.int64)
             self._shown_ids = np.zeros(self.k_display, dtype=np.int32)
             self._shown_logits = np.zeros(self.k_display, dtype=np.float32)
             self._truncated_args = (
@@ -404,14 +422,10 @@ class StepSampler(NumpyPath):
                                          _SOFTMAX_ADDRESS if moments else None,
                                          *self.buf.scan_args)
         if scanned > 0:
-            m, z, sum_ex = out.tolist()[:3]
-            if not moments:
-                z = sum_ex = None
-                if not math.isfinite(m):
-                    raise InvalidLogitsError(_INVALID)
+            m, z_found, s_found = out.tolist()[:3]
+            z, sum_ex = _known_moments(m, z_found, s_found, moments)
         else:
             m, z, sum_ex = self._moments_numpy(x, address)
-        if z is not None:
             _check(m, z)
 
         # penalties touch only the tokens in the window
@@ -442,7 +456,7 @@ class StepSampler(NumpyPath):
                 pen_new = (pen_new - times * np.float32(s.frequency_penalty)
                            - np.float32(s.presence_penalty)).astype(np.float32)
                 pen_delta = _pen_delta(m, pen_old, pen_new)
-        # split: only the greedy and top-k paths, which do not read it
+        # z is None only in a split step, whose token does not read it
         log_z_pen = _log_z(m, z, pen_delta) if z is not None else math.nan
 
         loaded = False
@@ -483,12 +497,8 @@ class StepSampler(NumpyPath):
                 (pen_ids, pen_old, pen_new), forced, pen_weights, tempered)
         else:
             token, final_prob = self._sample(ids, head, pen, log_z_pen, stages, forced, loaded)
-        try:
-            rank = cand_list.index(token) + 1
-        except ValueError:
-            rank = 0  # found in finish, from the logits
-        return Decision(token, final_prob, rank, m, z, sum_ex, cand_list, logits_list, head,
-                        pen_head, stages, pen_delta, copied, total)
+        return Decision(token, final_prob, _rank_among(cand_list, token), m, z, sum_ex,
+                        cand_list, logits_list, head, pen_head, stages, pen_delta, copied, total)
 
     def _decide_untruncated(self, x: np.ndarray, address: int, need: int,
                             forced: int | None, split: bool, copy_to: int) -> Decision | None:
@@ -514,15 +524,9 @@ class StepSampler(NumpyPath):
             return None
         m, z_found, s_found = buf.scan_out.tolist()
         total, token, final_prob, union = buf.draw_out.tolist()
-        z: float | None = None
-        sum_ex: float | None = None
-        if moments:
-            _check(m, z_found)
-            z, sum_ex = z_found, s_found
-        elif not math.isfinite(m):
-            raise InvalidLogitsError(_INVALID)
+        z, sum_ex = _known_moments(m, z_found, s_found, moments)
         if token < 0:  # a normaliser that is not a positive number
-            raise InvalidLogitsError(_INVALID)
+            raise InvalidLogitsError(INVALID_LOGITS)
         k = self.k_display
         cand_list = buf.ids[:min(k, scanned)].tolist()
         logits_list = buf.logits[:min(k, scanned)].tolist()
@@ -536,12 +540,9 @@ class StepSampler(NumpyPath):
             head = buf.union_ids[:shown].tolist()
             pen_head = buf.union_pen[:shown].copy()
         token = int(token)
-        try:
-            rank = cand_list.index(token) + 1
-        except ValueError:
-            rank = 0  # found in finish, from the logits
-        return Decision(token, final_prob, rank, m, z, sum_ex, cand_list, logits_list, head,
-                        pen_head, [], pen_delta, bool(copy_to), total)
+        return Decision(token, final_prob, _rank_among(cand_list, token), m, z, sum_ex,
+                        cand_list, logits_list, head, pen_head, [], pen_delta, bool(copy_to),
+                        total)
 
     def finish(self, d: Decision, x: np.ndarray) -> StepNumbers:
         """The half of a step that only feeds the display: moments, raw probabilities, rank.
@@ -561,10 +562,10 @@ class StepSampler(NumpyPath):
         if entropy < 0.0:
             entropy = 0.0
         probs = _probs(d.cand_logits, log_z)
-        pen_logits = d.cand_logits if d.pen_head is None else d.pen_head.tolist()
         if d.pen_head is None:
-            pen_probs = probs
+            pen_logits, pen_probs = d.cand_logits, probs
         elif d.total is not None:
+            pen_logits = d.pen_head.tolist()
             pen_probs = _probs(pen_logits, _log_z(d.m, z, d.pen_delta))
         else:  # the same sums as the decision's, whether or not the step was split
             pen_probs = np.exp(d.pen_head.astype(np.float64) - _log_z(d.m, z, d.pen_delta)).tolist()
@@ -656,16 +657,8 @@ class StepSampler(NumpyPath):
         if scanned <= 0:
             return None
         m, z_found, s_found = buf.scan_out.tolist()
-        z: float | None = None
-        sum_ex: float | None = None
-        if split:
-            if not math.isfinite(m):
-                raise InvalidLogitsError(_INVALID)
-            log_z = math.nan  # top-k's records do not read it
-        else:
-            _check(m, z_found)
-            z, sum_ex = z_found, s_found
-            log_z = _log_z(m, z)
+        z, sum_ex = _known_moments(m, z_found, s_found, not split)
+        log_z = _log_z(m, z) if z is not None else math.nan  # split: top-k's records skip it
         sizes = self._truncated_sizes.tolist()
         prefix = min(need, top_k, scanned)
         weights = self._truncated_weights[:prefix].tolist()
@@ -675,12 +668,8 @@ class StepSampler(NumpyPath):
         stages: list[Stage] = []
         token, final_prob = self._records(cand_list, weights, cum, logits_list[0], log_z,
                                           sizes[:-1], sizes[-1], stages, forced)
-        try:
-            rank = cand_list.index(token) + 1
-        except ValueError:
-            rank = 0
-        return Decision(token, final_prob, rank, m, z, sum_ex, cand_list, logits_list,
-                        cand_list, None, stages, 0.0, bool(copy_to))
+        return Decision(token, final_prob, _rank_among(cand_list, token), m, z, sum_ex,
+                        cand_list, logits_list, cand_list, None, stages, 0.0, bool(copy_to))
 
     def _sample(
         self, ids: np.ndarray, head: list[int], pen: np.ndarray, log_z_pen: float,
