@@ -169,6 +169,16 @@ _UNTRUNCATED = _bind("tw_untruncated", _i, [
     _d, _i, _p])  # the uniform number, the forced token, the draw's numbers
 #: tw_count_above: how many logits are above a value, in one pass
 _COUNT_ABOVE = _bind("tw_count_above", ctypes.c_int64, [_p, _i, _f])
+#: tw_simd_avx2: the wide loops on (where the CPU has AVX2) or off
+_SIMD_AVX2 = _bind("tw_simd_avx2", _i, [_i])
+
+
+def use_avx2(allow: bool) -> bool:
+    """Whether the compiled pass's whole-vocabulary loops take AVX2 where the CPU has it
+    (the default) or keep to SSE2 (for tests that compare the two). Returns whether they do."""
+    return bool(_SIMD_AVX2(int(allow))) if _SIMD_AVX2 is not None else False
+
+
 #: tw_truncated: a top-k step's decision in one call
 _TRUNCATED = _bind("tw_truncated", _i, [
     _p, _i, _i, _p, _p, _i, _p, _p,  # as tw_scan

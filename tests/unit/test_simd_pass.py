@@ -1,0 +1,106 @@
+"""The compiled pass's wide loops (AVX2, where the CPU has it) against its SSE2 ones.
+
+The wide loops only look at 32 or 64 floats at once where SSE2 looks at 16: every block that
+may hold a candidate is still read float by float, so the candidates, the max, the heap's
+threshold and every count are the same to the bit. Only sum(exp(x - max) * x) is folded in
+another order (close, not equal). On a CPU without AVX2 both runs take SSE2 and the
+comparison still holds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tokenwise.core.engine import compiled
+from tokenwise.core.engine.compiled import (
+    _COUNT_ABOVE,
+    _MOMENTS,
+    _NUCLEUS,
+    _SCAN,
+    _SOFTMAX_ADDRESS,
+    CandidateBuffer,
+)
+
+
+@pytest.fixture
+def wide_restored():
+    yield
+    compiled.use_avx2(True)
+
+
+def _cases() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(5)
+    cases = {"normal": (rng.standard_normal(262144) * 2.5).astype(np.float32)}
+    peaked = (rng.standard_normal(49152) * 1.5).astype(np.float32)
+    peaked[rng.integers(0, peaked.size, 6)] += 14.0
+    cases["peaked"] = peaked
+    # best values on the edges of 16-, 64- and 2048-float blocks, and a tail past them
+    edges = (rng.standard_normal(3 * 2048 + 37) - 4.0).astype(np.float32)
+    for i in (15, 16, 63, 64, 2047, 2048, 4095, 6143, edges.size - 1):
+        edges[i] = 5.0 + (i % 7) / 8.0
+    cases["block-edges"] = edges
+    ties = (rng.integers(-30, 6, 40000) / 2).astype(np.float32)  # runs of equal logits
+    ties[ties == 0.0] = -0.0  # -0 and +0 on the threshold
+    ties[::97] = 0.0
+    cases["ties-signed-zero"] = ties
+    masked = (rng.standard_normal(30001)).astype(np.float32)
+    masked[: 5 * 2048 + 3] = -np.inf  # a masked start, then the best appears late
+    masked[-11] = 30.0
+    cases["masked-then-late"] = masked
+    return cases
+
+
+def _run(x: np.ndarray, need: int) -> dict[str, object]:
+    buf = CandidateBuffer(x.size)
+    count = _SCAN(x.ctypes.data, x.size, need, _SOFTMAX_ADDRESS, *buf.scan_args)
+    n = max(count, 0)
+    m, z, s = buf.scan_out.tolist()
+    select = CandidateBuffer(x.size)  # the candidates alone (a split step's decision)
+    selected = _SCAN(x.ctypes.data, x.size, need, None, *select.scan_args)
+    moments = np.empty(2)
+    _MOMENTS(x.ctypes.data, x.size, m, _SOFTMAX_ADDRESS, moments.ctypes.data, None)
+    nucleus = CandidateBuffer(x.size)
+    kept = _NUCLEUS(x.ctypes.data, x.size, 32, _SOFTMAX_ADDRESS, *nucleus.nucleus_args,
+                    0.9, 2.0)
+    third = float(np.sort(x[np.isfinite(x)])[-3])
+    return {
+        "count": count, "ids": buf.ids[:n].tolist(), "logits": buf.logits[:n].tobytes(),
+        "m": m, "z": z, "s": s, "chunk_sums": buf.chunk_sums.tobytes(),
+        "selected": (selected, select.ids[:max(selected, 0)].tolist(),
+                     select.scan_out[0]),
+        "moments": moments.tolist(),
+        "nucleus": (kept, nucleus.ids[:max(kept, 0)].tolist(), nucleus.nucleus_out[3:].tolist()),
+        "above": [int(_COUNT_ABOVE(x.ctypes.data, x.size, v)) for v in (third, 0.0, -1.0)],
+    }
+
+
+@pytest.mark.parametrize("name", list(_cases()))
+@pytest.mark.parametrize("need", [1, 40, 300])
+def test_the_wide_loops_find_what_sse2_finds(name: str, need: int,
+                                             wide_restored: None) -> None:
+    x = _cases()[name]
+    compiled.use_avx2(False)
+    narrow = _run(x, need)
+    compiled.use_avx2(True)
+    wide = _run(x, need)
+    for key in ("count", "ids", "logits", "m", "z", "chunk_sums", "selected", "nucleus",
+                "above"):
+        assert wide[key] == narrow[key], key
+    assert wide["s"] == pytest.approx(narrow["s"], rel=1e-5, abs=1e-3)
+    assert wide["moments"][0] == narrow["moments"][0]
+    assert wide["moments"][1] == pytest.approx(narrow["moments"][1], rel=1e-5, abs=1e-3)
+    # and the pass's own halves agree in each: tw_moments folds as tw_scan did
+    assert wide["moments"] == [wide["z"], wide["s"]]
+    # the candidates are the true best, whichever loops found them
+    finite = np.isfinite(x)
+    best = np.sort(x[finite])[::-1][:need]
+    assert np.frombuffer(wide["logits"], dtype=np.float32)[:need].tolist() == best.tolist()
+    assert wide["above"][1] == int(np.count_nonzero(x > 0.0))
+
+
+def test_the_wide_loops_are_taken_where_the_cpu_has_them(wide_restored: None) -> None:
+    assert compiled.use_avx2(False) is False
+    on = compiled.use_avx2(True)
+    assert isinstance(on, bool)
+    assert compiled.use_avx2(True) is on  # asking again changes nothing
