@@ -1242,9 +1242,61 @@ TW_EXPORT int64_t tw_count_above(const float *x, int n, float v) {
     return count;
 }
 
+/* candidates(cls, ids, pieces, logits, probs): the tuple of cls(id, pieces[id], logit,
+ * prob) for the lists ids, logits and probs of one length (cls: a tuple subclass of four
+ * fields, the Candidate record; pieces: any mapping, a dict's __missing__ included). What the step record holds, without a Python call per
+ * candidate: built just after a decode, on cold caches, that is what costs. */
+static PyObject *tw_candidates(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 5 || !PyType_Check(args[0]) ||
+        !PyType_IsSubtype((PyTypeObject *)args[0], &PyTuple_Type) || !PyList_Check(args[1]) ||
+        !PyList_Check(args[3]) || !PyList_Check(args[4])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "candidates(cls, ids, pieces, logits, probs): a tuple type, lists");
+        return NULL;
+    }
+    PyTypeObject *cls = (PyTypeObject *)args[0];
+    PyObject *ids = args[1], *pieces = args[2], *logits = args[3], *probs = args[4];
+    const Py_ssize_t n = PyList_GET_SIZE(ids);
+    if (PyList_GET_SIZE(logits) != n || PyList_GET_SIZE(probs) != n) {
+        PyErr_SetString(PyExc_ValueError, "candidates: ids, logits and probs differ in length");
+        return NULL;
+    }
+    PyObject *out = PyTuple_New(n);
+    if (out == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *id = PyList_GET_ITEM(ids, i);
+        PyObject *piece = PyObject_GetItem(pieces, id);  /* a new reference */
+        if (piece == NULL) goto fail;
+        PyObject *c = cls->tp_alloc(cls, 4);
+        if (c == NULL) {
+            Py_DECREF(piece);
+            goto fail;
+        }
+        PyObject *items[3] = {id, PyList_GET_ITEM(logits, i), PyList_GET_ITEM(probs, i)};
+        for (int q = 0; q < 3; q++) Py_INCREF(items[q]);
+        PyTuple_SET_ITEM(c, 0, items[0]);
+        PyTuple_SET_ITEM(c, 1, piece);
+        PyTuple_SET_ITEM(c, 2, items[1]);
+        PyTuple_SET_ITEM(c, 3, items[2]);
+        PyTuple_SET_ITEM(out, i, c);
+    }
+    return out;
+fail:
+    Py_DECREF(out);
+    return NULL;
+}
+
+static PyMethodDef tw_methods[] = {
+    {"candidates", (PyCFunction)(void (*)(void))tw_candidates, METH_FASTCALL,
+     "candidates(cls, ids, pieces, logits, probs): the step's Candidate records"},
+    {NULL, NULL, 0, NULL},
+};
+
 static struct PyModuleDef tw_module = {
-    PyModuleDef_HEAD_INIT, "_scan", "The inspection's pass over the logits (used via ctypes).",
-    -1, NULL, NULL, NULL, NULL, NULL,
+    PyModuleDef_HEAD_INIT, "_scan",
+    "The inspection's pass over the logits (used via ctypes), and the step's candidates.",
+    -1, tw_methods, NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC PyInit__scan(void) { return PyModule_Create(&tw_module); }

@@ -545,14 +545,18 @@ class Engine:
         display = self._display
         copy = self._logits_copy
         copy_address = copy.ctypes.data if split else 0
+        candidates = engine_compiled._CANDIDATES
 
         def make_step(nums: StepNumbers, text: str, reason: str | None, index: int,
                       spent: float) -> Step:
             t0 = perf()
-            # tuple.__new__ straight from C: the same Candidates, without a Python call each
-            cands = tuple(map(_new_tuple, repeat(Candidate), zip(
-                nums.cand_ids, map(pieces.__getitem__, nums.cand_ids),
-                nums.cand_logits, nums.cand_probs, strict=True)))
+            if candidates is not None:  # built in one compiled call
+                cands = candidates(Candidate, nums.cand_ids, pieces, nums.cand_logits,
+                                   nums.cand_probs)
+            else:  # tuple.__new__ straight from C: the same, without a Python call each
+                cands = tuple(map(_new_tuple, repeat(Candidate), zip(
+                    nums.cand_ids, map(pieces.__getitem__, nums.cand_ids),
+                    nums.cand_logits, nums.cand_probs, strict=True)))
             return Step(
                 index=index, token_id=nums.token_id, piece=pieces[nums.token_id], text=text,
                 prob=nums.prob, rank=nums.rank, logit=nums.logit, log_z=nums.log_z,

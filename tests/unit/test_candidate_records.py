@@ -1,0 +1,90 @@
+"""A step's Candidate records built in one compiled call: the same records as Python's.
+
+The engine builds each step's raw top-K as Candidate tuples just after a decode, on cold
+caches; the extension's candidates() does it in one call. These tests hold it to the plain
+Python construction, on made-up lists and on the real starter model's steps.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+
+import pytest
+
+from tokenwise.core.engine import compiled
+from tokenwise.core.engine.vocab import _LazyTable
+from tokenwise.core.interface import ChatMessage, GenerationRequest
+from tokenwise.core.sampling.settings import PRESETS, SamplerSettings
+from tokenwise.core.trace.records import Candidate
+
+candidates = compiled._CANDIDATES
+
+
+def _python(ids, pieces, logits, probs) -> tuple[Candidate, ...]:
+    return tuple(Candidate(i, pieces[i], v, p) for i, v, p in zip(ids, logits, probs,
+                                                                   strict=True))
+
+
+def test_the_records_are_those_python_builds() -> None:
+    reads: list[int] = []
+
+    def read(token_id: int) -> bytes:
+        reads.append(token_id)
+        return f"<{token_id}>".encode()
+
+    pieces = _LazyTable(read)  # the engine's: read the first time a token is asked for
+    ids = [7, 3, 900, 3, 0]
+    logits = [2.5, 1.0, -0.5, 1.0, -3.25]
+    probs = [0.5, 0.25, 0.125, 0.0625, 1e-9]
+    built = candidates(Candidate, ids, pieces, logits, probs)
+    assert built == _python(ids, pieces, logits, probs)
+    assert all(type(c) is Candidate for c in built)
+    assert built[2].piece == b"<900>" and built[2].label == "<900>"
+    assert sorted(set(reads)) == [0, 3, 7, 900]  # each read once, through __missing__
+    assert candidates(Candidate, [], pieces, [], []) == ()
+
+
+def test_bad_arguments_raise_and_leak_nothing() -> None:
+    piece = b"piece-held-by-the-table"
+    pieces = {1: piece}
+    before = sys.getrefcount(piece)
+    with pytest.raises(KeyError):
+        candidates(Candidate, [1, 2], pieces, [0.0, 0.0], [0.5, 0.5])
+    with pytest.raises(ValueError):
+        candidates(Candidate, [1, 1], pieces, [0.0], [0.5, 0.5])
+    with pytest.raises(TypeError):
+        candidates(Candidate, (1,), pieces, [0.0], [0.5])
+    with pytest.raises(TypeError):
+        candidates(dict, [1], pieces, [0.0], [0.5])
+    gc.collect()
+    assert sys.getrefcount(piece) == before
+    held = candidates(Candidate, [1, 1], pieces, [0.0, 1.0], [0.5, 0.5])
+    assert sys.getrefcount(piece) == before + 2
+    del held
+    assert sys.getrefcount(piece) == before
+
+
+@pytest.mark.parametrize("settings", [
+    PRESETS["Greedy"], PRESETS["Balanced"],
+    SamplerSettings(temperature=0.8, top_k=0, top_p=1.0, min_p=0.0, repeat_penalty=1.1,
+                    presence_penalty=0.5, repeat_last_n=64),
+], ids=["greedy", "balanced", "untruncated-penalties"])
+def test_the_engine_steps_are_the_same_either_way(engine, settings, monkeypatch) -> None:
+    ids = engine.render_chat([ChatMessage("user", "Name three rivers.")]).token_ids
+
+    def steps() -> list:
+        engine._trim(0)
+        request = GenerationRequest(ids, settings.with_(max_tokens=12, seed=11),
+                                    top_k_display=24)
+        return list(engine.generate(request))
+
+    compiled_steps = steps()
+    monkeypatch.setattr(compiled, "_CANDIDATES", None)
+    python_steps = steps()
+    assert len(compiled_steps) == len(python_steps) > 0
+    for a, b in zip(compiled_steps, python_steps, strict=True):
+        assert a.candidates == b.candidates
+        assert len(a.candidates) == 24
+        assert all(type(c) is Candidate for c in a.candidates)
+        assert (a.token_id, a.prob, a.stages) == (b.token_id, b.prob, b.stages)
