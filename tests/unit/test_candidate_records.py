@@ -51,7 +51,7 @@ def test_bad_arguments_raise_and_leak_nothing() -> None:
     before = sys.getrefcount(piece)
     with pytest.raises(KeyError):
         candidates(Candidate, [1, 2], pieces, [0.0, 0.0], [0.5, 0.5])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="differ in length"):
         candidates(Candidate, [1, 1], pieces, [0.0], [0.5, 0.5])
     with pytest.raises(TypeError):
         candidates(Candidate, (1,), pieces, [0.0], [0.5])

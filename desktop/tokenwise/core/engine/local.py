@@ -534,6 +534,7 @@ class Engine:
         ignore_eog = bool(request.extra.get("ignore_eog"))  # benchmarks only
         pieces = self.vocabulary.pieces
         token_flags = self.vocabulary.flags
+        texts = self.vocabulary.texts
         pending = False  # the decoder holds part of a character
         critical, critical_cpu = self.critical_s, self.critical_cpu_s
         critical.clear()
@@ -592,12 +593,8 @@ class Engine:
                 eog = flags & EOG
                 if flags:
                     text = ""
-                elif not pending:
-                    try:
-                        text = piece.decode()  # whole characters: the common case
-                    except UnicodeDecodeError:
-                        text = decoder.decode(piece)
-                        pending = bool(decoder.getstate()[0])
+                elif not pending and (whole := texts[token]) is not None:
+                    text = whole  # whole characters: the common case, decoded once per token
                 else:
                     text = decoder.decode(piece)
                     pending = bool(decoder.getstate()[0])

@@ -180,6 +180,8 @@ class PenaltyWindow:
             counts[: self.n] = self._counts[: self.n]
         self._ids, self._counts = ids, counts
         self.ids_ptr, self.counts_ptr = ids.ctypes.data, counts.ctypes.data
+        # the same memory as Python ints, slot by slot (a numpy scalar each costs more)
+        self._id_at, self._count_at = memoryview(ids), memoryview(counts)
 
     def __len__(self) -> int:
         return self.n
@@ -200,27 +202,28 @@ class PenaltyWindow:
             if self.n == self._ids.size:
                 self._grow(2 * self.n)
             slot = self._slot[token] = self.n
-            self._ids[slot] = token
-            self._counts[slot] = 1
+            self._id_at[slot] = token
+            self._count_at[slot] = 1
             self.n += 1
         else:
-            self._counts[slot] += 1
+            self._count_at[slot] += 1
         if len(self._tokens) > self.length:
             self._drop(self._tokens.popleft())
 
     def _drop(self, token: int) -> None:
         slot = self._slot[token]
-        left = int(self._counts[slot]) - 1
+        counts = self._count_at
+        left = counts[slot] - 1
         if left:
-            self._counts[slot] = left
+            counts[slot] = left
             return
         del self._slot[token]
         self.n -= 1
         last = self.n
         if slot != last:  # the last slot's token moves into the freed one
-            moved = int(self._ids[last])
-            self._ids[slot] = moved
-            self._counts[slot] = self._counts[last]
+            moved = self._id_at[last]
+            self._id_at[slot] = moved
+            counts[slot] = counts[last]
             self._slot[moved] = slot
 
 

@@ -25,6 +25,8 @@ class Vocabulary:
         self.size = int(llama_cpp.llama_vocab_n_tokens(handle))
         self.pieces = _LazyTable(self._read_piece)  # token id -> bytes
         self.flags = _LazyTable(self._read_flags)  # token id -> SPECIAL | EOG bits
+        #: token id -> the piece as text; None where it is not whole UTF-8 characters
+        self.texts: _LazyTable[str | None] = _LazyTable(self._read_text)
         self._piece_buf = ctypes.create_string_buffer(64)
 
     def token_ids(self, text: str, *, add_special: bool = False,
@@ -52,6 +54,12 @@ class Vocabulary:
             buf = ctypes.create_string_buffer(-n)
             n = llama_cpp.llama_token_to_piece(self.handle, token_id, buf, -n, 0, True)
         return ctypes.string_at(buf, n)
+
+    def _read_text(self, token_id: int) -> str | None:
+        try:
+            return self.pieces[token_id].decode()
+        except UnicodeDecodeError:
+            return None
 
     def is_special(self, token_id: int) -> bool:
         return bool(self.flags[token_id] & SPECIAL)
