@@ -181,7 +181,7 @@ class PenaltyWindow:
         self._ids, self._counts = ids, counts
         self.ids_ptr, self.counts_ptr = ids.ctypes.data, counts.ctypes.data
         # the same memory as Python ints, slot by slot (a numpy scalar each costs more)
-        self._id_at, self._count_at = memoryview(ids), memoryview(counts)
+        self._id_at, self._count_at = ids.data, counts.data
 
     def __len__(self) -> int:
         return self.n
