@@ -93,3 +93,55 @@ def test_a_top_k_decision_in_one_call_is_the_separate_calls(
     assert runs[0] == runs[1]
     assert len({s.token_id for s in runs[0]}) > 2  # drawn, not the same token each time
     assert runs[0][4].token_id == forced
+
+
+@pytest.mark.parametrize("n", [49152, 262144])
+@pytest.mark.parametrize(("settings", "scale"), [
+    (SamplerSettings(temperature=1.0, top_k=0, top_p=0.9, min_p=0.0), 2.0),
+    (SamplerSettings(temperature=0.7, top_k=0, top_p=0.5, min_p=0.0), 3.0),
+    (SamplerSettings(temperature=1.3, top_k=0, top_p=0.99, min_p=0.0), 0.5),  # a wide nucleus
+], ids=["top-p-0.9", "top-p-0.5", "wide"])
+def test_a_top_p_decision_in_one_call_is_the_separate_calls(
+        n: int, settings: SamplerSettings, scale: float,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """tw_nucleus_draw (the nucleus, the stage records and llama.cpp's stages in one call)
+    gives every number the separate calls give: the same draws from the same seed, the same
+    records to the bit, a branch's forced token included."""
+    from tokenwise.core.engine import stages as engine_stages
+    from tokenwise.core.engine.stages import StepSampler
+
+    calls = counted(monkeypatch, engine_stages, "_NUCLEUS_DRAW")
+    rng = np.random.default_rng(n % 97)
+    x = (rng.standard_normal(n) * scale).astype(np.float32)
+    x[rng.integers(0, n, 8)] += 6.0  # a few clear leaders
+    x[rng.integers(0, n, 50)] = -np.inf  # masked tokens
+    best = np.argsort(-x, kind="stable")
+    x[best[20:30]] = x[best[20]]  # ties among the shown candidates
+    forced = int(best[9])
+    runs = []
+    for one_call in (True, False):
+        sampler = StepSampler(CandidateBuffer(n), n, settings, 31, [], 16)
+        assert sampler._nucleus_call
+        sampler._nucleus_call = one_call
+        runs.append(run_steps(sampler, x, 30, split=False, forced_at=4, forced=forced))
+    assert len(calls) == 30
+    assert runs[0] == runs[1]
+    assert len({s.token_id for s in runs[0]}) > 2  # drawn, not the same token each time
+    assert runs[0][4].token_id == forced
+    top_p = runs[0][0].stages[2]
+    assert top_p.survivors < n and sum(runs[0][0].stages[3].probs) <= 1.0 + 1e-6
+
+
+def test_top_p_with_min_p_or_penalties_keeps_the_separate_calls() -> None:
+    """Where the records read past the shown candidates (min-p) or penalties change the
+    logits, top-p without top-k takes the separate calls."""
+    from tokenwise.core.engine.stages import StepSampler
+
+    for settings in (SamplerSettings(temperature=1.0, top_k=0, top_p=0.9, min_p=0.05),
+                     SamplerSettings(temperature=1.0, top_k=0, top_p=0.9, min_p=0.0,
+                                     repeat_penalty=1.2)):
+        sampler = StepSampler(CandidateBuffer(5000), 5000, settings, 1, [3, 4], 16)
+        try:
+            assert not sampler._nucleus_call
+        finally:
+            sampler.close()

@@ -395,7 +395,8 @@ static int sort_cands(tw_token *cands, int count) {
             hist[b] = at;
             at += c;
         }
-        for (int q = 0; q < count; q++) dst[hist[(desc_key(src[q].logit) >> shift) & 255]++] = src[q];
+        for (int q = 0; q < count; q++)
+            dst[hist[(desc_key(src[q].logit) >> shift) & 255]++] = src[q];
         tw_token *t = src;
         src = dst;
         dst = t;
@@ -1169,26 +1170,16 @@ TW_EXPORT void tw_apply_stages(tw_apply_fn apply, void *const *samplers, int n,
     }
 }
 
-/* A top-k step's decision in one call (top-k on, no penalties; see StepSampler._sample): the
- * pass of tw_scan (softmax NULL: the candidates and the max alone; copy: as tw_scan_copy),
- * then the first `prefix` candidates' weights exp(logit - best) and their running sums in
- * double (what the stage records are made of) and the first `shown` candidates' ids and
- * logits, all read before the samplers change the array; then the array set to its first
- * n_in candidates, sorted, and the samplers applied as tw_apply_stages does;
- * sizes[n_samplers] receives the selected index. Returns the candidates' count as tw_scan
- * does (<= 0: the caller's other path takes the step). */
-TW_EXPORT int tw_truncated(const float *x, int n, int need, tw_softmax_fn softmax,
-                           tw_token *cands, int cap, double *out, double *chunk_sums,
-                           float *copy, int n_in, int prefix, double *weights, double *cum,
-                           int shown, int32_t *shown_ids, float *shown_logits,
-                           tw_apply_fn apply, void *const *samplers, int n_samplers,
-                           tw_token_array *array, int64_t *sizes) {
-    const int count = scan(x, n, need, softmax, cands, cap, out, chunk_sums, copy);
-    if (count <= 0) return count;
-    if (n_in > count) n_in = count;
-    if (prefix > count) prefix = count;
-    if (shown > count) shown = count;
-    for (int i = 0; i < shown; i++) {  /* the samplers change the logits (temperature) */
+/* What a decision reads before the samplers change the array (temperature scales the
+ * logits): the first `shown` candidates' ids and logits, and the first `prefix` candidates'
+ * weights exp(logit - best) with their running sums in double (what the stage records are
+ * made of); then the array set to its first n_in candidates, sorted, and the samplers
+ * applied as tw_apply_stages does; sizes[n_samplers] receives the selected index. */
+static void read_then_apply(const tw_token *cands, int n_in, int prefix, double *weights,
+                            double *cum, int shown, int32_t *shown_ids, float *shown_logits,
+                            tw_apply_fn apply, void *const *samplers, int n_samplers,
+                            tw_token_array *array, int64_t *sizes) {
+    for (int i = 0; i < shown; i++) {
         shown_ids[i] = cands[i].id;
         shown_logits[i] = cands[i].logit;
     }
@@ -1205,6 +1196,94 @@ TW_EXPORT int tw_truncated(const float *x, int n, int need, tw_softmax_fn softma
     array->sorted = 1;
     tw_apply_stages(apply, samplers, n_samplers, array, sizes);
     sizes[n_samplers] = array->selected;
+}
+
+/* The stage records' probabilities, as StepSampler._records makes them: for the top-k,
+ * top-p and min-p stages (of `survivors[s]` tokens; totals[s] their weights' sum, or NaN
+ * for the running sum at the survivors), the first min(rec, survivors, prefix) weights over
+ * the total, at recs[s * rec]; the final distribution's first probabilities at
+ * recs[3 * rec]; the selected token and its probability at recs[4 * rec] and
+ * recs[4 * rec + 1] (none selected: left as they were). */
+static void stage_records(const double *weights, const double *cum, int prefix, int rec,
+                          const int64_t *survivors, const double *totals,
+                          const tw_token_array *array, double *recs) {
+    for (int st = 0; st < 3; st++) {
+        const int64_t upto = survivors[st] < prefix ? survivors[st] : prefix;
+        if (upto <= 0) continue;
+        const int64_t len = upto < rec ? upto : rec;
+        const double total = isnan(totals[st]) ? cum[upto - 1] : totals[st];
+        const double inv = 1.0 / total;
+        for (int64_t i = 0; i < len; i++) recs[st * rec + i] = weights[i] * inv;
+    }
+    const int64_t kept = (int64_t)array->size < rec ? (int64_t)array->size : rec;
+    for (int64_t i = 0; i < kept; i++) recs[3 * rec + i] = (double)array->data[i].p;
+    if (array->selected >= 0 && (size_t)array->selected < array->size) {
+        recs[4 * rec] = (double)array->data[array->selected].id;
+        recs[4 * rec + 1] = (double)array->data[array->selected].p;
+    }
+}
+
+/* A top-k step's decision in one call (top-k on, no penalties; see StepSampler._sample): the
+ * pass of tw_scan (softmax NULL: the candidates and the max alone; copy: as tw_scan_copy),
+ * then read_then_apply, then the stage records' probabilities (stage_records; the top-k,
+ * top-p and min-p stages' sizes at sizes[stage_of[0..2]]; a stage that keeps the whole
+ * vocabulary is left to the caller). Returns the candidates' count as tw_scan does (<= 0:
+ * the caller's other path takes the step). */
+TW_EXPORT int tw_truncated(const float *x, int n, int need, tw_softmax_fn softmax,
+                           tw_token *cands, int cap, double *out, double *chunk_sums,
+                           float *copy, int n_in, int prefix, double *weights, double *cum,
+                           int shown, int32_t *shown_ids, float *shown_logits,
+                           tw_apply_fn apply, void *const *samplers, int n_samplers,
+                           tw_token_array *array, int64_t *sizes, const int32_t *stage_of,
+                           double *recs) {
+    const int count = scan(x, n, need, softmax, cands, cap, out, chunk_sums, copy);
+    if (count <= 0) return count;
+    const int rec = shown;
+    if (n_in > count) n_in = count;
+    if (prefix > count) prefix = count;
+    if (shown > count) shown = count;
+    read_then_apply(cands, n_in, prefix, weights, cum, shown, shown_ids, shown_logits, apply,
+                    samplers, n_samplers, array, sizes);
+    int64_t survivors[3];
+    double totals[3];
+    for (int st = 0; st < 3; st++) {
+        survivors[st] = sizes[stage_of[st]];
+        totals[st] = NAN;
+        if (survivors[st] >= n) survivors[st] = 0;  /* the caller's */
+    }
+    stage_records(weights, cum, prefix, rec, survivors, totals, array, recs);
+    return count;
+}
+
+/* Top-p's decision without top-k, in one call (no penalties, no min-p; see
+ * StepSampler._sample): tw_nucleus (out: as it writes it), then read_then_apply on the
+ * nucleus, then the stage records' probabilities: top-k keeps the whole vocabulary (its
+ * total exp(log Z - best)), top-p and min-p the nucleus (the nucleus's mass times that).
+ * Returns the candidates' count as tw_nucleus does; 0 as well where it found no nucleus
+ * (invalid numbers: the caller's other path reports them), before any sampler ran. */
+TW_EXPORT int tw_nucleus_draw(const float *x, int n, int need, tw_softmax_fn softmax,
+                              tw_token *cands, int cap, double *out, double top_p,
+                              float depth, int prefix, double *weights, double *cum,
+                              int shown, int32_t *shown_ids, float *shown_logits,
+                              tw_apply_fn apply, void *const *samplers, int n_samplers,
+                              tw_token_array *array, int64_t *sizes, double *recs) {
+    const int count = tw_nucleus(x, n, need, softmax, cands, cap, out, top_p, depth);
+    if (count <= 0) return count;
+    const double m = out[0], z = out[1];
+    const int keep = (int)out[3];
+    if (keep <= 0 || keep > count || !(isfinite(m) && isfinite(z) && z > 0.0)) return 0;
+    const int rec = shown;
+    if (prefix > count) prefix = count;
+    if (shown > count) shown = count;
+    read_then_apply(cands, keep, prefix, weights, cum, shown, shown_ids, shown_logits, apply,
+                    samplers, n_samplers, array, sizes);
+    /* as _log_z and _records: log Z = max + log(sum), the whole vocabulary's total
+     * relative to the best, the nucleus's its mass times that */
+    const double log_z = m + log(z > 1e-300 ? z : 1e-300);
+    const double whole = exp(log_z - (double)shown_logits[0]);
+    const int64_t survivors[3] = {n, keep, keep};
+    const double totals[3] = {whole, out[4] * whole, out[4] * whole};
+    stage_records(weights, cum, prefix, rec, survivors, totals, array, recs);
     return count;
 }
 
@@ -1244,8 +1323,9 @@ TW_EXPORT int64_t tw_count_above(const float *x, int n, float v) {
 
 /* candidates(cls, ids, pieces, logits, probs): the tuple of cls(id, pieces[id], logit,
  * prob) for the lists ids, logits and probs of one length (cls: a tuple subclass of four
- * fields, the Candidate record; pieces: any mapping, a dict's __missing__ included). What the step record holds, without a Python call per
- * candidate: built just after a decode, on cold caches, that is what costs. */
+ * fields, the Candidate record; pieces: any mapping, a dict's __missing__ included).
+ * What the step record holds, without a Python call per candidate: built just after a
+ * decode, on cold caches, that is what costs. */
 static PyObject *tw_candidates(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
     if (nargs != 5 || !PyType_Check(args[0]) ||

@@ -197,7 +197,15 @@ _TRUNCATED = _bind("tw_truncated", _i, [
     _p, _i, _i, _p, _p, _i, _p, _p,  # as tw_scan
     _p, _i, _i, _p, _p,  # the copy, n_in, prefix, the weights and running sums
     _i, _p, _p,  # the candidates shown: how many, their ids and logits
-    _p, _p, _i, _p, _p])  # as tw_apply_stages
+    _p, _p, _i, _p, _p,  # as tw_apply_stages
+    _p, _p])  # which size each stage record reads, the records' probabilities
+#: tw_nucleus_draw: top-p's decision without top-k in one call
+_NUCLEUS_DRAW = _bind("tw_nucleus_draw", _i, [
+    _p, _i, _i, _p, _p, _i, _p, _d, _f,  # as tw_nucleus
+    _i, _p, _p,  # prefix, the weights and running sums
+    _i, _p, _p,  # the candidates shown: how many, their ids and logits
+    _p, _p, _i, _p, _p,  # as tw_apply_stages
+    _p])  # the records' probabilities
 
 
 class StageRunner:

@@ -25,6 +25,7 @@ from tokenwise.core.engine.compiled import (
     _DRAW,
     _MOMENTS,
     _NUCLEUS,
+    _NUCLEUS_DRAW,
     _PENALISE,
     _SCAN,
     _SCAN_COPY,
@@ -139,6 +140,7 @@ def _probs(logits: list[float], log_z: float) -> list[float]:
 
 
 _PYTHON_BELOW = 256  # shorter than this, plain Python beats numpy's per-call cost
+_new_tuple = tuple.__new__  # a NamedTuple record straight from C, without its Python __new__
 
 
 def _prefix_weights(
@@ -322,17 +324,39 @@ class StepSampler(NumpyPath):
             _TRUNCATED is not None and self._scan is _SCAN and not s.greedy
             and self.top_k is not None and s.top_k < _PYTHON_BELOW
             and self.need <= _SCAN_MAX_NEED and self._stages.one_call)
-        if self._truncated_call:
-            self._truncated_weights = np.zeros(s.top_k, dtype=np.float64)
-            self._truncated_cum = np.zeros(s.top_k, dtype=np.float64)
+        # top-p's without top-k, with the stages and their records (tw_nucleus_draw; no
+        # penalties or min-p, whose records read past the shown candidates)
+        self._nucleus_call = (
+            _NUCLEUS_DRAW is not None and nucleus and self._scan is _SCAN and not s.greedy
+            and self.min_p is None and self.k_display < _PYTHON_BELOW
+            and self.need <= _SCAN_MAX_NEED and self._stages.one_call)
+        if self._truncated_call or self._nucleus_call:
+            prefix = s.top_k if self._truncated_call else self.k_display
+            self._truncated_weights = np.zeros(prefix, dtype=np.float64)
+            self._truncated_cum = np.zeros(prefix, dtype=np.float64)
             # the size after each sampler, then the selected index
             self._truncated_sizes = np.zeros(self._stages.sizes.size + 1, dtype=np.int64)
             self._shown_ids = np.zeros(self.k_display, dtype=np.int32)
             self._shown_logits = np.zeros(self.k_display, dtype=np.float32)
+            # the records' probabilities: three stages', the final distribution's, the token
+            self._truncated_recs = np.zeros(4 * self.k_display + 2, dtype=np.float64)
+        if self._nucleus_call:
+            self._nucleus_args = (
+                self.k_display, self._truncated_weights.ctypes.data,
+                self._truncated_cum.ctypes.data, self.k_display, self._shown_ids.ctypes.data,
+                self._shown_logits.ctypes.data, *self._stages.apply_args,
+                self._truncated_sizes.ctypes.data, self._truncated_recs.ctypes.data)
+        if self._truncated_call:
+            # which sampler's size each stage record reads: top-k's, top-p's (or top-k's
+            # when off), min-p's (or the one before when off), as _records reads them
+            top_p_at = 1 if s.top_p < 1.0 else 0
+            self._stage_of = np.array([0, top_p_at, 2 if self.min_p is not None else top_p_at],
+                                      dtype=np.int32)
             self._truncated_args = (
                 self._truncated_weights.ctypes.data, self._truncated_cum.ctypes.data,
                 self.k_display, self._shown_ids.ctypes.data, self._shown_logits.ctypes.data,
-                *self._stages.apply_args, self._truncated_sizes.ctypes.data)
+                *self._stages.apply_args, self._truncated_sizes.ctypes.data,
+                self._stage_of.ctypes.data, self._truncated_recs.ctypes.data)
 
     def _make(self, sampler: object) -> object:
         self._samplers.append(sampler)
@@ -391,6 +415,10 @@ class StepSampler(NumpyPath):
                 return decision
         elif self._truncated_call and not counts:
             decision = self._decide_top_k(x, address, need, forced, split, copy_to)
+            if decision is not None:
+                return decision
+        elif self._nucleus_call:
+            decision = self._decide_top_p(address, forced)
             if decision is not None:
                 return decision
         scanned = 0
@@ -661,18 +689,81 @@ class StepSampler(NumpyPath):
             return None
         m, z_found, s_found = buf.scan_out.tolist()
         z, sum_ex = _known_moments(m, z_found, s_found, not split)
-        log_z = _log_z(m, z) if z is not None else math.nan  # split: top-k's records skip it
         sizes = self._truncated_sizes.tolist()
         prefix = min(need, top_k, scanned)
-        weights = self._truncated_weights[:prefix].tolist()
-        cum = self._truncated_cum[:prefix].tolist()
-        cand_list = self._shown_ids[:min(k, scanned)].tolist()
-        logits_list = self._shown_logits[:min(k, scanned)].tolist()
-        stages: list[Stage] = []
-        token, final_prob = self._records(cand_list, weights, cum, logits_list[0], log_z,
-                                          sizes[:-1], sizes[-1], stages, forced)
+        shown = min(k, scanned)
+        cand_list = self._shown_ids[:shown].tolist()
+        logits_list = self._shown_logits[:shown].tolist()
+        *stage_sizes, selected = sizes
+        n = stage_sizes[-1]
+        if (forced is not None or selected < 0 or n <= 0 or prefix < 1
+                or max(stage_sizes[:3]) >= self.n_vocab):
+            # what the call leaves to Python: _records, from the same weights
+            log_z = _log_z(m, z) if z is not None else math.nan  # split: not reached
+            stages: list[Stage] = []
+            token, final_prob = self._records(
+                cand_list, self._truncated_weights[:prefix].tolist(),
+                self._truncated_cum[:prefix].tolist(), logits_list[0], log_z, stage_sizes,
+                selected, stages, forced)
+        else:
+            stage_of = self._stage_of.tolist()
+            token, final_prob, stages = self._call_records(
+                cand_list, [stage_sizes[i] for i in stage_of], n, prefix)
         return Decision(token, final_prob, _rank_among(cand_list, token), m, z, sum_ex,
                         cand_list, logits_list, cand_list, None, stages, 0.0, bool(copy_to))
+
+    def _decide_top_p(self, address: int, forced: int | None) -> Decision | None:
+        """:meth:`decide` for top-p without top-k (no penalties, no min-p), in one compiled
+        call: the nucleus, the prefix weights the stage records need, and llama.cpp's stages
+        (tw_nucleus_draw). The same numbers as the calls it joins; None: it could not take
+        the step (the other path does; nothing was drawn)."""
+        assert _NUCLEUS_DRAW is not None
+        buf, k = self.buf, self.k_display
+        scanned = _NUCLEUS_DRAW(address, self.n_vocab, self.need, _SOFTMAX_ADDRESS,
+                                *buf.nucleus_args, self.s.top_p, self._nucleus_depth,
+                                *self._nucleus_args)
+        if scanned <= 0:
+            return None
+        m, z, sum_ex, keep_f, mass, depth = buf.nucleus_out.tolist()
+        keep = int(keep_f)
+        self._nucleus_depth = depth + 1.0
+        *stage_sizes, selected = self._truncated_sizes.tolist()
+        n = stage_sizes[-1]
+        shown = prefix = min(k, scanned)
+        cand_list = self._shown_ids[:shown].tolist()
+        logits_list = self._shown_logits[:shown].tolist()
+        if forced is not None or selected < 0 or n <= 0:
+            stages: list[Stage] = []
+            token, final_prob = self._records(
+                cand_list, self._truncated_weights[:prefix].tolist(),
+                self._truncated_cum[:prefix].tolist(), logits_list[0], _log_z(m, z),
+                stage_sizes, selected, stages, forced, keep, mass)
+        else:
+            token, final_prob, stages = self._call_records(
+                cand_list, [self.n_vocab, keep, keep], n, prefix)
+        return Decision(token, final_prob, _rank_among(cand_list, token), m, z, sum_ex,
+                        cand_list, logits_list, cand_list, None, stages, 0.0, False)
+
+    def _call_records(self, head: list[int], survivors: list[int], n: int,
+                      prefix: int) -> tuple[int, float, list[Stage]]:
+        """The drawn token, its probability and the stage records of a one-call decision
+        (tw_truncated, tw_nucleus_draw), as :meth:`_records` makes them: the probabilities
+        were computed in the call. ``survivors``: the top-k, top-p and min-p stages' sizes;
+        ``n``: the final distribution's."""
+        k = self.k_display
+        recs = self._truncated_recs.tolist()
+        labels = self.labels
+        stages = []
+        for i, name in enumerate((STAGE_TOP_K, STAGE_TOP_P, STAGE_MIN_P)):
+            length = min(k, survivors[i], prefix)
+            stages.append(_new_tuple(Stage, (name, labels[name], survivors[i],
+                                             tuple(head[:length]),
+                                             tuple(recs[i * k:i * k + length]))))
+        length = min(k, n)
+        stages.append(_new_tuple(Stage, (STAGE_TEMPERATURE, labels[STAGE_TEMPERATURE], n,
+                                         tuple(head[:length]),
+                                         tuple(recs[3 * k:3 * k + length]))))
+        return int(recs[4 * k]), recs[4 * k + 1], stages
 
     def _sample(
         self, ids: np.ndarray, head: list[int], pen: np.ndarray, log_z_pen: float,
