@@ -1,24 +1,28 @@
-"""A step's Candidate records built in one compiled call: the same records as Python's.
+"""A step's small records built in compiled calls: the same records as Python's.
 
-The engine builds each step's raw top-K as Candidate tuples just after a decode, on cold
-caches; the extension's candidates() does it in one call. These tests hold it to the plain
-Python construction, on made-up lists and on the real starter model's steps.
+The engine builds each step's raw top-K as Candidate tuples, and a few dozen probabilities,
+just after a decode, on cold caches; the extension's candidates() and exp_scaled() do each
+in one call. These tests hold them to the plain Python lines they replace, on made-up lists
+and on the real starter model's steps.
 """
 
 from __future__ import annotations
 
 import gc
+import math
+import random
 import sys
 
 import pytest
 
-from tokenwise.core.engine import compiled
+from tokenwise.core.engine import draw, extension
+from tokenwise.core.engine import stages as engine_stages
 from tokenwise.core.engine.vocab import _LazyTable
 from tokenwise.core.interface import ChatMessage, GenerationRequest
 from tokenwise.core.sampling.settings import PRESETS, SamplerSettings
 from tokenwise.core.trace.records import Candidate
 
-candidates = compiled._CANDIDATES
+candidates = extension.CANDIDATES
 
 
 def _python(ids, pieces, logits, probs) -> tuple[Candidate, ...]:
@@ -65,6 +69,20 @@ def test_bad_arguments_raise_and_leak_nothing() -> None:
     assert sys.getrefcount(piece) == before
 
 
+def test_exp_scaled_is_the_python_line_to_the_bit() -> None:
+    exp_scaled = extension.EXP_SCALED
+    rng = random.Random(4)
+    values = [rng.gauss(0.0, 6.0) for _ in range(500)] + [-math.inf, 0.0, -0.0, 3]
+    for offset, scale, factor in [(2.5, 1.0, 1.0), (11.0, 1.25, 1 / 7.3), (-3.0, 0.5, 2.0)]:
+        expected = [math.exp((v - offset) * scale) * factor for v in values]
+        assert exp_scaled(values, offset, scale, factor) == expected
+    assert exp_scaled([], 0.0, 1.0, 1.0) == []
+    with pytest.raises(TypeError):
+        exp_scaled((1.0,), 0.0, 1.0, 1.0)
+    with pytest.raises(TypeError):
+        exp_scaled(["a"], 0.0, 1.0, 1.0)
+
+
 @pytest.mark.parametrize("settings", [
     PRESETS["Greedy"], PRESETS["Balanced"],
     SamplerSettings(temperature=0.8, top_k=0, top_p=1.0, min_p=0.0, repeat_penalty=1.1,
@@ -80,7 +98,9 @@ def test_the_engine_steps_are_the_same_either_way(engine, settings, monkeypatch)
         return list(engine.generate(request))
 
     compiled_steps = steps()
-    monkeypatch.setattr(compiled, "_CANDIDATES", None)
+    monkeypatch.setattr(extension, "CANDIDATES", None)
+    monkeypatch.setattr(engine_stages, "EXP_SCALED", None)
+    monkeypatch.setattr(draw, "EXP_SCALED", None)
     python_steps = steps()
     assert len(compiled_steps) == len(python_steps) > 0
     for a, b in zip(compiled_steps, python_steps, strict=True):

@@ -1367,7 +1367,43 @@ fail:
     return NULL;
 }
 
+/* exp_scaled(values, offset, scale, factor): [exp((v - offset) * scale) * factor for v in
+ * values] for a list of floats, in the same double arithmetic as that Python line (a step's
+ * few dozen probabilities, without a bytecode loop on cold caches). */
+static PyObject *tw_exp_scaled(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 4 || !PyList_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "exp_scaled(values, offset, scale, factor): a list and three floats");
+        return NULL;
+    }
+    const double offset = PyFloat_AsDouble(args[1]);
+    const double scale = PyFloat_AsDouble(args[2]);
+    const double factor = PyFloat_AsDouble(args[3]);
+    if (PyErr_Occurred()) return NULL;
+    PyObject *values = args[0];
+    const Py_ssize_t n = PyList_GET_SIZE(values);
+    PyObject *out = PyList_New(n);
+    if (out == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const double v = PyFloat_AsDouble(PyList_GET_ITEM(values, i));
+        if (v == -1.0 && PyErr_Occurred()) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyObject *f = PyFloat_FromDouble(exp((v - offset) * scale) * factor);
+        if (f == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, i, f);
+    }
+    return out;
+}
+
 static PyMethodDef tw_methods[] = {
+    {"exp_scaled", (PyCFunction)(void (*)(void))tw_exp_scaled, METH_FASTCALL,
+     "exp_scaled(values, offset, scale, factor): [exp((v - offset) * scale) * factor]"},
     {"candidates", (PyCFunction)(void (*)(void))tw_candidates, METH_FASTCALL,
      "candidates(cls, ids, pieces, logits, probs): the step's Candidate records"},
     {NULL, NULL, 0, NULL},

@@ -80,18 +80,6 @@ def _scan_library() -> ctypes.CDLL | None:
 _LIB = _scan_library()
 
 
-def _candidates_function() -> Callable[..., tuple[Any, ...]] | None:
-    """The extension's candidates(cls, ids, pieces, logits, probs), building a step's
-    Candidate records in one call (None: not built; the engine builds them in Python)."""
-    try:
-        module = importlib.import_module("tokenwise.core.engine._scan")
-    except ImportError:
-        return None
-    return getattr(module, "candidates", None)
-
-
-_CANDIDATES = _candidates_function()
-
 
 def _compiled_pass() -> tuple[Callable[..., int] | None, tuple[Any, Any, int, Any] | None,
                               Any, Callable[..., int] | None, Callable[..., int] | None,

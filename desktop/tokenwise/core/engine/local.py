@@ -23,6 +23,7 @@ import numpy as np
 
 from tokenwise.core.chat.template_sandbox import TemplateRenderer
 from tokenwise.core.engine import compiled as engine_compiled
+from tokenwise.core.engine import extension as engine_extension
 from tokenwise.core.engine import guard
 from tokenwise.core.engine import native as engine_native
 from tokenwise.core.engine.overlap import DisplayWorker, overlap_wanted
@@ -546,7 +547,7 @@ class Engine:
         display = self._display
         copy = self._logits_copy
         copy_address = copy.ctypes.data if split else 0
-        candidates = engine_compiled._CANDIDATES
+        candidates = engine_extension.CANDIDATES
 
         def make_step(nums: StepNumbers, text: str, reason: str | None, index: int,
                       spent: float) -> Step:

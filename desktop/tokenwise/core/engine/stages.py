@@ -37,6 +37,7 @@ from tokenwise.core.engine.compiled import (
     CandidateBuffer,
     StageRunner,
 )
+from tokenwise.core.engine.extension import EXP_SCALED
 from tokenwise.core.engine.numpy_path import (
     _COLUMNS,
     _SCOPE_ALL,
@@ -135,6 +136,8 @@ def _log_z(m: float, z: float, pen_delta: float = 0.0) -> float:
 
 
 def _probs(logits: list[float], log_z: float) -> list[float]:
+    if EXP_SCALED is not None:  # the same arithmetic in one compiled call
+        return EXP_SCALED(logits, log_z, 1.0, 1.0)  # type: ignore[no-any-return]
     exp = math.exp
     return [exp(v - log_z) for v in logits]  # a few dozen: cheaper than numpy here
 

@@ -1,0 +1,26 @@
+"""The compiled extension's Python-callable helpers, where it was built (else None).
+
+Each builds a step's small records in one call instead of a bytecode loop: they run just
+after a decode, on cold caches, where every Python step costs. The callers keep the plain
+Python line they replace for when the extension is not built.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+
+def _function(name: str) -> Callable[..., Any] | None:
+    try:
+        module = importlib.import_module("tokenwise.core.engine._scan")
+    except ImportError:
+        return None
+    return getattr(module, name, None)
+
+
+#: candidates(cls, ids, pieces, logits, probs): a step's Candidate records
+CANDIDATES = _function("candidates")
+#: exp_scaled(values, offset, scale, factor): [exp((v - offset) * scale) * factor, ...]
+EXP_SCALED = _function("exp_scaled")
