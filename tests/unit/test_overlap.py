@@ -21,6 +21,7 @@ UNTRUNCATED_T1 = SamplerSettings(temperature=1.0, top_k=0, top_p=1.0, min_p=0.0)
 UNTRUNCATED_PENALTIES = SamplerSettings(temperature=0.8, top_k=0, top_p=1.0, min_p=0.0,
                                         repeat_penalty=1.1, presence_penalty=0.5,
                                         frequency_penalty=0.5, repeat_last_n=64)
+TOP_P_ALONE = SamplerSettings(temperature=1.2, top_k=0, top_p=0.95, min_p=0.0)
 
 
 def _steps(engine, overlap: bool, settings: SamplerSettings, prompt: str, **kw) -> tuple:
@@ -43,9 +44,10 @@ def _record(step) -> tuple:
 
 @pytest.mark.parametrize("settings", [PRESETS["Greedy"], PRESETS["Balanced"],
                                       PRESETS["Creative"], WIDE, UNTRUNCATED, UNTRUNCATED_T1,
-                                      UNTRUNCATED_PENALTIES],
+                                      UNTRUNCATED_PENALTIES, TOP_P_ALONE],
                          ids=["greedy", "balanced", "creative", "wide-penalties",
-                              "untruncated", "untruncated-t1", "untruncated-penalties"])
+                              "untruncated", "untruncated-t1", "untruncated-penalties",
+                              "top-p-alone"])
 def test_records_are_identical_with_and_without_overlap(engine, settings) -> None:
     s = settings.with_(seed=21, max_tokens=40)
     plain, plain_result = _steps(engine, False, s, "Describe a busy harbour.", top_k_display=24)
@@ -59,12 +61,14 @@ def test_records_are_identical_with_and_without_overlap(engine, settings) -> Non
 @pytest.mark.parametrize(("settings", "splits"), [
     (PRESETS["Greedy"], True), (PRESETS["Balanced"], True), (UNTRUNCATED, True),
     (UNTRUNCATED_T1, True), (UNTRUNCATED_PENALTIES, True),
-    (SamplerSettings(temperature=1.0, top_k=0, top_p=0.9, min_p=0.0), False),
+    (SamplerSettings(temperature=1.0, top_k=0, top_p=0.9, min_p=0.0), True),
+    (SamplerSettings(temperature=1.0, top_k=0, top_p=0.9, min_p=0.05), False),
     (SamplerSettings(temperature=1.0, top_k=0, top_p=1.0, min_p=0.05), False),
 ])
 def test_which_steps_split(engine, settings, splits) -> None:
-    """The overlap has something to move for greedy, top-k and the untruncated draw (with
-    penalties too); top-p and min-p without top-k need the normaliser to decide."""
+    """The overlap has something to move for greedy, top-k, the untruncated draw (with
+    penalties too) and top-p without top-k in one call (the display half then reads no
+    logits); min-p without top-k, and top-p with it, need the normaliser and more to decide."""
     from tokenwise.core.engine.stages import StepSampler
 
     sampler = StepSampler(engine._buffer, engine.n_vocab, settings, 3, [5, 6, 7], 24)
@@ -93,6 +97,14 @@ def test_stop_reasons_and_branching_with_overlap(engine) -> None:
     over, _ = _steps(engine, True, greedy.with_(max_tokens=6), "Count to ten.",
                      forced_first_token=forced)
     assert over[0].token_id == forced and over[0].forced
+    assert [_record(a) for a in plain] == [_record(b) for b in over]
+    # a branch in top-p without top-k, split: the forced token's rank found in the decision
+    s = TOP_P_ALONE.with_(seed=4, max_tokens=6)
+    far = first[0].candidates[-1].token_id
+    plain, _ = _steps(engine, False, s, "Count to ten.", forced_first_token=far,
+                      top_k_display=8)
+    over, _ = _steps(engine, True, s, "Count to ten.", forced_first_token=far, top_k_display=8)
+    assert over[0].token_id == far and over[0].rank > 8
     assert [_record(a) for a in plain] == [_record(b) for b in over]
     # a branch in the untruncated draw, split, with penalties
     s = UNTRUNCATED_PENALTIES.with_(seed=4, max_tokens=6)

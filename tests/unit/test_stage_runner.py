@@ -101,12 +101,15 @@ def test_a_top_k_decision_in_one_call_is_the_separate_calls(
     (SamplerSettings(temperature=0.7, top_k=0, top_p=0.5, min_p=0.0), 3.0),
     (SamplerSettings(temperature=1.3, top_k=0, top_p=0.99, min_p=0.0), 0.5),  # a wide nucleus
 ], ids=["top-p-0.9", "top-p-0.5", "wide"])
+@pytest.mark.parametrize(("split", "shown"), [(False, 16), (True, 16), (True, 3)],
+                         ids=["whole", "split", "split-3-shown"])
 def test_a_top_p_decision_in_one_call_is_the_separate_calls(
-        n: int, settings: SamplerSettings, scale: float,
+        n: int, settings: SamplerSettings, scale: float, split: bool, shown: int,
         monkeypatch: pytest.MonkeyPatch) -> None:
     """tw_nucleus_draw (the nucleus, the stage records and llama.cpp's stages in one call)
     gives every number the separate calls give: the same draws from the same seed, the same
-    records to the bit, a branch's forced token included."""
+    records to the bit, a branch's forced token included; split, the display half reads no
+    logits (the rank of a token drawn past the candidates shown comes from the call)."""
     from tokenwise.core.engine import stages as engine_stages
     from tokenwise.core.engine.stages import StepSampler
 
@@ -120,12 +123,15 @@ def test_a_top_p_decision_in_one_call_is_the_separate_calls(
     forced = int(best[9])
     runs = []
     for one_call in (True, False):
-        sampler = StepSampler(CandidateBuffer(n), n, settings, 31, [], 16)
+        sampler = StepSampler(CandidateBuffer(n), n, settings, 31, [], shown)
         assert sampler._nucleus_call
         sampler._nucleus_call = one_call
-        runs.append(run_steps(sampler, x, 30, split=False, forced_at=4, forced=forced))
+        runs.append(run_steps(sampler, x, 30, split=split and one_call, forced_at=4,
+                              forced=forced))
     assert len(calls) == 30
     assert runs[0] == runs[1]
+    if shown == 3:  # drawn past the candidates shown, ranked all the same
+        assert any(s.rank > 3 and s.token_id != forced for s in runs[0])
     assert len({s.token_id for s in runs[0]}) > 2  # drawn, not the same token each time
     assert runs[0][4].token_id == forced
     top_p = runs[0][0].stages[2]

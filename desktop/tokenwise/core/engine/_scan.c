@@ -1259,6 +1259,10 @@ TW_EXPORT int tw_truncated(const float *x, int n, int need, tw_softmax_fn softma
  * StepSampler._sample): tw_nucleus (out: as it writes it), then read_then_apply on the
  * nucleus, then the stage records' probabilities: top-k keeps the whole vocabulary (its
  * total exp(log Z - best)), top-p and min-p the nucleus (the nucleus's mass times that).
+ * Then the selected token's rank in the raw distribution and its raw logit, at
+ * recs[4 * shown + 2] and recs[4 * shown + 3], as StepSampler.finish gives them: its place
+ * among the candidates shown, else one more than the tokens above it (the nucleus is sorted:
+ * the first of its run of equal logits), so that the display half needs no logits.
  * Returns the candidates' count as tw_nucleus does; 0 as well where it found no nucleus
  * (invalid numbers: the caller's other path reports them), before any sampler ran. */
 TW_EXPORT int tw_nucleus_draw(const float *x, int n, int need, tw_softmax_fn softmax,
@@ -1284,6 +1288,15 @@ TW_EXPORT int tw_nucleus_draw(const float *x, int n, int need, tw_softmax_fn sof
     const int64_t survivors[3] = {n, keep, keep};
     const double totals[3] = {whole, out[4] * whole, out[4] * whole};
     stage_records(weights, cum, prefix, rec, survivors, totals, array, recs);
+    const int64_t sel = array->selected;
+    if (sel >= 0 && (size_t)sel < array->size) {  /* the samplers keep the nucleus's order */
+        const float v = x[array->data[sel].id];
+        int64_t first = sel;
+        if (sel >= shown)
+            while (first > 0 && x[array->data[first - 1].id] == v) first--;
+        recs[4 * rec + 2] = (double)(first + 1);
+        recs[4 * rec + 3] = (double)v;
+    }
     return count;
 }
 

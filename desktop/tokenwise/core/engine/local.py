@@ -582,7 +582,9 @@ class Engine:
                 if split:
                     decision = sampler.decide(logits, forced, self._logits_address or 0,
                                               split=True, copy_to=copy_address)
-                    if not decision.copied:  # the next decode overwrites the live buffer
+                    # the next decode overwrites the live buffer: finish reads a copy, where
+                    # it reads the logits at all
+                    if not decision.copied and decision.logit is None:
                         np.copyto(copy, logits)
                     token = decision.token
                 else:

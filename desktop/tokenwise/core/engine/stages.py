@@ -97,6 +97,9 @@ class Decision:
     pen_delta: float = 0.0  # what the penalties change in the normaliser's sum (see _log_z)
     copied: bool = False  # the logits were copied to decide's ``copy_to`` on the way
     total: float | None = None  # the untruncated draw's normaliser (its stages: in finish)
+    # the token's raw logit where the decision knows it, with ``rank`` its rank in the raw
+    # distribution: finish then reads no logits (None: it does)
+    logit: float | None = None
 
 
 def _check(m: float, z: float) -> None:
@@ -122,6 +125,14 @@ def _rank_among(shown: list[int], token: int) -> int:
         return shown.index(token) + 1
     except ValueError:
         return 0
+
+
+def _raw_rank(x: np.ndarray, token: int) -> tuple[float, int]:
+    """A token's raw logit, and its rank: one more than the tokens whose logits are above."""
+    logit = float(x[token])
+    if _COUNT_ABOVE is not None and x.dtype == np.float32 and x.flags.c_contiguous:
+        return logit, int(_COUNT_ABOVE(x.ctypes.data, x.size, logit)) + 1
+    return logit, int(np.count_nonzero(x > x[token])) + 1
 
 
 def _pen_delta(m: float, pen_old: np.ndarray, pen_new: np.ndarray) -> float:
@@ -342,7 +353,8 @@ class StepSampler(NumpyPath):
             self._shown_ids = np.zeros(self.k_display, dtype=np.int32)
             self._shown_logits = np.zeros(self.k_display, dtype=np.float32)
             # the records' probabilities: three stages', the final distribution's, the token
-            self._truncated_recs = np.zeros(4 * self.k_display + 2, dtype=np.float64)
+            # (tw_nucleus_draw: then the token's rank and raw logit)
+            self._truncated_recs = np.zeros(4 * self.k_display + 4, dtype=np.float64)
         if self._nucleus_call:
             self._nucleus_args = (
                 self.k_display, self._truncated_weights.ctypes.data,
@@ -384,9 +396,11 @@ class StepSampler(NumpyPath):
         Greedy and top-k decide from the best candidates alone: the normaliser, the entropy
         and the raw probabilities only feed the display. The untruncated draw needs the
         normaliser of softmax(x / T) alone (at T other than 1, not the raw one), and leaves
-        its stage records to the display half.
+        its stage records to the display half. Top-p without top-k (in one call) needs the
+        whole normaliser, and leaves the display half the records that read no logits.
         """
-        return ((self._scope == _SCOPE_TOP or self._untruncated is not None)
+        return ((self._scope == _SCOPE_TOP or self._untruncated is not None
+                 or self._nucleus_call)
                 and self._scan is _SCAN and _SCAN is not None
                 and self.need + len(self._counts) <= _SCAN_MAX_NEED)
 
@@ -421,7 +435,7 @@ class StepSampler(NumpyPath):
             if decision is not None:
                 return decision
         elif self._nucleus_call:
-            decision = self._decide_top_p(address, forced)
+            decision = self._decide_top_p(x, address, forced)
             if decision is not None:
                 return decision
         scanned = 0
@@ -610,14 +624,12 @@ class StepSampler(NumpyPath):
         stages = (Stage(STAGE_PENALTIES, self.labels[STAGE_PENALTIES], self.n_vocab,
                         tuple(d.head), tuple(pen_probs)), *later)
         token, rank = d.token, d.rank
-        if rank:
+        if d.logit is not None:
+            logit = d.logit
+        elif rank:
             logit = d.cand_logits[rank - 1]
         else:
-            logit = float(x[token])
-            if _COUNT_ABOVE is not None and x.dtype == np.float32 and x.flags.c_contiguous:
-                rank = int(_COUNT_ABOVE(x.ctypes.data, x.size, logit)) + 1
-            else:
-                rank = int(np.count_nonzero(x > x[token])) + 1
+            logit, rank = _raw_rank(x, token)
         return StepNumbers(
             token_id=token,
             prob=math.exp(logit - log_z),
@@ -715,7 +727,8 @@ class StepSampler(NumpyPath):
         return Decision(token, final_prob, _rank_among(cand_list, token), m, z, sum_ex,
                         cand_list, logits_list, cand_list, None, stages, 0.0, bool(copy_to))
 
-    def _decide_top_p(self, address: int, forced: int | None) -> Decision | None:
+    def _decide_top_p(self, x: np.ndarray, address: int,
+                      forced: int | None) -> Decision | None:
         """:meth:`decide` for top-p without top-k (no penalties, no min-p), in one compiled
         call: the nucleus, the prefix weights the stage records need, and llama.cpp's stages
         (tw_nucleus_draw). The same numbers as the calls it joins; None: it could not take
@@ -741,11 +754,15 @@ class StepSampler(NumpyPath):
                 cand_list, self._truncated_weights[:prefix].tolist(),
                 self._truncated_cum[:prefix].tolist(), logits_list[0], _log_z(m, z),
                 stage_sizes, selected, stages, forced, keep, mass)
+            rank = _rank_among(cand_list, token)
+            logit, rank = (logits_list[rank - 1], rank) if rank else _raw_rank(x, token)
         else:
             token, final_prob, stages = self._call_records(
                 cand_list, [self.n_vocab, keep, keep], n, prefix)
-        return Decision(token, final_prob, _rank_among(cand_list, token), m, z, sum_ex,
-                        cand_list, logits_list, cand_list, None, stages, 0.0, False)
+            rank_f, logit = self._truncated_recs[4 * k + 2:4 * k + 4].tolist()
+            rank = int(rank_f)
+        return Decision(token, final_prob, rank, m, z, sum_ex, cand_list, logits_list,
+                        cand_list, None, stages, 0.0, False, logit=logit)
 
     def _call_records(self, head: list[int], survivors: list[int], n: int,
                       prefix: int) -> tuple[int, float, list[Stage]]:
