@@ -365,8 +365,8 @@ class StepSampler(NumpyPath):
             # which sampler's size each stage record reads: top-k's, top-p's (or top-k's
             # when off), min-p's (or the one before when off), as _records reads them
             top_p_at = 1 if s.top_p < 1.0 else 0
-            self._stage_of = np.array([0, top_p_at, 2 if self.min_p is not None else top_p_at],
-                                      dtype=np.int32)
+            self._stage_at = (0, top_p_at, 2 if self.min_p is not None else top_p_at)
+            self._stage_of = np.array(self._stage_at, dtype=np.int32)
             self._truncated_args = (
                 self._truncated_weights.ctypes.data, self._truncated_cum.ctypes.data,
                 self.k_display, self._shown_ids.ctypes.data, self._shown_logits.ctypes.data,
@@ -721,9 +721,8 @@ class StepSampler(NumpyPath):
                 self._truncated_cum[:prefix].tolist(), logits_list[0], log_z, stage_sizes,
                 selected, stages, forced)
         else:
-            stage_of = self._stage_of.tolist()
             token, final_prob, stages = self._call_records(
-                cand_list, [stage_sizes[i] for i in stage_of], n, prefix)
+                cand_list, [stage_sizes[i] for i in self._stage_at], n, prefix)
         return Decision(token, final_prob, _rank_among(cand_list, token), m, z, sum_ex,
                         cand_list, logits_list, cand_list, None, stages, 0.0, bool(copy_to))
 
