@@ -1372,6 +1372,12 @@ static PyObject *tw_candidates(PyObject *self, PyObject *const *args, Py_ssize_t
         PyTuple_SET_ITEM(c, 1, piece);
         PyTuple_SET_ITEM(c, 2, items[1]);
         PyTuple_SET_ITEM(c, 3, items[2]);
+        /* a record of numbers and bytes can be in no reference cycle: the cycle collector
+         * need not visit it (it untracks plain tuples so itself, never a subclass's), which
+         * keeps a full collection short with a long reply's records in memory */
+        if (!PyObject_GC_IsTracked(items[0]) && !PyObject_GC_IsTracked(piece) &&
+            !PyObject_GC_IsTracked(items[1]) && !PyObject_GC_IsTracked(items[2]))
+            PyObject_GC_UnTrack(c);
         PyTuple_SET_ITEM(out, i, c);
     }
     return out;
