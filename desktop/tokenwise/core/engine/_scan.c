@@ -39,11 +39,12 @@
 #define TW_EXPORT __attribute__((visibility("default")))
 #endif
 
-/* With GCC or clang on x86, the loops that read the whole vocabulary also come in AVX2
- * (32 or 64 floats a step instead of 16), taken where the CPU has it. Their results are the
- * same to the bit as the SSE2 ones, except chunk_dot's, whose sum is folded in another
- * order: one CPU always takes the same one, so its passes still agree with each other. */
-#if defined(TW_SSE2) && (defined(__GNUC__) || defined(__clang__)) && \
+/* With GCC or clang on x86 (not clang-cl, whose runtime may lack the CPU check), the loops
+ * that read the whole vocabulary also come in AVX2 (32 or 64 floats a step instead of 16),
+ * taken where the CPU has it. Their results are the same to the bit as the SSE2 ones, except
+ * chunk_dot's, whose sum is folded in another order: one CPU always takes the same one, so
+ * its passes still agree with each other. */
+#if defined(TW_SSE2) && (defined(__GNUC__) || defined(__clang__)) && !defined(_MSC_VER) && \
     (defined(__x86_64__) || defined(__i386__))
 #include <immintrin.h>
 #define TW_AVX2 1
