@@ -1,10 +1,14 @@
-"""The compiled pass's wide loops (AVX2, where the CPU has it) against its SSE2 ones.
+"""The compiled pass's shortcuts against the plain pass: the same numbers.
 
-The wide loops only look at 32 or 64 floats at once where SSE2 looks at 16: every block that
-may hold a candidate is still read float by float, so the candidates, the max, the heap's
-threshold and every count are the same to the bit. Only sum(exp(x - max) * x) is folded in
-another order (close, not equal). On a CPU without AVX2 both runs take SSE2 and the
-comparison still holds.
+The wide loops (AVX2, where the CPU has it) only look at 32 or 64 floats at once where SSE2
+looks at 16: every block that may hold a candidate is still read float by float, so the
+candidates, the max, the heap's threshold and every count are the same to the bit. Only
+sum(exp(x - max) * x) is folded in another order (close, not equal). On a CPU without AVX2
+both runs take SSE2 and the comparison still holds.
+
+The prepass starts each part's heap from a bound (the need-th largest of its blocks' largest
+logits) instead of the part's first logits: the heap takes in fewer logits and ends the same,
+so every number is the same to the bit.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from tokenwise.core.engine.compiled import (
 def wide_restored():
     yield
     compiled.use_avx2(True)
+    compiled.use_prepass(True)
 
 
 def _cases() -> dict[str, np.ndarray]:
@@ -97,6 +102,34 @@ def test_the_wide_loops_find_what_sse2_finds(name: str, need: int,
     best = np.sort(x[finite])[::-1][:need]
     assert np.frombuffer(wide["logits"], dtype=np.float32)[:need].tolist() == best.tolist()
     assert wide["above"][1] == int(np.count_nonzero(x > 0.0))
+
+
+@pytest.mark.parametrize("name", list(_cases()))
+@pytest.mark.parametrize("need", [1, 40, 300, 1024])
+def test_the_prepass_changes_no_number(name: str, need: int, wide_restored: None) -> None:
+    x = _cases()[name]
+    compiled.use_prepass(False)
+    plain = _run(x, need)
+    assert compiled.use_prepass(True)
+    bounded = _run(x, need)
+    assert bounded == plain
+
+
+def test_the_prepass_bound_holds_where_few_logits_rise_above_it(wide_restored: None) -> None:
+    """Ties at the bound, and fewer logits above it than are needed: the bound is then the
+    need-th largest, and every tie at it is a candidate."""
+    rng = np.random.default_rng(9)
+    x = np.minimum(rng.normal(-6.0, 1.0, 20000), 0.5).astype(np.float32)
+    x[::128] = 1.0  # every block's largest: the bound, and the need-th largest
+    x[[5, 77, 901]] = [4.0, 2.5, 2.0]  # three above it
+    x[12800:] = -5.0  # 100 ties at 1.0 in all, within what the candidates can hold
+    for prepass in (False, True):
+        compiled.use_prepass(prepass)
+        buf = CandidateBuffer(x.size)
+        count = _SCAN(x.ctypes.data, x.size, 40, _SOFTMAX_ADDRESS, *buf.scan_args)
+        assert count == 3 + 100  # the three, then every tie at 1.0
+        assert buf.logits[:4].tolist() == [4.0, 2.5, 2.0, 1.0]
+        assert buf.ids[3:count].tolist() == list(range(0, 12800, 128))
 
 
 def test_the_wide_loops_are_taken_where_the_cpu_has_them(wide_restored: None) -> None:

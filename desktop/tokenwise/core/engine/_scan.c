@@ -514,62 +514,122 @@ static void fold_tempered(const float *xc, int c0, int c, int len, float m, floa
     *tz += part;
 }
 
-/* one part of the pass: the heap, the moments, the candidates (see scan_collect) */
+#define TW_BLOCK 128        /* the prepass's blocks */
+#define TW_PART_CHUNKS 2048 /* the prepass's reach: a part's first 4M tokens */
+
+/* each TW_BLOCK floats' largest (NaN never; -inf for none) into bm; how many */
+static int block_maxima_c(const float *x, int len, float *bm) {
+    int q = 0;
+    for (int a = 0; a < len; a += TW_BLOCK, q++) {
+        const int end = len - a < TW_BLOCK ? len : a + TW_BLOCK;
+        float m = -INFINITY;
+        for (int j = a; j < end; j++)
+            if (x[j] > m) m = x[j];
+        bm[q] = m;
+    }
+    return q;
+}
+
+#ifdef TW_AVX2
+TW_AVX2_FN static int block_maxima_avx2(const float *x, int len, float *bm) {
+    int q = 0, a = 0;
+    const __m256 none = _mm256_set1_ps(-INFINITY);
+    for (; a + TW_BLOCK <= len; a += TW_BLOCK, q++) {
+        /* max(load, acc): a NaN loaded leaves acc as it was, as `x > m` does */
+        __m256 m0 = none, m1 = none, m2 = none, m3 = none;
+        for (int j = a; j < a + TW_BLOCK; j += 32) {
+            m0 = _mm256_max_ps(_mm256_loadu_ps(x + j), m0);
+            m1 = _mm256_max_ps(_mm256_loadu_ps(x + j + 8), m1);
+            m2 = _mm256_max_ps(_mm256_loadu_ps(x + j + 16), m2);
+            m3 = _mm256_max_ps(_mm256_loadu_ps(x + j + 24), m3);
+        }
+        const __m256 m = _mm256_max_ps(_mm256_max_ps(m0, m1), _mm256_max_ps(m2, m3));
+        __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
+        bm[q] = _mm_cvtss_f32(h);
+    }
+    if (a < len) q += block_maxima_c(x + a, len - a, bm + q);
+    return q;
+}
+#endif
+
+/* Whether scan_part takes the prepass below (1, the default) or starts its heap from the
+ * part's first logits (0): the same results either way (the tests compare them). */
+static int tw_prepass_on = 1;
+
+TW_EXPORT int tw_scan_prepass(int on) {
+    tw_prepass_on = on != 0;
+    return tw_prepass_on;
+}
+
+static int block_maxima(const float *x, int len, float *bm) {
+#ifdef TW_AVX2
+    if (tw_avx2()) return block_maxima_avx2(x, len, bm);
+#endif
+    return block_maxima_c(x, len, bm);
+}
+
+/* one part of the pass: the heap, the moments, the candidates (see scan_collect).
+ *
+ * A prepass over the part (it brings the part into the core's second-level cache, which the
+ * main pass then reads) takes each block's largest logit: each chunk's largest, for the
+ * running max the moments are relative to, and a lower bound of the part's need-th largest,
+ * the need-th largest of the blocks' (logits of the part themselves). The heap starts full of
+ * that bound instead of the part's first logits, so the main pass takes in only what rises
+ * above it: a few dozen logits instead of the hundreds a heap fed in the vocabulary's order
+ * takes (need * ln(tokens / need)). Its smallest at the end is the part's need-th largest all
+ * the same: where fewer than need logits are above the bound, the bound is it. */
 static void scan_part(tw_part *p) {
     const float *x = p->x;
     float *heap = p->heap;
     const int need = p->need;
     float chunk[TW_CHUNK];
-    int i = p->a;
-    float m = x[i];
-    for (int k = 0; k < need; k++, i++) {
-        heap[k] = x[i];
-        if (x[i] > m) m = x[i];
+    float cmax[TW_PART_CHUNKS];
+    const int c0 = p->a / TW_CHUNK;
+    /* the prepass; the heap holds the blocks' best meanwhile */
+    for (int k = 0; k < need; k++) heap[k] = -INFINITY;
+    float bound = -INFINITY;
+    const int reach = tw_prepass_on ? TW_PART_CHUNKS : 0;
+    for (int a = p->a, c = 0; a < p->b && c < reach; a += TW_CHUNK, c++) {
+        const int len = p->b - a < TW_CHUNK ? p->b - a : TW_CHUNK;
+        float bm[TW_CHUNK / TW_BLOCK];
+        const int nb = block_maxima(x + a, len, bm);
+        float cm = -INFINITY;
+        for (int q = 0; q < nb; q++) {
+            if (bm[q] > cm) cm = bm[q];
+            if (bm[q] > bound) bound = heap_take(heap, need, bm[q]);
+        }
+        cmax[c] = cm;
     }
-    for (int k = need / 2 - 1; k >= 0; k--) sift_down(heap, need, k);
-    float low = heap[0];
+    for (int k = 0; k < need; k++) heap[k] = bound;
+    float low = bound;
+    float m = -INFINITY;
+    int i = p->a;
     double z = 0.0, s = 0.0, tz = 0.0;
     float m_prev = -INFINITY, mt_prev = -INFINITY;
     float tmp[TW_CHUNK];
     int count = 0;
-    const int c0 = p->a / TW_CHUNK;
     for (int a = p->a; a < p->b; a += TW_CHUNK) {
         const int len = p->b - a < TW_CHUNK ? p->b - a : TW_CHUNK;
         const int end = a + len;
-        /* whether the chunk may hold a token at or above low: the first one (its first
-         * tokens are in the heap), or a block found so; if not, collect finds nothing */
-        int seen = a == p->a;
+        const int c = a / TW_CHUNK - c0;
+        const float cm = c < reach ? cmax[c] : chunk_max(x + a, len, -INFINITY);
+        if (cm > m) m = cm;  /* the running max, to the chunk's end */
+        /* whether the chunk may hold a token at or above low: a block found so; if not,
+         * collect finds nothing */
+        int seen = 0;
         for (;;) {
             i = skip16(x, i, end, low, 1);
             if (i + 16 > end) break;
             seen = 1;
-            for (int j = i; j < i + 16; j++) {
-                if (x[j] > low) {
-                    if (x[j] > m) m = x[j];
-                    low = heap_take(heap, need, x[j]);
-                }
-            }
+            for (int j = i; j < i + 16; j++)
+                if (x[j] > low) low = heap_take(heap, need, x[j]);
             i += 16;
         }
         if (i < end) seen = 1;
-#ifdef TW_SSE2
-        for (; i + 4 <= end; i += 4) {
-            __m128 v = _mm_loadu_ps(x + i);
-            if (!_mm_movemask_ps(_mm_cmpgt_ps(v, _mm_set1_ps(low)))) continue;
-            for (int j = i; j < i + 4; j++) {
-                if (x[j] > low) {
-                    if (x[j] > m) m = x[j];
-                    low = heap_take(heap, need, x[j]);
-                }
-            }
-        }
-#endif
-        for (; i < end; i++) {
-            if (x[i] > low) {
-                if (x[i] > m) m = x[i];
-                low = heap_take(heap, need, x[i]);
-            }
-        }
+        for (; i < end; i++)
+            if (x[i] > low) low = heap_take(heap, need, x[i]);
         if (p->softmax != NULL && p->moments)
             fold_chunk(x + a, c0, a / TW_CHUNK, len, m, &m_prev, &z, &s, p->softmax, chunk,
                        p->chunk_sums);

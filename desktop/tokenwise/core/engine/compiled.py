@@ -180,6 +180,17 @@ def use_avx2(allow: bool) -> bool:
     return bool(_SIMD_AVX2(int(allow))) if _SIMD_AVX2 is not None else False
 
 
+#: tw_scan_prepass: the pass's heap started from a prepass's bound (on) or not
+_SCAN_PREPASS = _bind("tw_scan_prepass", _i, [_i])
+
+
+def use_prepass(on: bool) -> bool:
+    """Whether the pass starts each part's heap from a bound its prepass finds (the
+    default) or from the part's first logits (for tests that compare the two). Returns
+    whether it does."""
+    return bool(_SCAN_PREPASS(int(on))) if _SCAN_PREPASS is not None else False
+
+
 #: tw_truncated: a top-k step's decision in one call
 _TRUNCATED = _bind("tw_truncated", _i, [
     _p, _i, _i, _p, _p, _i, _p, _p,  # as tw_scan
