@@ -80,7 +80,6 @@ def _scan_library() -> ctypes.CDLL | None:
 _LIB = _scan_library()
 
 
-
 def _compiled_pass() -> tuple[Callable[..., int] | None, tuple[Any, Any, int, Any] | None,
                               Any, Callable[..., int] | None, Callable[..., int] | None,
                               Callable[..., int] | None, Callable[..., int] | None]:

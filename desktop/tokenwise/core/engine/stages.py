@@ -344,23 +344,23 @@ class StepSampler(NumpyPath):
             _NUCLEUS_DRAW is not None and nucleus and self._scan is _SCAN and not s.greedy
             and self.min_p is None and self.k_display < _PYTHON_BELOW
             and self.need <= _SCAN_MAX_NEED and self._stages.one_call)
-        if self._truncated_call or self._nucleus_call:
+        if self._truncated_call or self._nucleus_call:  # what either call writes
             prefix = s.top_k if self._truncated_call else self.k_display
-            self._truncated_weights = np.zeros(prefix, dtype=np.float64)
-            self._truncated_cum = np.zeros(prefix, dtype=np.float64)
+            self._call_weights = np.zeros(prefix, dtype=np.float64)
+            self._call_cum = np.zeros(prefix, dtype=np.float64)
             # the size after each sampler, then the selected index
-            self._truncated_sizes = np.zeros(self._stages.sizes.size + 1, dtype=np.int64)
+            self._call_sizes = np.zeros(self._stages.sizes.size + 1, dtype=np.int64)
             self._shown_ids = np.zeros(self.k_display, dtype=np.int32)
             self._shown_logits = np.zeros(self.k_display, dtype=np.float32)
             # the records' probabilities: three stages', the final distribution's, the token
             # (tw_nucleus_draw: then the token's rank and raw logit)
-            self._truncated_recs = np.zeros(4 * self.k_display + 4, dtype=np.float64)
+            self._call_recs = np.zeros(4 * self.k_display + 4, dtype=np.float64)
         if self._nucleus_call:
             self._nucleus_args = (
-                self.k_display, self._truncated_weights.ctypes.data,
-                self._truncated_cum.ctypes.data, self.k_display, self._shown_ids.ctypes.data,
+                self.k_display, self._call_weights.ctypes.data,
+                self._call_cum.ctypes.data, self.k_display, self._shown_ids.ctypes.data,
                 self._shown_logits.ctypes.data, *self._stages.apply_args,
-                self._truncated_sizes.ctypes.data, self._truncated_recs.ctypes.data)
+                self._call_sizes.ctypes.data, self._call_recs.ctypes.data)
         if self._truncated_call:
             # which sampler's size each stage record reads: top-k's, top-p's (or top-k's
             # when off), min-p's (or the one before when off), as _records reads them
@@ -368,10 +368,10 @@ class StepSampler(NumpyPath):
             self._stage_at = (0, top_p_at, 2 if self.min_p is not None else top_p_at)
             self._stage_of = np.array(self._stage_at, dtype=np.int32)
             self._truncated_args = (
-                self._truncated_weights.ctypes.data, self._truncated_cum.ctypes.data,
+                self._call_weights.ctypes.data, self._call_cum.ctypes.data,
                 self.k_display, self._shown_ids.ctypes.data, self._shown_logits.ctypes.data,
-                *self._stages.apply_args, self._truncated_sizes.ctypes.data,
-                self._stage_of.ctypes.data, self._truncated_recs.ctypes.data)
+                *self._stages.apply_args, self._call_sizes.ctypes.data,
+                self._stage_of.ctypes.data, self._call_recs.ctypes.data)
 
     def _make(self, sampler: object) -> object:
         self._samplers.append(sampler)
@@ -695,8 +695,7 @@ class StepSampler(NumpyPath):
         same numbers as the calls it joins; None: it could not take the step (the other path
         does; nothing was drawn)."""
         assert _TRUNCATED is not None
-        s, buf, k = self.s, self.buf, self.k_display
-        top_k = s.top_k
+        buf, top_k = self.buf, self.s.top_k
         scanned = _TRUNCATED(
             address, self.n_vocab, need, None if split else _SOFTMAX_ADDRESS, *buf.scan_args,
             copy_to or None, min(need, top_k), min(need, top_k), *self._truncated_args)
@@ -704,25 +703,16 @@ class StepSampler(NumpyPath):
             return None
         m, z_found, s_found = buf.scan_out.tolist()
         z, sum_ex = _known_moments(m, z_found, s_found, not split)
-        sizes = self._truncated_sizes.tolist()
         prefix = min(need, top_k, scanned)
-        shown = min(k, scanned)
-        cand_list = self._shown_ids[:shown].tolist()
-        logits_list = self._shown_logits[:shown].tolist()
-        *stage_sizes, selected = sizes
-        n = stage_sizes[-1]
-        if (forced is not None or selected < 0 or n <= 0 or prefix < 1
+        cand_list, logits_list, stage_sizes, selected = self._call_outputs(scanned)
+        if (forced is not None or selected < 0 or stage_sizes[-1] <= 0 or prefix < 1
                 or max(stage_sizes[:3]) >= self.n_vocab):
-            # what the call leaves to Python: _records, from the same weights
             log_z = _log_z(m, z) if z is not None else math.nan  # split: not reached
-            stages: list[Stage] = []
-            token, final_prob = self._records(
-                cand_list, self._truncated_weights[:prefix].tolist(),
-                self._truncated_cum[:prefix].tolist(), logits_list[0], log_z, stage_sizes,
-                selected, stages, forced)
+            token, final_prob, stages = self._python_records(
+                cand_list, logits_list, prefix, log_z, stage_sizes, selected, forced)
         else:
             token, final_prob, stages = self._call_records(
-                cand_list, [stage_sizes[i] for i in self._stage_at], n, prefix)
+                cand_list, [stage_sizes[i] for i in self._stage_at], stage_sizes[-1], prefix)
         return Decision(token, final_prob, _rank_among(cand_list, token), m, z, sum_ex,
                         cand_list, logits_list, cand_list, None, stages, 0.0, bool(copy_to))
 
@@ -742,26 +732,42 @@ class StepSampler(NumpyPath):
         m, z, sum_ex, keep_f, mass, depth = buf.nucleus_out.tolist()
         keep = int(keep_f)
         self._nucleus_depth = depth + 1.0
-        *stage_sizes, selected = self._truncated_sizes.tolist()
-        n = stage_sizes[-1]
-        shown = prefix = min(k, scanned)
-        cand_list = self._shown_ids[:shown].tolist()
-        logits_list = self._shown_logits[:shown].tolist()
-        if forced is not None or selected < 0 or n <= 0:
-            stages: list[Stage] = []
-            token, final_prob = self._records(
-                cand_list, self._truncated_weights[:prefix].tolist(),
-                self._truncated_cum[:prefix].tolist(), logits_list[0], _log_z(m, z),
-                stage_sizes, selected, stages, forced, keep, mass)
+        prefix = min(k, scanned)
+        cand_list, logits_list, stage_sizes, selected = self._call_outputs(scanned)
+        if forced is not None or selected < 0 or stage_sizes[-1] <= 0:
+            token, final_prob, stages = self._python_records(
+                cand_list, logits_list, prefix, _log_z(m, z), stage_sizes, selected, forced,
+                keep, mass)
             rank = _rank_among(cand_list, token)
             logit, rank = (logits_list[rank - 1], rank) if rank else _raw_rank(x, token)
         else:
             token, final_prob, stages = self._call_records(
-                cand_list, [self.n_vocab, keep, keep], n, prefix)
-            rank_f, logit = self._truncated_recs[4 * k + 2:4 * k + 4].tolist()
+                cand_list, [self.n_vocab, keep, keep], stage_sizes[-1], prefix)
+            rank_f, logit = self._call_recs[4 * k + 2:4 * k + 4].tolist()
             rank = int(rank_f)
         return Decision(token, final_prob, rank, m, z, sum_ex, cand_list, logits_list,
                         cand_list, None, stages, 0.0, False, logit=logit)
+
+    def _call_outputs(self, scanned: int) -> tuple[list[int], list[float], list[int], int]:
+        """What a one-call decision (tw_truncated, tw_nucleus_draw) wrote: the candidates
+        shown, their logits, the array's size after each sampler, and the selected index."""
+        *stage_sizes, selected = self._call_sizes.tolist()
+        shown = min(self.k_display, scanned)
+        return (self._shown_ids[:shown].tolist(), self._shown_logits[:shown].tolist(),
+                stage_sizes, selected)
+
+    def _python_records(
+        self, head: list[int], logits: list[float], prefix: int, log_z: float,
+        stage_sizes: list[int], selected: int, forced: int | None, keep: int = 0,
+        kept_mass: float = 1.0,
+    ) -> tuple[int, float, list[Stage]]:
+        """What a one-call decision leaves to Python (a forced token, a stage that keeps
+        the whole vocabulary): :meth:`_records`, from the weights the call wrote."""
+        stages: list[Stage] = []
+        token, final_prob = self._records(
+            head, self._call_weights[:prefix].tolist(), self._call_cum[:prefix].tolist(),
+            logits[0], log_z, stage_sizes, selected, stages, forced, keep, kept_mass)
+        return token, final_prob, stages
 
     def _call_records(self, head: list[int], survivors: list[int], n: int,
                       prefix: int) -> tuple[int, float, list[Stage]]:
@@ -770,7 +776,7 @@ class StepSampler(NumpyPath):
         were computed in the call. ``survivors``: the top-k, top-p and min-p stages' sizes;
         ``n``: the final distribution's."""
         k = self.k_display
-        recs = self._truncated_recs.tolist()
+        recs = self._call_recs.tolist()
         labels = self.labels
         stages = []
         for i, name in enumerate((STAGE_TOP_K, STAGE_TOP_P, STAGE_MIN_P)):
