@@ -704,7 +704,9 @@ class StepSampler(NumpyPath):
         m, z_found, s_found = buf.scan_out.tolist()
         z, sum_ex = _known_moments(m, z_found, s_found, not split)
         prefix = min(need, top_k, scanned)
-        cand_list, logits_list, stage_sizes, selected = self._call_outputs(scanned)
+        *stage_sizes, selected = self._call_sizes.tolist()
+        cand_list = self._shown_ids[:min(self.k_display, scanned)].tolist()
+        logits_list = self._shown_logits[:len(cand_list)].tolist()
         if (forced is not None or selected < 0 or stage_sizes[-1] <= 0 or prefix < 1
                 or max(stage_sizes[:3]) >= self.n_vocab):
             log_z = _log_z(m, z) if z is not None else math.nan  # split: not reached
@@ -733,7 +735,9 @@ class StepSampler(NumpyPath):
         keep = int(keep_f)
         self._nucleus_depth = depth + 1.0
         prefix = min(k, scanned)
-        cand_list, logits_list, stage_sizes, selected = self._call_outputs(scanned)
+        *stage_sizes, selected = self._call_sizes.tolist()
+        cand_list = self._shown_ids[:prefix].tolist()
+        logits_list = self._shown_logits[:prefix].tolist()
         if forced is not None or selected < 0 or stage_sizes[-1] <= 0:
             token, final_prob, stages = self._python_records(
                 cand_list, logits_list, prefix, _log_z(m, z), stage_sizes, selected, forced,
@@ -747,14 +751,6 @@ class StepSampler(NumpyPath):
             rank = int(rank_f)
         return Decision(token, final_prob, rank, m, z, sum_ex, cand_list, logits_list,
                         cand_list, None, stages, 0.0, False, logit=logit)
-
-    def _call_outputs(self, scanned: int) -> tuple[list[int], list[float], list[int], int]:
-        """What a one-call decision (tw_truncated, tw_nucleus_draw) wrote: the candidates
-        shown, their logits, the array's size after each sampler, and the selected index."""
-        *stage_sizes, selected = self._call_sizes.tolist()
-        shown = min(self.k_display, scanned)
-        return (self._shown_ids[:shown].tolist(), self._shown_logits[:shown].tolist(),
-                stage_sizes, selected)
 
     def _python_records(
         self, head: list[int], logits: list[float], prefix: int, log_z: float,
