@@ -6,9 +6,15 @@ candidates, the max, the heap's threshold and every count are the same to the bi
 sum(exp(x - max) * x) is folded in another order (close, not equal). On a CPU without AVX2
 both runs take SSE2 and the comparison still holds.
 
-The prepass starts each part's heap from a bound (the need-th largest of its blocks' largest
-logits) instead of the part's first logits: the heap takes in fewer logits and ends the same,
-so every number is the same to the bit.
+The exponentials come from the pass's own AVX-512 or AVX2 loop where the CPU has it, else
+from ggml's softmax kernel: the plain run here takes ggml's, so its sums are close, not equal
+(test_exp_loops.py holds each loop to the textbook).
+
+The prepass finds a bound below each part's need-th largest logit (from its blocks' largest)
+and the main pass collects only what reaches it, where the plain pass keeps a heap whose
+threshold rises as it reads: every number is the same to the bit. Where the bound collects
+more than the candidates hold (a crowd just below the best), or the blocks are fewer than the
+logits wanted, the heap takes the part after all.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from tokenwise.core.engine.compiled import (
 def wide_restored():
     yield
     compiled.use_avx2(True)
+    compiled.use_exps(2)
     compiled.use_prepass(True)
 
 
@@ -53,6 +60,12 @@ def _cases() -> dict[str, np.ndarray]:
     masked[: 5 * 2048 + 3] = -np.inf  # a masked start, then the best appears late
     masked[-11] = 30.0
     cases["masked-then-late"] = masked
+    crowd = (rng.standard_normal(262144) * 2.0).astype(np.float32)
+    crowd[rng.choice(131072, 6000, replace=False)] = rng.uniform(10.0, 10.05, 6000)
+    cases["crowd-below-best"] = crowd  # more at the bound than a part's candidates hold
+    spread = (rng.standard_normal(131072) - 200.0).astype(np.float32)
+    spread[::128] = np.linspace(0.0, -120.0, 1024, dtype=np.float32)  # blocks 120 nats apart
+    cases["blocks-spread-wide"] = spread  # the bound's bins hold too few: a selection
     return cases
 
 
@@ -86,14 +99,21 @@ def test_the_wide_loops_find_what_sse2_finds(name: str, need: int,
                                              wide_restored: None) -> None:
     x = _cases()[name]
     compiled.use_avx2(False)
+    compiled.use_exps(0)
     narrow = _run(x, need)
     compiled.use_avx2(True)
+    compiled.use_exps(2)
     wide = _run(x, need)
-    for key in ("count", "ids", "logits", "m", "z", "chunk_sums", "selected", "nucleus",
-                "above"):
+    for key in ("count", "ids", "logits", "m", "selected", "above"):
         assert wide[key] == narrow[key], key
+    # the nucleus: its size and depth the same, its mass close (the sums are)
+    assert wide["nucleus"][:2] == narrow["nucleus"][:2]
+    assert wide["nucleus"][2] == pytest.approx(narrow["nucleus"][2], rel=1e-6)
+    assert wide["z"] == pytest.approx(narrow["z"], rel=1e-6)
+    assert np.frombuffer(wide["chunk_sums"]) == pytest.approx(
+        np.frombuffer(narrow["chunk_sums"]), rel=1e-6, abs=1e-300)
     assert wide["s"] == pytest.approx(narrow["s"], rel=1e-5, abs=1e-3)
-    assert wide["moments"][0] == narrow["moments"][0]
+    assert wide["moments"][0] == pytest.approx(narrow["moments"][0], rel=1e-6)
     assert wide["moments"][1] == pytest.approx(narrow["moments"][1], rel=1e-5, abs=1e-3)
     # and the pass's own halves agree in each: tw_moments folds as tw_scan did
     assert wide["moments"] == [wide["z"], wide["s"]]

@@ -5,7 +5,8 @@
  * does the whole-vocabulary work in one call and one pass, chunk by chunk while the chunk is
  * in L1: the best `need` logits so far (a small min-heap), every token at or above the heap's
  * smallest (which only rises), and sum(exp(x - max)) and sum(exp(x - max) * x) relative to
- * the running max through ggml's own vectorised softmax kernel. The candidates are written
+ * the running max, in this file's own AVX-512 or AVX2 loop (ggml's exp polynomial) where the
+ * CPU has one, else through ggml's own vectorised softmax kernel. The candidates are written
  * sorted (best first, lower id first on equal logits, as llama.cpp sorts) into the
  * llama_token_data array the samplers read.
  * With no truncating stage, tw_tempered and tw_pick draw from softmax(x / T) over the
@@ -80,10 +81,20 @@ typedef struct {
     float p;
 } tw_token;
 
+/* what chunk_exps computes of one chunk (see it): its sums, and the weights themselves */
+#define TW_EXP_MOMENTS 1
+#define TW_EXP_TEMPERED 2
+#define TW_EXP_WEIGHTS 4
+
+typedef struct {
+    double z, s, t;
+} tw_exp_sums;
+
 /* ggml_vec_soft_max_f32: y = exp(x - max), returns the sum */
 typedef double (*tw_softmax_fn)(int n, float *y, const float *x, float max);
 
 #define TW_CHUNK 2048
+#define TW_BLOCK 128 /* the prepass's blocks */
 #define TW_MAX_NEED 1024
 
 static void sift_down(float *heap, int size, int i) {
@@ -104,6 +115,35 @@ static float heap_take(float *heap, int size, float v) {
     heap[0] = v;
     sift_down(heap, size, 0);
     return heap[0];
+}
+
+/* the k-th largest (k from 1) of v[0..n), which it reorders; n >= k >= 1, no NaN */
+static float kth_largest(float *v, int n, int k) {
+    int lo = 0, hi = n - 1;
+    const int want = k - 1;  /* its place, largest first */
+    while (lo < hi) {
+        /* the median of three as the pivot, then a three-way partition around it */
+        const int mid = lo + (hi - lo) / 2;
+        float a = v[lo], b = v[mid], c = v[hi];
+        const float pivot = a > b ? (b > c ? b : (a > c ? c : a)) : (a > c ? a : (b > c ? c : b));
+        int lt = lo, i = lo, gt = hi;  /* [lo, lt) above it, [lt, i) equal, (gt, hi] below */
+        while (i <= gt) {
+            const float x = v[i];
+            if (x > pivot) {
+                v[i++] = v[lt];
+                v[lt++] = x;
+            } else if (x < pivot) {
+                v[i] = v[gt];
+                v[gt--] = x;
+            } else {
+                i++;
+            }
+        }
+        if (want < lt) hi = lt - 1;
+        else if (want > gt) lo = gt + 1;
+        else return pivot;
+    }
+    return v[want];
 }
 
 /* best first, lower id first on equal logits: llama.cpp's order */
@@ -255,13 +295,22 @@ static int compact(tw_token *cands, int count, float low) {
 }
 
 /* every token of one chunk at or above `low`, ids ascending, after the `count` found so far;
- * a full buffer is compacted first; past `cap` after that, only counted (the caller fails) */
-static int collect(const float *xc, int a, int len, float low, tw_token *cands, int cap,
-                   int count) {
+ * a full buffer is compacted first; past `cap` after that, only counted (the caller fails).
+ * bm: the chunk's blocks' largest logits (NULL: not known), to pass over the blocks whose
+ * largest is below `low` */
+static int collect(const float *xc, int a, int len, float low, const float *bm,
+                   tw_token *cands, int cap, int count) {
     int j = 0;
     for (;;) {
-        j = skip16(xc, j, len, low, 1);
-        const int stop = j + 16 <= len ? j + 16 : len;  /* a block, or the tail */
+        int end = len;  /* where this look ends: the chunk's end, or its block's */
+        if (bm != NULL) {
+            while (j < len && !(bm[j / TW_BLOCK] >= low)) j = (j / TW_BLOCK + 1) * TW_BLOCK;
+            if (j >= len) return count;
+            end = (j / TW_BLOCK + 1) * TW_BLOCK;
+            if (end > len) end = len;
+        }
+        j = skip16(xc, j, end, low, 1);
+        const int stop = j + 16 <= end ? j + 16 : end;  /* a block, or the tail */
         for (; j < stop; j++) {
             if (xc[j] >= low) {
                 if (count == cap) count = compact(cands, count, low);
@@ -277,12 +326,12 @@ static int collect(const float *xc, int a, int len, float low, tw_token *cands, 
     }
 }
 
-/* The moments of the vocabulary so far, relative to the running max `m`: one chunk folded
- * in, after rescaling what came before when the max rose. tw_scan and tw_moments both use
- * it, with the same running max, so their results are the same to the bit. */
-static void fold_chunk(const float *xc, int c0, int c, int len, float m, float *m_prev,
-                       double *z, double *s, tw_softmax_fn softmax, float *chunk,
-                       double *chunk_sums) {
+/* The moments of the vocabulary so far, relative to the running max `m`: one chunk's share
+ * (chunk_exps) folded in, after rescaling what came before when the max rose. tw_scan and
+ * tw_moments both use it, with the same running max, so their results are the same to the
+ * bit. */
+static void fold_chunk(int c0, int c, float m, float *m_prev, double *z, double *s,
+                       double *chunk_sums, const tw_exp_sums *e) {
     if (m == -INFINITY) {  /* nothing but masked tokens so far */
         if (chunk_sums != NULL) chunk_sums[c] = 0.0;
         return;
@@ -295,10 +344,9 @@ static void fold_chunk(const float *xc, int c0, int c, int len, float m, float *
             for (int q = c0; q < c; q++) chunk_sums[q] *= f;
         *m_prev = m;
     }
-    const double part = softmax(len, chunk, xc, m);
-    *z += part;
-    *s += chunk_dot(chunk, xc, len);
-    if (chunk_sums != NULL) chunk_sums[c] = part;
+    *z += e->z;
+    *s += e->s;
+    if (chunk_sums != NULL) chunk_sums[c] = e->z;
 }
 
 /* the largest of one chunk's logits above m (NaN never wins, as in `x > m`) */
@@ -427,20 +475,354 @@ TW_AVX2_FN static int scale_avx2(const float *x, int len, float s, float *tmp) {
 }
 #endif
 
-/* exp((x - m) * inv_t) of one chunk into y (scaled through tmp unless inv_t is 1); its sum */
-static double tempered_chunk(const float *xc, int len, float m, float inv_t,
-                             tw_softmax_fn softmax, float *y, float *tmp) {
-    if (inv_t == 1.0f) return softmax(len, y, xc, m);
-    int j = 0;
+/* ------------------------------------------------------------------ the exponentials
+ *
+ * Each chunk's exponentials, in one loop over it: any of
+ *   the moments: sum(e) and sum(e * x) over e > 0, where e = exp(x - m);
+ *   the tempered sum: sum(w), where w = exp(x * inv_t - m * inv_t) (e itself at inv_t 1);
+ *   the tempered weights w themselves, into y (tw_pick's walk through one chunk).
+ * With AVX-512 or AVX2 and FMA, a loop of this file's own computes them together, with ggml's
+ * own polynomial for exp (the same as ggml_vec_soft_max_f32's); the sums of e and w are
+ * carried in double, sum(e * x) in float as chunk_dot does. It reads each logit once and
+ * writes nothing, where ggml's softmax kernel (taken elsewhere) writes e to a buffer that
+ * chunk_dot reads again, and sums each vector across its lanes before the next.
+ * Every caller of one CPU takes the same loop, with the same arithmetic for each sum whatever
+ * else it computes with it: the moments of tw_scan and of tw_moments agree to the bit, as do
+ * the tempered sums of tw_scan_tempered with or without the moments, and tw_pick walks
+ * through the weights its chunk's sum was made of. */
+/* which loop: 0 ggml's softmax kernel and chunk_dot, 1 AVX2 and FMA, 2 AVX-512 */
+static int tw_exp_level = -1;  /* -1: not asked yet (a race writes the same value) */
+
 #ifdef TW_AVX2
-    if (tw_avx2()) j = scale_avx2(xc, len, inv_t, tmp);
+#define TW_FMA_FN __attribute__((target("avx2,fma")))
+#define TW_AVX512_FN __attribute__((target("avx512f,avx2,fma")))
+#define TW_INLINE inline __attribute__((always_inline))
+
+static int tw_cpu_exp_level(void) {
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) return 2;
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 1 : 0;
+}
+
+/* ggml's exp (vec.h, ggml_v_expf for AVX-512), as it is there */
+TW_AVX512_FN static TW_INLINE __m512 exp16(__m512 x) {
+    const __m512 r = _mm512_set1_ps(0x1.8p23f);
+    const __m512 z = _mm512_fmadd_ps(x, _mm512_set1_ps(0x1.715476p+0f), r);
+    const __m512 n = _mm512_sub_ps(z, r);
+    const __m512 b = _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.7f7d1cp-20f),
+                                      _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.62e4p-1f), x));
+    const __mmask16 d = _mm512_cmp_ps_mask(_mm512_abs_ps(n), _mm512_set1_ps(192), _CMP_GT_OQ);
+    const __m512 u = _mm512_mul_ps(b, b);
+    const __m512 j = _mm512_fmadd_ps(
+        _mm512_fmadd_ps(_mm512_fmadd_ps(_mm512_set1_ps(0x1.0e4020p-7f), b,
+                                        _mm512_set1_ps(0x1.573e2ep-5f)),
+                        u,
+                        _mm512_fmadd_ps(_mm512_set1_ps(0x1.555e66p-3f), b,
+                                        _mm512_set1_ps(0x1.fffdb6p-2f))),
+        u, _mm512_fmadd_ps(_mm512_set1_ps(0x1.ffffecp-1f), b, _mm512_set1_ps(1.0f)));
+    const __m512 res = _mm512_scalef_ps(j, n);
+    if (_mm512_kortestz(d, d)) return res;
+    const __m512 zero = _mm512_setzero_ps();
+    const __m512 alt = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(n, zero, _CMP_LE_OQ),
+                                            _mm512_set1_ps(INFINITY), zero);
+    return _mm512_mask_blend_ps(d, res, alt);
+}
+
+/* a float vector's 16 lanes, added into two double vectors of 8 */
+TW_AVX512_FN static TW_INLINE void add_wide16(__m512d *lo, __m512d *hi, __m512 v) {
+    *lo = _mm512_add_pd(*lo, _mm512_cvtps_pd(_mm512_castps512_ps256(v)));
+    *hi = _mm512_add_pd(*hi, _mm512_cvtps_pd(_mm256_castpd_ps(
+                                 _mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))));
+}
+
+/* 16 logits' weights: e = exp(x - m) (the moments'), w = exp(x * inv_t - m * inv_t) (the
+ * tempered ones; e itself at inv_t 1) */
+TW_AVX512_FN static TW_INLINE __m512 weights16(__m512 v, __m512 vm, __m512 vit, __m512 vmt,
+                                               int unit) {
+    return exp16(unit ? _mm512_sub_ps(v, vm) : _mm512_fmsub_ps(v, vit, vmt));
+}
+
+/* 64 logits' share (4 vectors, or 1, the lanes past the chunk -inf, a weight of 0): their e
+ * and w added pairwise, then to z and t; their e * x to two float sums */
+TW_AVX512_FN static TW_INLINE void exps64(const __m512 *v, int nv, __m512 vm, __m512 vit,
+                                          __m512 vmt, int unit, int what, __m512 *z,
+                                          __m512 *s0, __m512 *s1, __m512 *t, __m512 *w_out) {
+    const __m512 zero = _mm512_setzero_ps();
+    __m512 e[4], w[4];
+    for (int q = 0; q < nv; q++) {
+        if (what & TW_EXP_MOMENTS) e[q] = exp16(_mm512_sub_ps(v[q], vm));
+        if (what & (TW_EXP_TEMPERED | TW_EXP_WEIGHTS))
+            w[q] = unit && (what & TW_EXP_MOMENTS) ? e[q] : weights16(v[q], vm, vit, vmt, unit);
+    }
+    if (what & TW_EXP_MOMENTS) {
+        *z = _mm512_add_ps(*z, nv == 4 ? _mm512_add_ps(_mm512_add_ps(e[0], e[1]),
+                                                       _mm512_add_ps(e[2], e[3])) : e[0]);
+        for (int q = 0; q < nv; q++) {
+            const __mmask16 pos = _mm512_cmp_ps_mask(e[q], zero, _CMP_GT_OQ);
+            if (q & 1) *s1 = _mm512_mask3_fmadd_ps(e[q], v[q], *s1, pos);
+            else *s0 = _mm512_mask3_fmadd_ps(e[q], v[q], *s0, pos);
+        }
+    }
+    if (what & TW_EXP_TEMPERED) {
+        *t = _mm512_add_ps(*t, nv == 4 ? _mm512_add_ps(_mm512_add_ps(w[0], w[1]),
+                                                       _mm512_add_ps(w[2], w[3])) : w[0]);
+    }
+    if (what & TW_EXP_WEIGHTS)
+        for (int q = 0; q < nv; q++) w_out[q] = w[q];
+}
+
+TW_AVX512_FN static TW_INLINE void exps_avx512_body(const float *xc, int len, float m,
+                                                    float inv_t, int what, float *y,
+                                                    tw_exp_sums *out) {
+    const __m512 vm = _mm512_set1_ps(m), vit = _mm512_set1_ps(inv_t);
+    const __m512 vmt = _mm512_set1_ps(m * inv_t);
+    const int unit = inv_t == 1.0f;
+    __m512d zl = _mm512_setzero_pd(), zh = zl, tl = zl, th = zl;
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0;
+    __m512 v[4], w[4];
+    int j = 0;
+    /* 256 logits' sums in float, then in double */
+    while (j < len) {
+        __m512 z = _mm512_setzero_ps(), t = z;
+        const int stop = len - j < 256 ? len : j + 256;
+        for (; j + 64 <= stop; j += 64) {
+            for (int q = 0; q < 4; q++) v[q] = _mm512_loadu_ps(xc + j + 16 * q);
+            exps64(v, 4, vm, vit, vmt, unit, what, &z, &s0, &s1, &t, w);
+            if (what & TW_EXP_WEIGHTS)
+                for (int q = 0; q < 4; q++) _mm512_storeu_ps(y + j + 16 * q, w[q]);
+        }
+        for (; j < stop; j += 16) {  /* the chunk's last 64 or fewer, a vector at a time */
+            const int left = stop - j < 16 ? stop - j : 16;
+            const __mmask16 k = (__mmask16)((1u << left) - 1u);
+            v[0] = _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), k, xc + j);
+            exps64(v, 1, vm, vit, vmt, unit, what, &z, &s0, &s1, &t, w);
+            if (what & TW_EXP_WEIGHTS) _mm512_mask_storeu_ps(y + j, k, w[0]);
+        }
+        if (what & TW_EXP_MOMENTS) add_wide16(&zl, &zh, z);
+        if (what & TW_EXP_TEMPERED) add_wide16(&tl, &th, t);
+    }
+    out->z = _mm512_reduce_add_pd(_mm512_add_pd(zl, zh));
+    out->s = _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+    out->t = _mm512_reduce_add_pd(_mm512_add_pd(tl, th));
+}
+
+TW_AVX512_FN static void exps_avx512(const float *xc, int len, float m, float inv_t,
+                                     int what, float *y, tw_exp_sums *out) {
+    switch (what) {  /* each a loop of its own, with only what it computes */
+    case TW_EXP_MOMENTS:
+        exps_avx512_body(xc, len, m, inv_t, TW_EXP_MOMENTS, y, out);
+        break;
+    case TW_EXP_TEMPERED:
+        exps_avx512_body(xc, len, m, inv_t, TW_EXP_TEMPERED, y, out);
+        break;
+    case TW_EXP_MOMENTS | TW_EXP_TEMPERED:
+        exps_avx512_body(xc, len, m, inv_t, TW_EXP_MOMENTS | TW_EXP_TEMPERED, y, out);
+        break;
+    default:
+        exps_avx512_body(xc, len, m, inv_t, TW_EXP_WEIGHTS, y, out);
+    }
+}
+
+/* ggml's exp (vec.h, ggml_v_expf for AVX2), as it is there */
+TW_FMA_FN static TW_INLINE __m256 exp8(__m256 x) {
+    const __m256 r = _mm256_set1_ps(0x1.8p23f);
+    const __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), r);
+    const __m256 n = _mm256_sub_ps(z, r);
+    const __m256 b = _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.7f7d1cp-20f),
+                                      _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.62e4p-1f), x));
+    const __m256i e = _mm256_slli_epi32(_mm256_castps_si256(z), 23);
+    const __m256 k = _mm256_castsi256_ps(
+        _mm256_add_epi32(e, _mm256_castps_si256(_mm256_set1_ps(1))));
+    const __m256i c = _mm256_castps_si256(
+        _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.f), n), _mm256_set1_ps(126),
+                      _CMP_GT_OQ));
+    const __m256 u = _mm256_mul_ps(b, b);
+    const __m256 j = _mm256_fmadd_ps(
+        _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), b,
+                                        _mm256_set1_ps(0x1.573e2ep-5f)),
+                        u,
+                        _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), b,
+                                        _mm256_set1_ps(0x1.fffdb6p-2f))),
+        u, _mm256_mul_ps(_mm256_set1_ps(0x1.ffffecp-1f), b));
+    if (!_mm256_movemask_ps(_mm256_castsi256_ps(c))) return _mm256_fmadd_ps(j, k, k);
+    const __m256i g = _mm256_and_si256(
+        _mm256_castps_si256(_mm256_cmp_ps(n, _mm256_setzero_ps(), _CMP_LE_OQ)),
+        _mm256_set1_epi32((int)0x82000000u));
+    const __m256 s1 =
+        _mm256_castsi256_ps(_mm256_add_epi32(g, _mm256_set1_epi32(0x7f000000)));
+    const __m256 s2 = _mm256_castsi256_ps(_mm256_sub_epi32(e, g));
+    const __m256i d = _mm256_castps_si256(
+        _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.f), n), _mm256_set1_ps(192),
+                      _CMP_GT_OQ));
+    return _mm256_or_ps(
+        _mm256_and_ps(_mm256_castsi256_ps(d), _mm256_mul_ps(s1, s1)),
+        _mm256_andnot_ps(
+            _mm256_castsi256_ps(d),
+            _mm256_or_ps(
+                _mm256_and_ps(_mm256_castsi256_ps(c),
+                              _mm256_mul_ps(_mm256_fmadd_ps(s2, j, s2), s1)),
+                _mm256_andnot_ps(_mm256_castsi256_ps(c), _mm256_fmadd_ps(k, j, k)))));
+}
+
+TW_FMA_FN static TW_INLINE void add_wide8(__m256d *lo, __m256d *hi, __m256 v) {
+    *lo = _mm256_add_pd(*lo, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+    *hi = _mm256_add_pd(*hi, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+}
+
+TW_FMA_FN static TW_INLINE __m256 weights8(__m256 v, __m256 vm, __m256 vit, __m256 vmt,
+                                           int unit) {
+    return exp8(unit ? _mm256_sub_ps(v, vm) : _mm256_fmsub_ps(v, vit, vmt));
+}
+
+/* exps64 in AVX2: 32 logits (4 vectors, or 1) */
+TW_FMA_FN static TW_INLINE void exps32(const __m256 *v, int nv, __m256 vm, __m256 vit,
+                                       __m256 vmt, int unit, int what, __m256 *z,
+                                       __m256 *s0, __m256 *s1, __m256 *t, __m256 *w_out) {
+    const __m256 zero = _mm256_setzero_ps();
+    __m256 e[4], w[4];
+    for (int q = 0; q < nv; q++) {
+        if (what & TW_EXP_MOMENTS) e[q] = exp8(_mm256_sub_ps(v[q], vm));
+        if (what & (TW_EXP_TEMPERED | TW_EXP_WEIGHTS))
+            w[q] = unit && (what & TW_EXP_MOMENTS) ? e[q] : weights8(v[q], vm, vit, vmt, unit);
+    }
+    if (what & TW_EXP_MOMENTS) {
+        *z = _mm256_add_ps(*z, nv == 4 ? _mm256_add_ps(_mm256_add_ps(e[0], e[1]),
+                                                       _mm256_add_ps(e[2], e[3])) : e[0]);
+        for (int q = 0; q < nv; q++) {
+            const __m256 ex = _mm256_and_ps(_mm256_cmp_ps(e[q], zero, _CMP_GT_OQ),
+                                            _mm256_mul_ps(e[q], v[q]));
+            if (q & 1) *s1 = _mm256_add_ps(*s1, ex);
+            else *s0 = _mm256_add_ps(*s0, ex);
+        }
+    }
+    if (what & TW_EXP_TEMPERED) {
+        *t = _mm256_add_ps(*t, nv == 4 ? _mm256_add_ps(_mm256_add_ps(w[0], w[1]),
+                                                       _mm256_add_ps(w[2], w[3])) : w[0]);
+    }
+    if (what & TW_EXP_WEIGHTS)
+        for (int q = 0; q < nv; q++) w_out[q] = w[q];
+}
+
+TW_FMA_FN static TW_INLINE void exps_avx2_body(const float *xc, int len, float m, float inv_t,
+                                               int what, float *y, tw_exp_sums *out) {
+    const __m256 vm = _mm256_set1_ps(m), vit = _mm256_set1_ps(inv_t);
+    const __m256 vmt = _mm256_set1_ps(m * inv_t);
+    const int unit = inv_t == 1.0f;
+    __m256d zl = _mm256_setzero_pd(), zh = zl, tl = zl, th = zl;
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0;
+    __m256 v[4], w[4];
+    int j = 0;
+    /* 128 logits' sums in float, then in double */
+    while (j < len) {
+        __m256 z = _mm256_setzero_ps(), t = z;
+        const int stop = len - j < 128 ? len : j + 128;
+        for (; j + 32 <= stop; j += 32) {
+            for (int q = 0; q < 4; q++) v[q] = _mm256_loadu_ps(xc + j + 8 * q);
+            exps32(v, 4, vm, vit, vmt, unit, what, &z, &s0, &s1, &t, w);
+            if (what & TW_EXP_WEIGHTS)
+                for (int q = 0; q < 4; q++) _mm256_storeu_ps(y + j + 8 * q, w[q]);
+        }
+        for (; j < stop; j += 8) {  /* the chunk's last 32 or fewer, a vector at a time */
+            const int left = stop - j < 8 ? stop - j : 8;
+            float lanes[8];
+            for (int q = 0; q < 8; q++) lanes[q] = q < left ? xc[j + q] : -INFINITY;
+            v[0] = _mm256_loadu_ps(lanes);
+            exps32(v, 1, vm, vit, vmt, unit, what, &z, &s0, &s1, &t, w);
+            if (what & TW_EXP_WEIGHTS) {
+                _mm256_storeu_ps(lanes, w[0]);
+                memcpy(y + j, lanes, sizeof(float) * (size_t)left);
+            }
+        }
+        if (what & TW_EXP_MOMENTS) add_wide8(&zl, &zh, z);
+        if (what & TW_EXP_TEMPERED) add_wide8(&tl, &th, t);
+    }
+    double d[4];
+    _mm256_storeu_pd(d, _mm256_add_pd(zl, zh));
+    out->z = (d[0] + d[1]) + (d[2] + d[3]);
+    _mm256_storeu_pd(d, _mm256_add_pd(tl, th));
+    out->t = (d[0] + d[1]) + (d[2] + d[3]);
+    float f[8];
+    _mm256_storeu_ps(f, _mm256_add_ps(s0, s1));
+    out->s = ((f[0] + f[1]) + (f[2] + f[3])) + ((f[4] + f[5]) + (f[6] + f[7]));
+}
+
+TW_FMA_FN static void exps_avx2(const float *xc, int len, float m, float inv_t, int what,
+                                float *y, tw_exp_sums *out) {
+    switch (what) {
+    case TW_EXP_MOMENTS:
+        exps_avx2_body(xc, len, m, inv_t, TW_EXP_MOMENTS, y, out);
+        break;
+    case TW_EXP_TEMPERED:
+        exps_avx2_body(xc, len, m, inv_t, TW_EXP_TEMPERED, y, out);
+        break;
+    case TW_EXP_MOMENTS | TW_EXP_TEMPERED:
+        exps_avx2_body(xc, len, m, inv_t, TW_EXP_MOMENTS | TW_EXP_TEMPERED, y, out);
+        break;
+    default:
+        exps_avx2_body(xc, len, m, inv_t, TW_EXP_WEIGHTS, y, out);
+    }
+}
+#endif
+
+static int exp_level(void) {
+#ifdef TW_AVX2
+    if (tw_exp_level < 0) tw_exp_level = tw_cpu_exp_level();
+    return tw_exp_level;
+#else
+    return 0;
+#endif
+}
+
+/* Which loop computes the exponentials: at most `level` (0 ggml's softmax kernel, 1 AVX2,
+ * 2 AVX-512), as far as the CPU goes; the tests compare them. Returns the level taken. */
+TW_EXPORT int tw_simd_exps(int level) {
+#ifdef TW_AVX2
+    const int cpu = tw_cpu_exp_level();
+    tw_exp_level = level < cpu ? (level > 0 ? level : 0) : cpu;
+    return tw_exp_level;
+#else
+    (void)level;
+    return 0;
+#endif
+}
+
+/* One chunk's exponentials (see above): what `what` asks for into out (y: the weights, with
+ * TW_EXP_WEIGHTS; else scratch), through ggml's kernel `softmax` where no loop of this file's
+ * own runs (tmp: scratch). */
+static void chunk_exps(const float *xc, int len, float m, float inv_t, int what,
+                       tw_softmax_fn softmax, float *y, float *tmp, tw_exp_sums *out) {
+    out->z = out->s = out->t = 0.0;
+#ifdef TW_AVX2
+    const int level = exp_level();
+    if (level == 2) {
+        exps_avx512(xc, len, m, inv_t, what, y, out);
+        return;
+    }
+    if (level == 1) {
+        exps_avx2(xc, len, m, inv_t, what, y, out);
+        return;
+    }
+#endif
+    if (what & TW_EXP_MOMENTS) {
+        out->z = softmax(len, y, xc, m);
+        out->s = chunk_dot(y, xc, len);
+    }
+    if (what & (TW_EXP_TEMPERED | TW_EXP_WEIGHTS)) {
+        if (inv_t == 1.0f) {
+            out->t = (what & TW_EXP_MOMENTS) ? out->z : softmax(len, y, xc, m);
+            return;
+        }
+        int j = 0;
+#ifdef TW_AVX2
+        if (tw_avx2()) j = scale_avx2(xc, len, inv_t, tmp);
 #endif
 #ifdef TW_SSE2
-    const __m128 s = _mm_set1_ps(inv_t);
-    for (; j + 4 <= len; j += 4) _mm_storeu_ps(tmp + j, _mm_mul_ps(_mm_loadu_ps(xc + j), s));
+        const __m128 sc = _mm_set1_ps(inv_t);
+        for (; j + 4 <= len; j += 4) _mm_storeu_ps(tmp + j, _mm_mul_ps(_mm_loadu_ps(xc + j), sc));
 #endif
-    for (; j < len; j++) tmp[j] = xc[j] * inv_t;
-    return softmax(len, y, tmp, m * inv_t);
+        for (; j < len; j++) tmp[j] = xc[j] * inv_t;
+        out->t = softmax(len, y, tmp, m * inv_t);
+    }
 }
 
 /* The pass runs in two parts, the two halves of the vocabulary (at a chunk boundary), each
@@ -494,10 +876,9 @@ static int second_part(int n) {
 }
 
 /* The tempered sum of the vocabulary so far, sum(exp((x - m) / T)) relative to the running
- * max: one chunk folded in, as fold_chunk folds the moments. */
-static void fold_tempered(const float *xc, int c0, int c, int len, float m, float inv_t,
-                          float *m_prev, double *tz, tw_softmax_fn softmax, float *y,
-                          float *tmp, double *t_sums) {
+ * max: one chunk's share (chunk_exps) folded in, as fold_chunk folds the moments. */
+static void fold_tempered(int c0, int c, float m, float inv_t, float *m_prev, double *tz,
+                          double *t_sums, const tw_exp_sums *e) {
     if (m == -INFINITY) {
         t_sums[c] = 0.0;
         return;
@@ -509,13 +890,12 @@ static void fold_tempered(const float *xc, int c0, int c, int len, float m, floa
         for (int q = c0; q < c; q++) t_sums[q] *= f;
         *m_prev = m;
     }
-    const double part = tempered_chunk(xc, len, m, inv_t, softmax, y, tmp);
-    t_sums[c] = part;
-    *tz += part;
+    t_sums[c] = e->t;
+    *tz += e->t;
 }
 
-#define TW_BLOCK 128        /* the prepass's blocks */
-#define TW_PART_CHUNKS 2048 /* the prepass's reach: a part's first 4M tokens */
+#define TW_PART_CHUNKS 256 /* the prepass's reach: a part's first 512k tokens */
+#define TW_CHUNK_BLOCKS (TW_CHUNK / TW_BLOCK)
 
 /* each TW_BLOCK floats' largest (NaN never; -inf for none) into bm; how many */
 static int block_maxima_c(const float *x, int len, float *bm) {
@@ -580,42 +960,63 @@ static int block_maxima(const float *x, int len, float *bm) {
  * above it: a few dozen logits instead of the hundreds a heap fed in the vocabulary's order
  * takes (need * ln(tokens / need)). Its smallest at the end is the part's need-th largest all
  * the same: where fewer than need logits are above the bound, the bound is it. */
-static void scan_part(tw_part *p) {
+/* A bound for the part's need-th largest logit: the need-th largest of its blocks' largest
+ * (bm, n of them; need <= n), at or below it since `need` logits are at or above it. Counted
+ * into bins of 1/8 nat below the part's max m first, so that only the bin it falls in is
+ * selected from; all of them where the bins do not reach (a max that is not finite, or `need`
+ * of them spread over more than 32 nats). */
+#define TW_BOUND_BINS 256
+#define TW_BOUND_PER_NAT 8.0f
+
+static float block_bound(const float *bm, int n, int need, float m) {
+    if (isfinite(m)) {
+        int counts[TW_BOUND_BINS];
+        memset(counts, 0, sizeof counts);
+        for (int q = 0; q < n; q++) {
+            const float d = (m - bm[q]) * TW_BOUND_PER_NAT;  /* -inf: +inf, the last bin */
+            counts[d < (float)(TW_BOUND_BINS - 1) ? (int)d : TW_BOUND_BINS - 1]++;
+        }
+        int held = 0;
+        for (int b = 0; b < TW_BOUND_BINS - 1; b++) {
+            if (held + counts[b] < need) {
+                held += counts[b];
+                continue;
+            }
+            /* the one it ends in: the (need - held)-th largest of that bin's */
+            float in_bin[TW_PART_CHUNKS * TW_CHUNK_BLOCKS];
+            int k = 0;
+            for (int q = 0; q < n; q++) {
+                const float d = (m - bm[q]) * TW_BOUND_PER_NAT;
+                if (d < (float)(TW_BOUND_BINS - 1) && (int)d == b) in_bin[k++] = bm[q];
+            }
+            return kth_largest(in_bin, k, need - held);
+        }
+    }
+    float order[TW_PART_CHUNKS * TW_CHUNK_BLOCKS];
+    memcpy(order, bm, sizeof(float) * (size_t)n);
+    return kth_largest(order, n, need);
+}
+
+/* scan_part without the prepass (the tests compare the two; a part past its reach): the
+ * heap starts from the part's first logits and takes in every logit above its smallest */
+static void scan_part_heap(tw_part *p, int what) {
     const float *x = p->x;
     float *heap = p->heap;
     const int need = p->need;
     float chunk[TW_CHUNK];
-    float cmax[TW_PART_CHUNKS];
+    float tmp[TW_CHUNK];
     const int c0 = p->a / TW_CHUNK;
-    /* the prepass; the heap holds the blocks' best meanwhile */
     for (int k = 0; k < need; k++) heap[k] = -INFINITY;
-    float bound = -INFINITY;
-    const int reach = tw_prepass_on ? TW_PART_CHUNKS : 0;
-    for (int a = p->a, c = 0; a < p->b && c < reach; a += TW_CHUNK, c++) {
-        const int len = p->b - a < TW_CHUNK ? p->b - a : TW_CHUNK;
-        float bm[TW_CHUNK / TW_BLOCK];
-        const int nb = block_maxima(x + a, len, bm);
-        float cm = -INFINITY;
-        for (int q = 0; q < nb; q++) {
-            if (bm[q] > cm) cm = bm[q];
-            if (bm[q] > bound) bound = heap_take(heap, need, bm[q]);
-        }
-        cmax[c] = cm;
-    }
-    for (int k = 0; k < need; k++) heap[k] = bound;
-    float low = bound;
+    float low = -INFINITY;
     float m = -INFINITY;
     int i = p->a;
     double z = 0.0, s = 0.0, tz = 0.0;
     float m_prev = -INFINITY, mt_prev = -INFINITY;
-    float tmp[TW_CHUNK];
     int count = 0;
     for (int a = p->a; a < p->b; a += TW_CHUNK) {
         const int len = p->b - a < TW_CHUNK ? p->b - a : TW_CHUNK;
         const int end = a + len;
-        const int c = a / TW_CHUNK - c0;
-        const float cm = c < reach ? cmax[c] : chunk_max(x + a, len, -INFINITY);
-        if (cm > m) m = cm;  /* the running max, to the chunk's end */
+        m = chunk_max(x + a, len, m);  /* the running max, to the chunk's end */
         /* whether the chunk may hold a token at or above low: a block found so; if not,
          * collect finds nothing */
         int seen = 0;
@@ -630,17 +1031,114 @@ static void scan_part(tw_part *p) {
         if (i < end) seen = 1;
         for (; i < end; i++)
             if (x[i] > low) low = heap_take(heap, need, x[i]);
-        if (p->softmax != NULL && p->moments)
-            fold_chunk(x + a, c0, a / TW_CHUNK, len, m, &m_prev, &z, &s, p->softmax, chunk,
-                       p->chunk_sums);
-        if (p->t_sums != NULL)
-            fold_tempered(x + a, c0, a / TW_CHUNK, len, m, p->inv_t, &mt_prev, &tz,
-                          p->softmax, chunk, tmp, p->t_sums);
+        if (what) {
+            tw_exp_sums e = {0.0, 0.0, 0.0};
+            if (m != -INFINITY)
+                chunk_exps(x + a, len, m, p->inv_t, what, p->softmax, chunk, tmp, &e);
+            if (p->moments)
+                fold_chunk(c0, a / TW_CHUNK, m, &m_prev, &z, &s, p->chunk_sums, &e);
+            if (p->t_sums != NULL)
+                fold_tempered(c0, a / TW_CHUNK, m, p->inv_t, &mt_prev, &tz, p->t_sums, &e);
+        }
         const float floor = floor_of(low, m, p->depth);
-        if (seen || floor != low) count = collect(x + a, a, len, floor, p->cands, p->cap, count);
+        if (seen || floor != low)
+            count = collect(x + a, a, len, floor, NULL, p->cands, p->cap, count);
         if (p->copy != NULL) memcpy(p->copy + a, x + a, sizeof(float) * (size_t)len);
     }
     if (count <= p->cap) count = compact(p->cands, count, floor_of(low, m, p->depth));
+    p->m = m;
+    p->low = low;
+    p->z = z;
+    p->s = s;
+    p->tz = tz;
+    p->count = count;
+}
+
+static void scan_part(tw_part *p) {
+    const float *x = p->x;
+    float *heap = p->heap;
+    const int need = p->need;
+    float chunk[TW_CHUNK];
+    float tmp[TW_CHUNK];
+    const int c0 = p->a / TW_CHUNK;
+    const int chunks = (p->b - p->a + TW_CHUNK - 1) / TW_CHUNK;
+    double z = 0.0, s = 0.0, tz = 0.0;
+    float m = -INFINITY, m_prev = -INFINITY, mt_prev = -INFINITY;
+    int count = 0;
+    /* the exponentials each chunk folds in (none without a softmax kernel: selection alone) */
+    const int what = p->softmax == NULL ? 0
+        : (p->moments ? TW_EXP_MOMENTS : 0) | (p->t_sums != NULL ? TW_EXP_TEMPERED : 0);
+    if (!tw_prepass_on || chunks > TW_PART_CHUNKS) {
+        scan_part_heap(p, what);
+        return;
+    }
+    float cmax[TW_PART_CHUNKS];
+    float bmax[TW_PART_CHUNKS * TW_CHUNK_BLOCKS];
+    /* the prepass: each block's largest, each chunk's, and the bound */
+    int blocks = 0;
+    for (int a = p->a, c = 0; a < p->b; a += TW_CHUNK, c++) {
+        const int len = p->b - a < TW_CHUNK ? p->b - a : TW_CHUNK;
+        float *bm = bmax + blocks;
+        const int nb = block_maxima(x + a, len, bm);
+        float cm = -INFINITY;
+        for (int q = 0; q < nb; q++)
+            if (bm[q] > cm) cm = bm[q];
+        cmax[c] = cm;
+        blocks += nb;
+    }
+    if (blocks < need) {  /* no bound: fewer blocks than logits wanted */
+        scan_part_heap(p, what);
+        return;
+    }
+    float part_max = -INFINITY;
+    for (int c = 0; c < chunks; c++)
+        if (cmax[c] > part_max) part_max = cmax[c];
+    const float bound = block_bound(bmax, blocks, need, part_max);
+    /* the main pass: every token at or above the bound's floor, read only in the blocks
+     * whose largest reaches it, and the exponentials */
+    for (int a = p->a, c = 0; a < p->b; a += TW_CHUNK, c++) {
+        const int len = p->b - a < TW_CHUNK ? p->b - a : TW_CHUNK;
+        if (cmax[c] > m) m = cmax[c];  /* the running max, to the chunk's end */
+        if (what) {
+            tw_exp_sums e = {0.0, 0.0, 0.0};
+            if (m != -INFINITY)
+                chunk_exps(x + a, len, m, p->inv_t, what, p->softmax, chunk, tmp, &e);
+            if (p->moments)
+                fold_chunk(c0, c0 + c, m, &m_prev, &z, &s, p->chunk_sums, &e);
+            if (p->t_sums != NULL)
+                fold_tempered(c0, c0 + c, m, p->inv_t, &mt_prev, &tz, p->t_sums, &e);
+        }
+        count = collect(x + a, a, len, floor_of(bound, m, p->depth),
+                        bmax + c * TW_CHUNK_BLOCKS, p->cands, p->cap, count);
+        if (p->copy != NULL) memcpy(p->copy + a, x + a, sizeof(float) * (size_t)len);
+    }
+    /* More tokens at or above the bound than the candidates hold (ties, or a crowd just
+     * below the best): the heap, whose threshold rises as it reads, takes the part again.
+     * Rare; the same numbers either way. */
+    if (count > p->cap) {
+        scan_part_heap(p, what);
+        return;
+    }
+    /* the part's best `need`: among the candidates, which hold every token at or above the
+     * bound, and at least `need` of them (each block's largest at or above it); fewer where
+     * the bound is -inf (masked tokens are never candidates): the finite ones, and the rest
+     * -inf, as a heap of them would hold */
+    float low = -INFINITY;
+    for (int k = 0; k < need; k++) heap[k] = -INFINITY;
+    float *order = count <= TW_CHUNK ? tmp : (float *)malloc(sizeof(float) * (size_t)count);
+    if (order == NULL) {
+        scan_part_heap(p, what);
+        return;
+    }
+    for (int q = 0; q < count; q++) order[q] = p->cands[q].logit;
+    if (count >= need) {
+        low = kth_largest(order, count, need);
+        memcpy(heap, order, sizeof(float) * (size_t)need);  /* the best `need` */
+    } else {
+        memcpy(heap, order, sizeof(float) * (size_t)count);
+    }
+    if (order != tmp) free(order);
+    count = compact(p->cands, count, floor_of(low, m, p->depth));
     p->m = m;
     p->low = low;
     p->z = z;
@@ -658,8 +1156,10 @@ static void moments_part(tw_part *p) {
     for (int a = p->a; a < p->b; a += TW_CHUNK) {
         const int len = p->b - a < TW_CHUNK ? p->b - a : TW_CHUNK;
         m = chunk_max(p->x + a, len, m);
-        fold_chunk(p->x + a, c0, a / TW_CHUNK, len, m, &m_prev, &z, &s, p->softmax, chunk,
-                   p->chunk_sums);
+        tw_exp_sums e = {0.0, 0.0, 0.0};
+        if (m != -INFINITY)
+            chunk_exps(p->x + a, len, m, 1.0f, TW_EXP_MOMENTS, p->softmax, chunk, NULL, &e);
+        fold_chunk(c0, a / TW_CHUNK, m, &m_prev, &z, &s, p->chunk_sums, &e);
     }
     p->m = m;
     p->z = z;
@@ -672,9 +1172,10 @@ static void tempered_part(tw_part *p) {
     double z = 0.0;
     for (int a = p->a; a < p->b; a += TW_CHUNK) {
         const int len = p->b - a < TW_CHUNK ? p->b - a : TW_CHUNK;
-        const double part = tempered_chunk(p->x + a, len, p->m, p->inv_t, p->softmax, y, tmp);
-        p->chunk_sums[a / TW_CHUNK] = part;
-        z += part;
+        tw_exp_sums e;
+        chunk_exps(p->x + a, len, p->m, p->inv_t, TW_EXP_TEMPERED, p->softmax, y, tmp, &e);
+        p->chunk_sums[a / TW_CHUNK] = e.t;
+        z += e.t;
     }
     p->z = z;
 }
@@ -809,12 +1310,11 @@ static int scan_collect(const float *x, int n, int need, tw_softmax_fn softmax,
             tz += parts[q].tz * to_overall(&parts[q], m, inv_t, t_sums);
         *t_out = tz;
     }
-    /* the best `need` overall: the first part's heap, joined by the second's */
-    float *heap = parts[0].heap;
-    float low = heap[0];
-    for (int q = 1; q < count; q++)
-        for (int k = 0; k < need; k++)
-            if (parts[q].heap[k] > low) low = heap_take(heap, need, parts[q].heap[k]);
+    /* the best `need` overall: the need-th largest of the parts' best `need` */
+    float best[2 * TW_MAX_NEED];
+    for (int q = 0; q < count; q++)
+        memcpy(best + q * need, parts[q].heap, sizeof(float) * (size_t)need);
+    const float low = kth_largest(best, count * need, need);
     out[0] = m;
     out[1] = z;
     out[2] = s;
@@ -923,7 +1423,7 @@ static int collect_all(const float *x, int n, float floor, tw_token *cands, int 
     int count = 0;
     for (int a = 0; a < n; a += TW_CHUNK) {
         const int len = n - a < TW_CHUNK ? n - a : TW_CHUNK;
-        count = collect(x + a, a, len, floor, cands, cap, count);
+        count = collect(x + a, a, len, floor, NULL, cands, cap, count);
     }
     if (count <= cap) count = compact(cands, count, floor);
     return count > cap ? -1 : count;
@@ -1006,7 +1506,8 @@ static int pick(const float *x, int n, float m, float inv_t, tw_softmax_fn softm
             acc += chunk_sums[a / TW_CHUNK];
             continue;
         }
-        tempered_chunk(x + a, len, m, inv_t, softmax, y, tmp);
+        tw_exp_sums e;
+        chunk_exps(x + a, len, m, inv_t, TW_EXP_WEIGHTS, softmax, y, tmp, &e);
         for (int q = s; q < n_skip && skip[q] < a + len; q++) y[skip[q] - a] = 0.0f;
         for (int j = 0; j < len; j++) {
             if (y[j] <= 0.0f) continue;
@@ -1156,17 +1657,23 @@ TW_EXPORT int tw_penalise(const float *x, const int32_t *ids, const int32_t *cou
  * the draw of tw_pick / tw_pick_penalised at target uniform * total, where total is the
  * tempered normaliser after penalties. forced >= 0: that token, not drawn. draw_out
  * receives total, the token, its probability exp((logit - max) / T) / total (its penalised
- * logit where it has one) and the union's size (0 without penalties). Returns the
- * candidates' count as tw_scan does (<= 0: the caller's other path takes the step); -3:
- * the penalties or the draw could not run. A total that is not a positive number (invalid
- * logits) comes back with the token -1. */
+ * logit where it has one) and the union's size (0 without penalties); then, for the caller
+ * to read in one go, what the step shows of it (`shown` of each at most): out's max, sum
+ * and sum(e * x), what the penalties change in the sum (pen_sums[1] - pen_sums[0]; 0
+ * without), how many candidates are shown and how many after penalties, the candidates' ids
+ * and raw logits, then the best after penalties: their ids and penalised logits (only with
+ * penalties; without, they are the candidates), `shown` places each. Returns the candidates' count as
+ * tw_scan does (<= 0: the caller's other path takes the step); -3: the penalties or the draw
+ * could not run. A total that is not a positive number (invalid logits) comes back with the
+ * token -1. */
 TW_EXPORT int tw_untruncated(const float *x, int n, int need, tw_softmax_fn softmax,
                              tw_token *cands, int cap, double *out, double *chunk_sums,
                              float inv_t, double *t_sums, double *t_out, float *copy,
                              int moments, const int32_t *pen, const int32_t *pen_counts,
                              int n_pen, float repeat, float freq, float presence, float *old,
                              float *new_, double *w_old, double *w_new, double *pen_sums,
-                             tw_union *u, double uniform, int forced, double *draw_out) {
+                             tw_union *u, double uniform, int forced, int shown,
+                             double *draw_out) {
     float low;
     const int tempered = inv_t != 1.0f;
     if (softmax == NULL || t_sums == NULL || t_out == NULL || draw_out == NULL) return -2;
@@ -1207,6 +1714,24 @@ TW_EXPORT int tw_untruncated(const float *x, int n, int need, tw_softmax_fn soft
         }
     draw_out[1] = token;
     draw_out[2] = exp(((double)logit - m) * (double)inv_t) * (1.0 / total);
+    /* what the step shows */
+    const int n_shown = count < shown ? count : shown;
+    const int n_head = n_pen > 0 ? (size < shown ? size : shown) : n_shown;
+    double *lists = draw_out + 10;
+    draw_out[4] = out[0];
+    draw_out[5] = out[1];
+    draw_out[6] = out[2];
+    draw_out[7] = n_pen > 0 ? pen_sums[1] - pen_sums[0] : 0.0;
+    draw_out[8] = n_shown;
+    draw_out[9] = n_head;
+    for (int q = 0; q < n_shown; q++) {
+        lists[q] = cands[q].id;
+        lists[shown + q] = cands[q].logit;
+    }
+    for (int q = 0; q < n_head && n_pen > 0; q++) {
+        lists[2 * shown + q] = u[q].id;
+        lists[3 * shown + q] = u[q].pen;
+    }
     return count;
 }
 

@@ -166,7 +166,7 @@ _UNTRUNCATED = _bind("tw_untruncated", _i, [
     _p, _i, _i, _p, _p, _i, _p, _p,  # as tw_scan
     _f, _p, _p, _p, _i,  # as tw_scan_tempered
     _p, _p, _i, _f, _f, _f, _p, _p, _p, _p, _p, _p,  # as tw_penalise
-    _d, _i, _p])  # the uniform number, the forced token, the draw's numbers
+    _d, _i, _i, _p])  # the uniform number, the forced token, how many shown, the numbers
 #: tw_count_above: how many logits are above a value, in one pass
 _COUNT_ABOVE = _bind("tw_count_above", ctypes.c_int64, [_p, _i, _f])
 #: tw_simd_avx2: the wide loops on (where the CPU has AVX2) or off
@@ -177,6 +177,21 @@ def use_avx2(allow: bool) -> bool:
     """Whether the compiled pass's whole-vocabulary loops take AVX2 where the CPU has it
     (the default) or keep to SSE2 (for tests that compare the two). Returns whether they do."""
     return bool(_SIMD_AVX2(int(allow))) if _SIMD_AVX2 is not None else False
+
+
+#: tw_simd_exps: which loop computes the pass's exponentials
+_SIMD_EXPS = _bind("tw_simd_exps", _i, [_i])
+
+#: the loops tw_simd_exps chooses among, by level
+EXP_LOOPS = ("ggml's softmax kernel", "AVX2", "AVX-512")
+
+
+def use_exps(level: int) -> int:
+    """Which loop computes the pass's exponentials: at most ``level`` (0: ggml's softmax kernel
+    with a dot product after it; 1: this pass's own AVX2 loop; 2: its AVX-512 one), as far as
+    the CPU goes (the default: as far as it goes). For tests that compare them. Returns the
+    level taken."""
+    return int(_SIMD_EXPS(int(level))) if _SIMD_EXPS is not None else 0
 
 
 #: tw_scan_prepass: the pass's heap started from a prepass's bound (on) or not
@@ -296,10 +311,6 @@ class CandidateBuffer:
             self.pen_old.ctypes.data, self.pen_new.ctypes.data, self.pen_w_old.ctypes.data,
             self.pen_w_new.ctypes.data, self.pen_sums.ctypes.data, ctypes.addressof(self._data))
         self.union_ptr = union.ctypes.data
-        # tw_untruncated: the normaliser after penalties, the token, its probability, the
-        # union's size
-        self.draw_out = np.zeros(4, dtype=np.float64)
-        self.draw_out_ptr = self.draw_out.ctypes.data
 
     def load(self, ids: np.ndarray, logits: np.ndarray, *, is_sorted: bool = False) -> None:
         n = ids.size

@@ -92,7 +92,7 @@ class Decision:
     cand_ids: list[int]
     cand_logits: list[float]
     head: list[int]  # the shown candidates after penalties
-    pen_head: np.ndarray | None  # their penalised logits (None: no penalties)
+    pen_head: list[float] | None  # their penalised logits (None: no penalties)
     stages: list[Stage]  # after the penalties stage
     pen_delta: float = 0.0  # what the penalties change in the normaliser's sum (see _log_z)
     copied: bool = False  # the logits were copied to decide's ``copy_to`` on the way
@@ -331,6 +331,9 @@ class StepSampler(NumpyPath):
         # the untruncated draw's decision in one call (tw_untruncated)
         self._one_call = (self._untruncated is not None and self._scan is _SCAN
                           and _UNTRUNCATED is not None)
+        if self._one_call:  # what tw_untruncated writes for the step (see it)
+            self._draw_out = np.zeros(10 + 4 * self.k_display, dtype=np.float64)
+            self._draw_address = self._draw_out.ctypes.data
         # top-k's, with the stages and their records' weights (tw_truncated; where the
         # records' weights are summed in plain Python, not numpy, and the stages run in one
         # call)
@@ -526,11 +529,11 @@ class StepSampler(NumpyPath):
         if union > 0:
             ids, pen = self.buf.union_ids[:union], self.buf.union_pen[:union]
             head = ids[:k].tolist()
-            pen_head = pen[:k].copy()
+            pen_head = pen[:k].tolist()
         elif pen_ids is not None and pen_new is not None:
             ids, pen = self._penalised(ids, raw, x, pen_ids, pen_new)
             head = ids[:k].tolist()
-            pen_head = pen[:k].copy()
+            pen_head = pen[:k].tolist()
 
         stages: list[Stage] = []
         total: float | None = None
@@ -560,34 +563,33 @@ class StepSampler(NumpyPath):
         # split: the raw moments are the display's, except at T = 1 where they are the draw's
         moments = not split or untruncated.inv_t == 1.0
         u = untruncated.uniform() if forced is None else 0.0
+        k = self.k_display
         scanned = _UNTRUNCATED(
             address, self.n_vocab, need, _SOFTMAX_ADDRESS, *buf.scan_args,
             *untruncated.tempered_args, copy_to or None, moments,
             counts.ids_ptr, counts.counts_ptr, n_pen, s.repeat_penalty,
             s.frequency_penalty, s.presence_penalty, *buf.penalise_args[:5], buf.union_ptr,
-            u, -1 if forced is None else forced, buf.draw_out_ptr)
+            u, -1 if forced is None else forced, k, self._draw_address)
         if scanned <= 0:
             if forced is None:
                 untruncated.pending = u
             return None
-        m, z_found, s_found = buf.scan_out.tolist()
-        total, token, final_prob, union = buf.draw_out.tolist()
-        z, sum_ex = _known_moments(m, z_found, s_found, moments)
-        if token < 0:  # a normaliser that is not a positive number
+        # what the call wrote, read in one go (cold caches make every numpy call dear here)
+        numbers = self._draw_out.tolist()
+        total, token_f, final_prob, _, m, z_found, s_found, pen_delta, shown_f, head_f = (
+            numbers[:10])
+        if token_f < 0:  # a normaliser that is not a positive number
             raise InvalidLogitsError(INVALID_LOGITS)
-        k = self.k_display
-        cand_list = buf.ids[:min(k, scanned)].tolist()
-        logits_list = buf.logits[:min(k, scanned)].tolist()
+        z, sum_ex = _known_moments(m, z_found, s_found, moments)
+        shown, head_n = int(shown_f), int(head_f)
+        cand_list = list(map(int, numbers[10:10 + shown]))
+        logits_list = numbers[10 + k:10 + k + shown]
         head = cand_list
         pen_head = None
-        pen_delta = 0.0
         if n_pen:
-            s_old, s_new = buf.pen_sums.tolist()[:2]
-            pen_delta = s_new - s_old
-            shown = min(k, int(union))
-            head = buf.union_ids[:shown].tolist()
-            pen_head = buf.union_pen[:shown].copy()
-        token = int(token)
+            head = list(map(int, numbers[10 + 2 * k:10 + 2 * k + head_n]))
+            pen_head = numbers[10 + 3 * k:10 + 3 * k + head_n]
+        token = int(token_f)
         return Decision(token, final_prob, _rank_among(cand_list, token), m, z, sum_ex,
                         cand_list, logits_list, head, pen_head, [], pen_delta, bool(copy_to),
                         total)
@@ -613,10 +615,11 @@ class StepSampler(NumpyPath):
         if d.pen_head is None:
             pen_logits, pen_probs = d.cand_logits, probs
         elif d.total is not None:
-            pen_logits = d.pen_head.tolist()
+            pen_logits = d.pen_head
             pen_probs = _probs(pen_logits, _log_z(d.m, z, d.pen_delta))
         else:  # the same sums as the decision's, whether or not the step was split
-            pen_probs = np.exp(d.pen_head.astype(np.float64) - _log_z(d.m, z, d.pen_delta)).tolist()
+            pen_probs = np.exp(np.array(d.pen_head, dtype=np.float64)
+                               - _log_z(d.m, z, d.pen_delta)).tolist()
         later = d.stages
         if d.total is not None and self._untruncated is not None:
             later = self._untruncated.records(d.head, pen_logits, pen_probs, d.m, d.total,
