@@ -29,7 +29,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
+/* TW_PLAIN: plain C alone, as on a CPU without SSE2 (the tests build it so) */
+#if !defined(TW_PLAIN) && \
+    (defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2))
 #include <emmintrin.h>
 #define TW_SSE2 1
 #endif
@@ -183,10 +185,17 @@ static float chunk_dot_sse(const float *e, const float *xc, int len) {
     float lanes[4];
     _mm_storeu_ps(lanes, _mm_add_ps(_mm_add_ps(acc0, acc1), _mm_add_ps(acc2, acc3)));
     dot = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
-#endif
     for (; j < len; j++)
         if (e[j] > 0.0f) dot += e[j] * xc[j];
     return dot;
+#else
+    /* plain C: one running sum, in double (in float it drifts over a chunk) */
+    double sum = 0.0;
+    for (; j < len; j++)
+        if (e[j] > 0.0f) sum += (double)e[j] * xc[j];
+    (void)dot;
+    return (float)sum;
+#endif
 }
 
 #ifdef TW_AVX2
@@ -490,10 +499,9 @@ TW_AVX2_FN static int scale_avx2(const float *x, int len, float s, float *tmp) {
  * else it computes with it: the moments of tw_scan and of tw_moments agree to the bit, as do
  * the tempered sums of tw_scan_tempered with or without the moments, and tw_pick walks
  * through the weights its chunk's sum was made of. */
+#ifdef TW_AVX2
 /* which loop: 0 ggml's softmax kernel and chunk_dot, 1 AVX2 and FMA, 2 AVX-512 */
 static int tw_exp_level = -1;  /* -1: not asked yet (a race writes the same value) */
-
-#ifdef TW_AVX2
 #define TW_FMA_FN __attribute__((target("avx2,fma")))
 #define TW_AVX512_FN __attribute__((target("avx512f,avx2,fma")))
 #define TW_INLINE inline __attribute__((always_inline))
@@ -502,6 +510,11 @@ static int tw_cpu_exp_level(void) {
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f")) return 2;
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 1 : 0;
+}
+
+static int exp_level(void) {
+    if (tw_exp_level < 0) tw_exp_level = tw_cpu_exp_level();
+    return tw_exp_level;
 }
 
 /* ggml's exp (vec.h, ggml_v_expf for AVX-512), as it is there */
@@ -764,14 +777,6 @@ TW_FMA_FN static void exps_avx2(const float *xc, int len, float m, float inv_t, 
 }
 #endif
 
-static int exp_level(void) {
-#ifdef TW_AVX2
-    if (tw_exp_level < 0) tw_exp_level = tw_cpu_exp_level();
-    return tw_exp_level;
-#else
-    return 0;
-#endif
-}
 
 /* Which loop computes the exponentials: at most `level` (0 ggml's softmax kernel, 1 AVX2,
  * 2 AVX-512), as far as the CPU goes; the tests compare them. Returns the level taken. */
@@ -1532,32 +1537,43 @@ static int tw_int_order(const void *pa, const void *pb) {
 
 /* tw_pick with penalties: the n_pen penalised tokens (w_old / w_new: their tempered weights
  * before and after) are a bucket of their own, drawn from first, in the order given; past it,
- * their old weights are taken out of their chunks' sums and they are skipped. -1: bad
- * arguments. */
-TW_EXPORT int tw_pick_penalised(const float *x, int n, float m, float inv_t,
-                                tw_softmax_fn softmax, const double *chunk_sums, double target,
-                                const int32_t *pen_ids, const double *w_old,
-                                const double *w_new, int n_pen) {
+ * their old weights are taken out of their chunks' sums and they are skipped. sorted: the
+ * same ids ascending (NULL: sorted here). -1: bad arguments. */
+static int pick_penalised(const float *x, int n, float m, float inv_t, tw_softmax_fn softmax,
+                          const double *chunk_sums, double target, const int32_t *pen_ids,
+                          const double *w_old, const double *w_new, int n_pen,
+                          const int32_t *sorted) {
     int32_t skip[TW_MAX_NEED];
+    double on_stack[2048];
     const int chunks = (n + TW_CHUNK - 1) / TW_CHUNK;
-    if (n_pen < 0 || n_pen > TW_MAX_NEED) return -1;
+    if (n < 1 || n_pen < 0 || n_pen > TW_MAX_NEED) return -1;
     double bucket = 0.0;
     for (int i = 0; i < n_pen; i++) {
         bucket += w_new[i];
         if (bucket > target) return pen_ids[i];
     }
     target -= bucket;
-    double *sums = (double *)malloc(sizeof(double) * (size_t)(chunks > 0 ? chunks : 1));
+    double *sums = chunks <= 2048 ? on_stack
+                                  : (double *)malloc(sizeof(double) * (size_t)chunks);
     if (sums == NULL) return -1;
     for (int c = 0; c < chunks; c++) sums[c] = chunk_sums[c];
-    for (int i = 0; i < n_pen; i++) {
-        sums[pen_ids[i] / TW_CHUNK] -= w_old[i];
-        skip[i] = pen_ids[i];
+    for (int i = 0; i < n_pen; i++) sums[pen_ids[i] / TW_CHUNK] -= w_old[i];
+    if (sorted == NULL) {
+        memcpy(skip, pen_ids, sizeof(int32_t) * (size_t)n_pen);
+        qsort(skip, (size_t)n_pen, sizeof(int32_t), tw_int_order);
+        sorted = skip;
     }
-    qsort(skip, (size_t)n_pen, sizeof(int32_t), tw_int_order);
-    const int token = pick(x, n, m, inv_t, softmax, sums, target, skip, n_pen);
-    free(sums);
+    const int token = pick(x, n, m, inv_t, softmax, sums, target, sorted, n_pen);
+    if (sums != on_stack) free(sums);
     return token;
+}
+
+TW_EXPORT int tw_pick_penalised(const float *x, int n, float m, float inv_t,
+                                tw_softmax_fn softmax, const double *chunk_sums, double target,
+                                const int32_t *pen_ids, const double *w_old,
+                                const double *w_new, int n_pen) {
+    return pick_penalised(x, n, m, inv_t, softmax, chunk_sums, target, pen_ids, w_old, w_new,
+                          n_pen, NULL);
 }
 
 /* one candidate of the union tw_penalise writes: raw and penalised logits */
@@ -1592,12 +1608,12 @@ static int tw_slot_order(const void *pa, const void *pb) {
  * u: the union of the scan's n_cands candidates and the penalised tokens, with both logits,
  * best penalised logit first, equal ones by raw logit (descending), then the lower id.
  * Returns the union's size; -1: more penalised tokens than TW_MAX_NEED. */
-TW_EXPORT int tw_penalise(const float *x, const int32_t *ids, const int32_t *counts, int n_pen,
-                          float repeat, float freq, float presence, double m, double inv_t,
-                          float *old, float *new_, double *w_old, double *w_new,
-                          double *sums, const tw_token *cands, int n_cands, tw_union *u) {
+static int penalise(const float *x, const int32_t *ids, const int32_t *counts, int n_pen,
+                    float repeat, float freq, float presence, double m, double inv_t,
+                    float *old, float *new_, double *w_old, double *w_new, double *sums,
+                    const tw_token *cands, int n_cands, tw_union *u, int32_t *sorted_ids) {
     tw_slot slots[TW_MAX_NEED];
-    char found[TW_MAX_NEED];
+    tw_union pen[TW_MAX_NEED];
     if (n_pen < 0 || n_pen > TW_MAX_NEED || n_cands < 0) return -1;
     double s_old = 0.0, s_new = 0.0, t_old = 0.0, t_new = 0.0;
     for (int i = 0; i < n_pen; i++) {
@@ -1614,41 +1630,49 @@ TW_EXPORT int tw_penalise(const float *x, const int32_t *ids, const int32_t *cou
         t_new += w_new[i];
         slots[i].id = ids[i];
         slots[i].at = i;
-        found[i] = 0;
+        pen[i].id = ids[i];
+        pen[i].raw = v;
+        pen[i].pen = w;
     }
     sums[0] = s_old;
     sums[1] = s_new;
     sums[2] = t_old;
     sums[3] = t_new;
     qsort(slots, (size_t)n_pen, sizeof(tw_slot), tw_slot_order);
-    int size = 0;
+    if (sorted_ids != NULL)
+        for (int i = 0; i < n_pen; i++) sorted_ids[i] = slots[i].id;
+    /* the union in order: the candidates the window leaves alone keep the order they came
+     * in (best logit first, the lower id first on equal ones: this order, with pen = raw),
+     * merged with the penalised tokens, sorted among themselves */
+    qsort(pen, (size_t)n_pen, sizeof(tw_union), tw_union_order);
+    int size = 0, p = 0;
     for (int q = 0; q < n_cands; q++) {
         const int32_t id = cands[q].id;
-        u[size].id = id;
-        u[size].raw = cands[q].logit;
-        u[size].pen = cands[q].logit;
-        int lo = 0, hi = n_pen - 1;
+        int lo = 0, hi = n_pen - 1, hit = 0;
         while (lo <= hi) {
             const int mid = (lo + hi) / 2;
             if (slots[mid].id < id) lo = mid + 1;
             else if (slots[mid].id > id) hi = mid - 1;
             else {
-                u[size].pen = new_[slots[mid].at];
-                found[slots[mid].at] = 1;
+                hit = 1;
                 break;
             }
         }
-        size++;
+        if (hit) continue;  /* among the penalised */
+        const tw_union c = {id, cands[q].logit, cands[q].logit};
+        while (p < n_pen && tw_union_order(&pen[p], &c) < 0) u[size++] = pen[p++];
+        u[size++] = c;
     }
-    for (int i = 0; i < n_pen; i++) {
-        if (found[i]) continue;
-        u[size].id = ids[i];
-        u[size].raw = old[i];
-        u[size].pen = new_[i];
-        size++;
-    }
-    qsort(u, (size_t)size, sizeof(tw_union), tw_union_order);
+    while (p < n_pen) u[size++] = pen[p++];
     return size;
+}
+
+TW_EXPORT int tw_penalise(const float *x, const int32_t *ids, const int32_t *counts, int n_pen,
+                          float repeat, float freq, float presence, double m, double inv_t,
+                          float *old, float *new_, double *w_old, double *w_new,
+                          double *sums, const tw_token *cands, int n_cands, tw_union *u) {
+    return penalise(x, ids, counts, n_pen, repeat, freq, presence, m, inv_t, old, new_, w_old,
+                    w_new, sums, cands, n_cands, u, NULL);
 }
 
 /* The untruncated draw's decision in one call (no truncating stage; see draw.py): the pass of
@@ -1675,6 +1699,7 @@ TW_EXPORT int tw_untruncated(const float *x, int n, int need, tw_softmax_fn soft
                              tw_union *u, double uniform, int forced, int shown,
                              double *draw_out) {
     float low;
+    int32_t sorted_pen[TW_MAX_NEED];  /* the penalised ids ascending */
     const int tempered = inv_t != 1.0f;
     if (softmax == NULL || t_sums == NULL || t_out == NULL || draw_out == NULL) return -2;
     if (!tempered && !moments) return -2;  /* at T = 1 the normaliser is the moments' */
@@ -1688,8 +1713,8 @@ TW_EXPORT int tw_untruncated(const float *x, int n, int need, tw_softmax_fn soft
     const double *sums = tempered ? t_sums : chunk_sums;
     int size = 0;
     if (n_pen > 0) {
-        size = tw_penalise(x, pen, pen_counts, n_pen, repeat, freq, presence, m, inv_t, old,
-                           new_, w_old, w_new, pen_sums, cands, count, u);
+        size = penalise(x, pen, pen_counts, n_pen, repeat, freq, presence, m, inv_t, old,
+                        new_, w_old, w_new, pen_sums, cands, count, u, sorted_pen);
         if (size < 0) return -3;
         total += pen_sums[3] - pen_sums[2];
     }
@@ -1701,8 +1726,8 @@ TW_EXPORT int tw_untruncated(const float *x, int n, int need, tw_softmax_fn soft
     int token = forced;
     if (token < 0) {
         const double target = uniform * total;
-        token = n_pen > 0 ? tw_pick_penalised(x, n, (float)m, inv_t, softmax, sums, target, pen,
-                                              w_old, w_new, n_pen)
+        token = n_pen > 0 ? pick_penalised(x, n, (float)m, inv_t, softmax, sums, target, pen,
+                                           w_old, w_new, n_pen, sorted_pen)
                           : pick(x, n, (float)m, inv_t, softmax, sums, target, NULL, 0);
         if (token < 0) return -3;
     }

@@ -198,7 +198,8 @@ class UntruncatedDraw:
         stage's shown probabilities come from the same weights as the draw (``total``)."""
         n = self.n_vocab
         shown_ids, shown_probs = tuple(head), tuple(pen_probs)
-        stages = [Stage(name, labels[name], n, shown_ids, shown_probs)
+        new = tuple.__new__  # the records straight from a tuple, without Stage's Python __new__
+        stages = [new(Stage, (name, labels[name], n, shown_ids, shown_probs))
                   for name in (STAGE_TOP_K, STAGE_TOP_P, STAGE_MIN_P)]
         inv_total = 1.0 / total
         exp, inv_t = math.exp, self.inv_t
@@ -206,6 +207,6 @@ class UntruncatedDraw:
             probs = EXP_SCALED(pen_logits, m, inv_t, inv_total)
         else:
             probs = [exp((v - m) * inv_t) * inv_total for v in pen_logits]
-        stages.append(Stage(STAGE_TEMPERATURE, labels[STAGE_TEMPERATURE], n, shown_ids,
-                            tuple(probs)))
+        stages.append(new(Stage, (STAGE_TEMPERATURE, labels[STAGE_TEMPERATURE], n, shown_ids,
+                                  tuple(probs))))
         return stages

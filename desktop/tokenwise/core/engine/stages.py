@@ -624,8 +624,8 @@ class StepSampler(NumpyPath):
         if d.total is not None and self._untruncated is not None:
             later = self._untruncated.records(d.head, pen_logits, pen_probs, d.m, d.total,
                                               self.labels)
-        stages = (Stage(STAGE_PENALTIES, self.labels[STAGE_PENALTIES], self.n_vocab,
-                        tuple(d.head), tuple(pen_probs)), *later)
+        stages = (_new_tuple(Stage, (STAGE_PENALTIES, self.labels[STAGE_PENALTIES],
+                                     self.n_vocab, tuple(d.head), tuple(pen_probs))), *later)
         token, rank = d.token, d.rank
         if d.logit is not None:
             logit = d.logit
