@@ -955,25 +955,15 @@ static int block_maxima(const float *x, int len, float *bm) {
     return block_maxima_c(x, len, bm);
 }
 
-/* one part of the pass: the heap, the moments, the candidates (see scan_collect).
- *
- * A prepass over the part (it brings the part into the core's second-level cache, which the
- * main pass then reads) takes each block's largest logit: each chunk's largest, for the
- * running max the moments are relative to, and a lower bound of the part's need-th largest,
- * the need-th largest of the blocks' (logits of the part themselves). The heap starts full of
- * that bound instead of the part's first logits, so the main pass takes in only what rises
- * above it: a few dozen logits instead of the hundreds a heap fed in the vocabulary's order
- * takes (need * ln(tokens / need)). Its smallest at the end is the part's need-th largest all
- * the same: where fewer than need logits are above the bound, the bound is it. */
 /* A bound for the part's need-th largest logit: the need-th largest of its blocks' largest
  * (bm, n of them; need <= n), at or below it since `need` logits are at or above it. Counted
  * into bins of 1/8 nat below the part's max m first, so that only the bin it falls in is
  * selected from; all of them where the bins do not reach (a max that is not finite, or `need`
- * of them spread over more than 32 nats). */
+ * of them spread over more than 32 nats). scratch: room for n floats. */
 #define TW_BOUND_BINS 256
 #define TW_BOUND_PER_NAT 8.0f
 
-static float block_bound(const float *bm, int n, int need, float m) {
+static float block_bound(const float *bm, int n, int need, float m, float *scratch) {
     if (isfinite(m)) {
         int counts[TW_BOUND_BINS];
         memset(counts, 0, sizeof counts);
@@ -988,18 +978,16 @@ static float block_bound(const float *bm, int n, int need, float m) {
                 continue;
             }
             /* the one it ends in: the (need - held)-th largest of that bin's */
-            float in_bin[TW_PART_CHUNKS * TW_CHUNK_BLOCKS];
             int k = 0;
             for (int q = 0; q < n; q++) {
                 const float d = (m - bm[q]) * TW_BOUND_PER_NAT;
-                if (d < (float)(TW_BOUND_BINS - 1) && (int)d == b) in_bin[k++] = bm[q];
+                if (d < (float)(TW_BOUND_BINS - 1) && (int)d == b) scratch[k++] = bm[q];
             }
-            return kth_largest(in_bin, k, need - held);
+            return kth_largest(scratch, k, need - held);
         }
     }
-    float order[TW_PART_CHUNKS * TW_CHUNK_BLOCKS];
-    memcpy(order, bm, sizeof(float) * (size_t)n);
-    return kth_largest(order, n, need);
+    memcpy(scratch, bm, sizeof(float) * (size_t)n);
+    return kth_largest(scratch, n, need);
 }
 
 /* scan_part without the prepass (the tests compare the two; a part past its reach): the
@@ -1059,24 +1047,32 @@ static void scan_part_heap(tw_part *p, int what) {
     p->count = count;
 }
 
-static void scan_part(tw_part *p) {
+/* One part of the pass: the best `need`, the moments, the candidates (see scan_collect).
+ *
+ * A prepass over the part (it brings the part into the core's second-level cache, which the
+ * main pass then reads) takes each 128-logit block's largest: each chunk's largest, for the
+ * running max the moments are relative to, and the bound (block_bound), at or below the
+ * part's need-th largest. The main pass collects every token at or above the bound, reading
+ * only the blocks whose largest reaches it (a few hundred tokens, where a heap fed in the
+ * vocabulary's order takes in need * ln(tokens / need) of them, a sift each); one selection
+ * among them gives the part's exact need-th largest, and the candidates are kept down to it.
+ * Returns 0 where it cannot: fewer blocks than `need`, or more tokens at the bound than the
+ * candidates hold (a crowd just below the best); scan_part_heap then takes the part, with
+ * the same numbers. */
+typedef char tw_scratch_fits[2 * TW_CHUNK <= TW_PART_CHUNKS * TW_CHUNK_BLOCKS ? 1 : -1];
+
+static int scan_part_bound(tw_part *p, int what) {
     const float *x = p->x;
     float *heap = p->heap;
     const int need = p->need;
-    float chunk[TW_CHUNK];
-    float tmp[TW_CHUNK];
+    /* the bound's room first, then the chunk's exponentials' (chunk, tmp) */
+    float scratch[TW_PART_CHUNKS * TW_CHUNK_BLOCKS];
+    float *const chunk = scratch, *const tmp = scratch + TW_CHUNK;
     const int c0 = p->a / TW_CHUNK;
     const int chunks = (p->b - p->a + TW_CHUNK - 1) / TW_CHUNK;
     double z = 0.0, s = 0.0, tz = 0.0;
     float m = -INFINITY, m_prev = -INFINITY, mt_prev = -INFINITY;
     int count = 0;
-    /* the exponentials each chunk folds in (none without a softmax kernel: selection alone) */
-    const int what = p->softmax == NULL ? 0
-        : (p->moments ? TW_EXP_MOMENTS : 0) | (p->t_sums != NULL ? TW_EXP_TEMPERED : 0);
-    if (!tw_prepass_on || chunks > TW_PART_CHUNKS) {
-        scan_part_heap(p, what);
-        return;
-    }
     float cmax[TW_PART_CHUNKS];
     float bmax[TW_PART_CHUNKS * TW_CHUNK_BLOCKS];
     /* the prepass: each block's largest, each chunk's, and the bound */
@@ -1091,14 +1087,11 @@ static void scan_part(tw_part *p) {
         cmax[c] = cm;
         blocks += nb;
     }
-    if (blocks < need) {  /* no bound: fewer blocks than logits wanted */
-        scan_part_heap(p, what);
-        return;
-    }
+    if (blocks < need) return 0;  /* no bound: fewer blocks than logits wanted */
     float part_max = -INFINITY;
     for (int c = 0; c < chunks; c++)
         if (cmax[c] > part_max) part_max = cmax[c];
-    const float bound = block_bound(bmax, blocks, need, part_max);
+    const float bound = block_bound(bmax, blocks, need, part_max, scratch);
     /* the main pass: every token at or above the bound's floor, read only in the blocks
      * whose largest reaches it, and the exponentials */
     for (int a = p->a, c = 0; a < p->b; a += TW_CHUNK, c++) {
@@ -1120,10 +1113,7 @@ static void scan_part(tw_part *p) {
     /* More tokens at or above the bound than the candidates hold (ties, or a crowd just
      * below the best): the heap, whose threshold rises as it reads, takes the part again.
      * Rare; the same numbers either way. */
-    if (count > p->cap) {
-        scan_part_heap(p, what);
-        return;
-    }
+    if (count > p->cap) return 0;
     /* the part's best `need`: among the candidates, which hold every token at or above the
      * bound, and at least `need` of them (each block's largest at or above it); fewer where
      * the bound is -inf (masked tokens are never candidates): the finite ones, and the rest
@@ -1131,10 +1121,7 @@ static void scan_part(tw_part *p) {
     float low = -INFINITY;
     for (int k = 0; k < need; k++) heap[k] = -INFINITY;
     float *order = count <= TW_CHUNK ? tmp : (float *)malloc(sizeof(float) * (size_t)count);
-    if (order == NULL) {
-        scan_part_heap(p, what);
-        return;
-    }
+    if (order == NULL) return 0;
     for (int q = 0; q < count; q++) order[q] = p->cands[q].logit;
     if (count >= need) {
         low = kth_largest(order, count, need);
@@ -1150,6 +1137,17 @@ static void scan_part(tw_part *p) {
     p->s = s;
     p->tz = tz;
     p->count = count;
+    return 1;
+}
+
+/* one part of the pass, as the prepass allows (see scan_part_bound) */
+static void scan_part(tw_part *p) {
+    /* the exponentials each chunk folds in (none without a softmax kernel: selection alone) */
+    const int what = p->softmax == NULL ? 0
+        : (p->moments ? TW_EXP_MOMENTS : 0) | (p->t_sums != NULL ? TW_EXP_TEMPERED : 0);
+    const int chunks = (p->b - p->a + TW_CHUNK - 1) / TW_CHUNK;
+    if (!tw_prepass_on || chunks > TW_PART_CHUNKS || !scan_part_bound(p, what))
+        scan_part_heap(p, what);
 }
 
 /* one part of tw_moments: the running max and the moments alone, as scan_part folds them */
