@@ -1,9 +1,11 @@
-"""A step's small records built in compiled calls: the same records as Python's.
+"""A step's records built in compiled calls: the same records as Python's.
 
-The engine builds each step's raw top-K as Candidate tuples, and a few dozen probabilities,
-just after a decode, on cold caches; the extension's candidates() and exp_scaled() do each
-in one call. These tests hold them to the plain Python lines they replace, on made-up lists
-and on the real starter model's steps.
+The engine builds each step's raw top-K as Candidate tuples, a few dozen probabilities, the
+stage records and the Step itself just after a decode, on cold caches; the extension's
+candidates(), exp_scaled() and step_record() do each in one call. These tests hold them to
+the plain Python lines they replace, on made-up lists and on the real starter model's steps,
+with every kind of decision (split or not, penalties, a forced token ranked past the
+candidates shown).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from tokenwise.core.engine import stages as engine_stages
 from tokenwise.core.engine.vocab import _LazyTable
 from tokenwise.core.interface import ChatMessage, GenerationRequest
 from tokenwise.core.sampling.settings import PRESETS, SamplerSettings
-from tokenwise.core.trace.records import Candidate
+from tokenwise.core.trace.records import Candidate, Stage, Step
 
 candidates = extension.CANDIDATES
 
@@ -97,28 +99,89 @@ def test_exp_scaled_is_the_python_line_to_the_bit() -> None:
         exp_scaled(["a"], 0.0, 1.0, 1.0)
 
 
+PENALTIES = dict(repeat_penalty=1.1, presence_penalty=0.5, frequency_penalty=0.3,
+                 repeat_last_n=64)
+
+
+@pytest.mark.parametrize("overlap", [False, True], ids=["whole", "split"])
 @pytest.mark.parametrize("settings", [
-    PRESETS["Greedy"], PRESETS["Balanced"],
-    SamplerSettings(temperature=0.8, top_k=0, top_p=1.0, min_p=0.0, repeat_penalty=1.1,
-                    presence_penalty=0.5, repeat_last_n=64),
-], ids=["greedy", "balanced", "untruncated-penalties"])
-def test_the_engine_steps_are_the_same_either_way(engine, settings, monkeypatch) -> None:
+    PRESETS["Greedy"], PRESETS["Balanced"], PRESETS["Creative"],
+    SamplerSettings(temperature=0.8, top_k=0, top_p=1.0, min_p=0.0, **PENALTIES),
+    SamplerSettings(temperature=1.0, top_k=0, top_p=1.0, min_p=0.0, **PENALTIES),
+    SamplerSettings(temperature=1.3, top_k=0, top_p=1.0, min_p=0.0),
+    SamplerSettings(temperature=1.0, top_k=0, top_p=0.9, min_p=0.0),
+    SamplerSettings(temperature=0.9, top_k=0, top_p=1.0, min_p=0.05),
+], ids=["greedy", "balanced", "creative", "untruncated-penalties", "penalties-t1",
+        "temperature", "top-p", "min-p"])
+def test_the_engine_steps_are_the_same_either_way(engine, settings, overlap,
+                                                  monkeypatch) -> None:
     ids = engine.render_chat([ChatMessage("user", "Name three rivers.")]).token_ids
+    # a token far down the list, forced first: ranked past the candidates shown
+    far = engine.token_ids(" zebra")[0]
 
     def steps() -> list:
         engine._trim(0)
-        request = GenerationRequest(ids, settings.with_(max_tokens=12, seed=11),
-                                    top_k_display=24)
-        return list(engine.generate(request))
+        engine.overlap = overlap
+        try:
+            request = GenerationRequest(ids, settings.with_(max_tokens=12, seed=11),
+                                        top_k_display=24, forced_first_token=far,
+                                        extra={"ignore_eog": True})
+            return list(engine.generate(request))
+        finally:
+            engine.overlap = False
 
     compiled_steps = steps()
-    monkeypatch.setattr(extension, "CANDIDATES", None)
-    monkeypatch.setattr(engine_stages, "EXP_SCALED", None)
+    for name in ("CANDIDATES", "EXP_SCALED", "STEP_RECORD"):
+        monkeypatch.setattr(engine_stages, name, None)
     monkeypatch.setattr(draw, "EXP_SCALED", None)
     python_steps = steps()
-    assert len(compiled_steps) == len(python_steps) > 0
+    assert len(compiled_steps) == len(python_steps) == 12
+    assert compiled_steps[0].forced and compiled_steps[0].rank > 24
     for a, b in zip(compiled_steps, python_steps, strict=True):
+        assert type(a) is type(b) is Step
         assert a.candidates == b.candidates
         assert len(a.candidates) == 24
         assert all(type(c) is Candidate for c in a.candidates)
-        assert (a.token_id, a.prob, a.stages) == (b.token_id, b.prob, b.stages)
+        assert all(type(s) is Stage for s in a.stages)
+        for field in ("index", "token_id", "piece", "text", "prob", "rank", "logit", "log_z",
+                      "entropy", "stages", "final_prob", "forced", "stop_reason"):
+            assert getattr(a, field) == getattr(b, field), field
+        assert a.elapsed_ms > 0.0
+
+
+def test_step_record_refuses_bad_arguments_and_leaks_nothing() -> None:
+    step_record = extension.STEP_RECORD
+    piece = b"piece-held-by-the-table"
+    pieces = {1: piece, 2: b"two"}
+    consts = (Step, Candidate, Stage, pieces, "penalties", "Penalties", 3, None)
+    args = [consts, 0, "x", None, False, 1, 1, 0.5, 0.5, 2.0, 1.0, [1, 2], [0.5, -1.0],
+            [1, 2], None, 0.0, [], None, 1.0]
+    before = sys.getrefcount(piece)
+    step = step_record(*args)
+    assert step.piece is piece and step.candidates[0].piece is piece
+    assert step.stages[0] == Stage("penalties", "Penalties", 3, (1, 2),
+                                   tuple(c.prob for c in step.candidates))
+    assert step.log_z == 0.5 + math.log(2.0)
+    del step
+    gc.collect()
+    assert sys.getrefcount(piece) == before
+    for at, bad in [(0, consts[:7]), (11, (1, 2)), (14, (0.5,)), (16, None)]:
+        wrong = list(args)
+        wrong[at] = bad
+        with pytest.raises(TypeError):
+            step_record(*wrong)
+    wrong = list(args)
+    wrong[0] = (Step, dict, Stage, *consts[3:])
+    with pytest.raises(TypeError):
+        step_record(*wrong)
+    wrong = list(args)
+    wrong[11] = [1, 5]  # a token without a piece
+    with pytest.raises(KeyError):
+        step_record(*wrong)
+    wrong = list(args)
+    wrong[17] = 2.0  # the untruncated draw's records: (1 / T, labels) needed
+    wrong[0] = (*consts[:7], (1.25, ()))
+    with pytest.raises(TypeError):
+        step_record(*wrong)
+    gc.collect()
+    assert sys.getrefcount(piece) == before

@@ -1948,6 +1948,9 @@ TW_EXPORT int64_t tw_count_above(const float *x, int n, float v) {
  * fields, the Candidate record; pieces: any mapping, a dict's __missing__ included).
  * What the step record holds, without a Python call per candidate: built just after a
  * decode, on cold caches, that is what costs. */
+static PyObject *candidates_tuple(PyTypeObject *cls, PyObject *ids, PyObject *pieces,
+                                  PyObject *logits, PyObject *probs);
+
 static PyObject *tw_candidates(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
     if (nargs != 5 || !PyType_Check(args[0]) ||
@@ -1957,8 +1960,12 @@ static PyObject *tw_candidates(PyObject *self, PyObject *const *args, Py_ssize_t
                         "candidates(cls, ids, pieces, logits, probs): a tuple type, lists");
         return NULL;
     }
-    PyTypeObject *cls = (PyTypeObject *)args[0];
-    PyObject *ids = args[1], *pieces = args[2], *logits = args[3], *probs = args[4];
+    return candidates_tuple((PyTypeObject *)args[0], args[1], args[2], args[3], args[4]);
+}
+
+/* the Candidate records of tw_candidates (ids, logits, probs: lists of one length) */
+static PyObject *candidates_tuple(PyTypeObject *cls, PyObject *ids, PyObject *pieces,
+                                  PyObject *logits, PyObject *probs) {
     const Py_ssize_t n = PyList_GET_SIZE(ids);
     if (PyList_GET_SIZE(logits) != n || PyList_GET_SIZE(probs) != n) {
         PyErr_SetString(PyExc_ValueError, "candidates: ids, logits and probs differ in length");
@@ -1998,18 +2005,8 @@ fail:
 /* exp_scaled(values, offset, scale, factor): [exp((v - offset) * scale) * factor for v in
  * values] for a list of floats, in the same double arithmetic as that Python line (a step's
  * few dozen probabilities, without a bytecode loop on cold caches). */
-static PyObject *tw_exp_scaled(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    (void)self;
-    if (nargs != 4 || !PyList_Check(args[0])) {
-        PyErr_SetString(PyExc_TypeError,
-                        "exp_scaled(values, offset, scale, factor): a list and three floats");
-        return NULL;
-    }
-    const double offset = PyFloat_AsDouble(args[1]);
-    const double scale = PyFloat_AsDouble(args[2]);
-    const double factor = PyFloat_AsDouble(args[3]);
-    if (PyErr_Occurred()) return NULL;
-    PyObject *values = args[0];
+/* [exp((v - offset) * scale) * factor for v in values], values a list of floats */
+static PyObject *exp_list(PyObject *values, double offset, double scale, double factor) {
     const Py_ssize_t n = PyList_GET_SIZE(values);
     PyObject *out = PyList_New(n);
     if (out == NULL) return NULL;
@@ -2029,11 +2026,188 @@ static PyObject *tw_exp_scaled(PyObject *self, PyObject *const *args, Py_ssize_t
     return out;
 }
 
+static PyObject *tw_exp_scaled(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 4 || !PyList_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "exp_scaled(values, offset, scale, factor): a list and three floats");
+        return NULL;
+    }
+    const double offset = PyFloat_AsDouble(args[1]);
+    const double scale = PyFloat_AsDouble(args[2]);
+    const double factor = PyFloat_AsDouble(args[3]);
+    if (PyErr_Occurred()) return NULL;
+    return exp_list(args[0], offset, scale, factor);
+}
+
+/* a Stage record (a tuple type of five) straight from its items; steals none */
+static PyObject *stage_new(PyTypeObject *cls, PyObject *name, PyObject *label,
+                           PyObject *survivors, PyObject *ids, PyObject *probs) {
+    PyObject *st = cls->tp_alloc(cls, 5);
+    if (st == NULL) return NULL;
+    PyObject *items[5] = {name, label, survivors, ids, probs};
+    for (int q = 0; q < 5; q++) {
+        Py_INCREF(items[q]);
+        PyTuple_SET_ITEM(st, q, items[q]);
+    }
+    return st;
+}
+
+/* step_record(consts, index, text, reason, forced, token, rank, logit, m, z, sum_ex,
+ *             cand_ids, cand_logits, head, pen_head, pen_delta, later, total, final_prob)
+ *
+ * A step's Step record from its decision, in one call: what StepSampler.finish computes
+ * (the log-normaliser, the entropy, the candidates' probabilities, the penalties stage, the
+ * untruncated draw's stage records) and the Step the engine makes of it, in the same double
+ * arithmetic as those Python lines (the tests compare the two). The caller has the moments
+ * (z, sum_ex, checked) and the token's rank and raw logit already.
+ * consts (one generation's): (Step, Candidate, Stage, pieces, the penalties stage's name and
+ * label, the vocabulary's size, untruncated), untruncated None or (1 / T, ((name, label) of
+ * top-k, top-p, min-p and temperature))); pen_head None: no penalties; later: the stages
+ * after the penalties (the untruncated draw's are made here where total is not None).
+ * elapsed_ms is left at 0 for the caller. */
+static PyObject *tw_step_record(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 19 || !PyTuple_Check(args[0]) || PyTuple_GET_SIZE(args[0]) != 8 ||
+        !PyList_Check(args[11]) || !PyList_Check(args[12]) || !PyList_Check(args[13]) ||
+        !(args[14] == Py_None || PyList_Check(args[14])) || !PyList_Check(args[16])) {
+        PyErr_SetString(PyExc_TypeError, "step_record: see its comment for the arguments");
+        return NULL;
+    }
+    PyObject *consts = args[0];
+    PyObject *step_cls = PyTuple_GET_ITEM(consts, 0);
+    PyObject *cand_cls = PyTuple_GET_ITEM(consts, 1);
+    PyObject *stage_cls = PyTuple_GET_ITEM(consts, 2);
+    PyObject *pieces = PyTuple_GET_ITEM(consts, 3);
+    PyObject *pen_name = PyTuple_GET_ITEM(consts, 4), *pen_label = PyTuple_GET_ITEM(consts, 5);
+    PyObject *n_vocab = PyTuple_GET_ITEM(consts, 6), *untruncated = PyTuple_GET_ITEM(consts, 7);
+    if (!PyType_Check(cand_cls) || !PyType_Check(stage_cls) ||
+        !PyType_IsSubtype((PyTypeObject *)cand_cls, &PyTuple_Type) ||
+        !PyType_IsSubtype((PyTypeObject *)stage_cls, &PyTuple_Type)) {
+        PyErr_SetString(PyExc_TypeError, "step_record: Candidate and Stage are tuple types");
+        return NULL;
+    }
+    PyObject *token = args[5], *rank = args[6], *logit_o = args[7];
+    PyObject *cand_ids = args[11], *cand_logits = args[12], *head = args[13];
+    PyObject *pen_head = args[14], *later = args[16], *total_o = args[17];
+    const double logit = PyFloat_AsDouble(logit_o), m = PyFloat_AsDouble(args[8]);
+    const double z = PyFloat_AsDouble(args[9]), sum_ex = PyFloat_AsDouble(args[10]);
+    const double pen_delta = PyFloat_AsDouble(args[15]);
+    const double total = total_o == Py_None ? 0.0 : PyFloat_AsDouble(total_o);
+    if (PyErr_Occurred()) return NULL;
+    PyObject *probs = NULL, *pen_probs = NULL, *stages = NULL, *cands = NULL, *piece = NULL;
+    PyObject *prob = NULL, *log_z_o = NULL, *entropy_o = NULL, *step = NULL;
+    PyObject *head_t = NULL, *pen_probs_t = NULL;
+    /* log_z = m + log(z); H = log_z - sum_ex / z, not below 0 */
+    const double log_z = m + log(z);
+    double entropy = log_z - sum_ex / z;
+    if (entropy < 0.0) entropy = 0.0;
+    probs = exp_list(cand_logits, log_z, 1.0, 1.0);
+    if (probs == NULL) goto done;
+    PyObject *pen_logits = cand_logits;
+    if (pen_head == Py_None) {
+        pen_probs = probs;
+        Py_INCREF(pen_probs);
+    } else {
+        /* _log_z: m + log(max(z + pen_delta, 1e-300)), as Python's max takes it */
+        const double sum = z + pen_delta;
+        pen_probs = exp_list(pen_head, m + log(1e-300 > sum ? 1e-300 : sum), 1.0, 1.0);
+        pen_logits = pen_head;
+        if (pen_probs == NULL) goto done;
+    }
+    head_t = PyList_AsTuple(head);
+    pen_probs_t = PyList_AsTuple(pen_probs);
+    if (head_t == NULL || pen_probs_t == NULL) goto done;
+    const int records = total_o != Py_None && untruncated != Py_None;
+    const Py_ssize_t n_later = records ? 4 : PyList_GET_SIZE(later);
+    stages = PyTuple_New(1 + n_later);
+    if (stages == NULL) goto done;
+    PyObject *first = stage_new((PyTypeObject *)stage_cls, pen_name, pen_label, n_vocab, head_t,
+                                pen_probs_t);
+    if (first == NULL) goto done;
+    PyTuple_SET_ITEM(stages, 0, first);
+    if (records) {  /* UntruncatedDraw.records: the three stages keep the whole vocabulary */
+        if (!PyTuple_Check(untruncated) || PyTuple_GET_SIZE(untruncated) != 2 ||
+            !PyTuple_Check(PyTuple_GET_ITEM(untruncated, 1)) ||
+            PyTuple_GET_SIZE(PyTuple_GET_ITEM(untruncated, 1)) != 4) {
+            PyErr_SetString(PyExc_TypeError, "step_record: untruncated is (1 / T, labels)");
+            goto done;
+        }
+        const double inv_t = PyFloat_AsDouble(PyTuple_GET_ITEM(untruncated, 0));
+        if (PyErr_Occurred()) goto done;
+        PyObject *names = PyTuple_GET_ITEM(untruncated, 1);
+        PyObject *shown_ids = PyList_AsTuple(head);
+        if (shown_ids == NULL) goto done;
+        for (int q = 0; q < 4; q++) {
+            PyObject *pair = PyTuple_GET_ITEM(names, q);
+            PyObject *st_probs = pen_probs_t;
+            Py_INCREF(st_probs);
+            if (q == 3) {  /* temperature: the draw's own weights over its normaliser */
+                PyObject *tp = exp_list(pen_logits, m, inv_t, 1.0 / total);
+                Py_DECREF(st_probs);
+                st_probs = tp == NULL ? NULL : PyList_AsTuple(tp);
+                Py_XDECREF(tp);
+            }
+            PyObject *st = NULL;
+            if (st_probs != NULL && PyTuple_Check(pair) && PyTuple_GET_SIZE(pair) == 2)
+                st = stage_new((PyTypeObject *)stage_cls, PyTuple_GET_ITEM(pair, 0),
+                               PyTuple_GET_ITEM(pair, 1), n_vocab, shown_ids, st_probs);
+            else if (st_probs != NULL)
+                PyErr_SetString(PyExc_TypeError, "step_record: (name, label) pairs");
+            Py_XDECREF(st_probs);
+            if (st == NULL) {
+                Py_DECREF(shown_ids);
+                goto done;
+            }
+            PyTuple_SET_ITEM(stages, 1 + q, st);
+        }
+        Py_DECREF(shown_ids);
+    } else {
+        for (Py_ssize_t q = 0; q < n_later; q++) {
+            PyObject *st = PyList_GET_ITEM(later, q);
+            Py_INCREF(st);
+            PyTuple_SET_ITEM(stages, 1 + q, st);
+        }
+    }
+    cands = candidates_tuple((PyTypeObject *)cand_cls, cand_ids, pieces, cand_logits, probs);
+    piece = PyObject_GetItem(pieces, token);
+    prob = PyFloat_FromDouble(exp(logit - log_z));
+    log_z_o = PyFloat_FromDouble(log_z);
+    entropy_o = PyFloat_FromDouble(entropy);
+    if (cands == NULL || piece == NULL || prob == NULL || log_z_o == NULL || entropy_o == NULL)
+        goto done;
+    {
+        PyObject *zero = PyFloat_FromDouble(0.0);
+        if (zero == NULL) goto done;
+        /* Step(index, token_id, piece, text, prob, rank, logit, log_z, entropy, candidates,
+         *      stages, final_prob, forced, stop_reason, elapsed_ms) */
+        PyObject *call[15] = {args[1], token, piece, args[2], prob, rank, logit_o, log_z_o,
+                              entropy_o, cands, stages, args[18], args[4], args[3], zero};
+        step = PyObject_Vectorcall(step_cls, call, 15, NULL);
+        Py_DECREF(zero);
+    }
+done:
+    Py_XDECREF(probs);
+    Py_XDECREF(pen_probs);
+    Py_XDECREF(head_t);
+    Py_XDECREF(pen_probs_t);
+    Py_XDECREF(stages);
+    Py_XDECREF(cands);
+    Py_XDECREF(piece);
+    Py_XDECREF(prob);
+    Py_XDECREF(log_z_o);
+    Py_XDECREF(entropy_o);
+    return step;
+}
+
 static PyMethodDef tw_methods[] = {
     {"exp_scaled", (PyCFunction)(void (*)(void))tw_exp_scaled, METH_FASTCALL,
      "exp_scaled(values, offset, scale, factor): [exp((v - offset) * scale) * factor]"},
     {"candidates", (PyCFunction)(void (*)(void))tw_candidates, METH_FASTCALL,
      "candidates(cls, ids, pieces, logits, probs): the step's Candidate records"},
+    {"step_record", (PyCFunction)(void (*)(void))tw_step_record, METH_FASTCALL,
+     "step_record(consts, index, text, reason, forced, token, rank, logit, m, z, sum_ex, "
+     "cand_ids, cand_logits, head, pen_head, pen_delta, later, total, final_prob): a Step"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -24,3 +24,6 @@ def _function(name: str) -> Callable[..., Any] | None:
 CANDIDATES = _function("candidates")
 #: exp_scaled(values, offset, scale, factor): [exp((v - offset) * scale) * factor, ...]
 EXP_SCALED = _function("exp_scaled")
+#: step_record(consts, index, text, ...): a step's Step record from its decision (see
+#: StepSampler.record)
+STEP_RECORD = _function("step_record")

@@ -14,7 +14,6 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Generator, Sequence
-from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +22,10 @@ import numpy as np
 
 from tokenwise.core.chat.template_sandbox import TemplateRenderer
 from tokenwise.core.engine import compiled as engine_compiled
-from tokenwise.core.engine import extension as engine_extension
 from tokenwise.core.engine import guard
 from tokenwise.core.engine import native as engine_native
 from tokenwise.core.engine.overlap import DisplayWorker, overlap_wanted
-from tokenwise.core.engine.stages import CandidateBuffer, Decision, StepNumbers, StepSampler
+from tokenwise.core.engine.stages import CandidateBuffer, Decision, StepSampler
 from tokenwise.core.engine.threads import ThreadGovernor, default_threads, usable_cores
 from tokenwise.core.engine.vocab import EOG, Vocabulary
 from tokenwise.core.errors import ContextOverflowError, DamagedModelError, TokenwiseError
@@ -52,12 +50,10 @@ from tokenwise.core.trace.records import (
     STOP_EOG,
     STOP_MAX_TOKENS,
     STOP_STRING,
-    Candidate,
     Step,
 )
 from tokenwise.core.trace.scores import ScoreResult
 
-_new_tuple = tuple.__new__
 BEAM_SEQUENCES = MAX_BEAM_WIDTH + 2  # the prompt's, one per beam, one for pruned beams
 PROMPT_CHUNK_GPU = 64  # prompt tokens per decode when offloaded: cancel is checked between
 
@@ -547,31 +543,15 @@ class Engine:
         display = self._display
         copy = self._logits_copy
         copy_address = copy.ctypes.data if split else 0
-        candidates = engine_extension.CANDIDATES
-
-        def make_step(nums: StepNumbers, text: str, reason: str | None, index: int,
-                      spent: float) -> Step:
-            t0 = perf()
-            if candidates is not None:  # built in one compiled call
-                cands = candidates(Candidate, nums.cand_ids, pieces, nums.cand_logits,
-                                   nums.cand_probs)
-            else:  # tuple.__new__ straight from C: the same, without a Python call each
-                cands = tuple(map(_new_tuple, repeat(Candidate), zip(
-                    nums.cand_ids, map(pieces.__getitem__, nums.cand_ids),
-                    nums.cand_logits, nums.cand_probs, strict=True)))
-            return Step(
-                index=index, token_id=nums.token_id, piece=pieces[nums.token_id], text=text,
-                prob=nums.prob, rank=nums.rank, logit=nums.logit, log_z=nums.log_z,
-                entropy=nums.entropy, candidates=cands, stages=nums.stages,
-                final_prob=nums.final_prob, forced=forced_first and index == 0,
-                stop_reason=reason, elapsed_ms=(spent + perf() - t0) * 1000.0,
-            )
+        sampler.use_pieces(pieces)
+        record = sampler.record
 
         def finish_step(decision: Decision, text: str, reason: str | None,
                         index: int, spent: float) -> Step:
             t0 = perf()
-            nums = sampler.finish(decision, copy)
-            return make_step(nums, text, reason, index, spent + perf() - t0)
+            step = record(decision, copy, index, text, reason, forced_first and index == 0)
+            step.elapsed_ms = (spent + perf() - t0) * 1000.0
+            return step
 
         t_ready, c_ready = perf(), cpu()
         try:
@@ -588,8 +568,8 @@ class Engine:
                         np.copyto(copy, logits)
                     token = decision.token
                 else:
-                    nums = sampler.step(logits, forced, self._logits_address or 0)
-                    token = nums.token_id
+                    decision = sampler.decide(logits, forced, self._logits_address or 0)
+                    token = decision.token
                 forced = None
                 piece = pieces[token]
                 flags = token_flags[token]
@@ -622,7 +602,9 @@ class Engine:
                 if n_tokens == 1:
                     first_token_s = perf() - t0
                 if not split:
-                    step = make_step(nums, text, reason, n_tokens - 1, perf() - t_step)
+                    step = record(decision, logits, n_tokens - 1, text, reason,
+                                  forced_first and n_tokens == 1)
+                    step.elapsed_ms = (perf() - t_step) * 1000.0
                     if reason is not None:
                         stop = reason
                         yield step

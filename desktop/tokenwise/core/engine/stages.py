@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from itertools import accumulate
+from itertools import accumulate, repeat
 
 import llama_cpp
 import numpy as np
@@ -37,7 +37,7 @@ from tokenwise.core.engine.compiled import (
     CandidateBuffer,
     StageRunner,
 )
-from tokenwise.core.engine.extension import EXP_SCALED
+from tokenwise.core.engine.extension import CANDIDATES, EXP_SCALED, STEP_RECORD
 from tokenwise.core.engine.numpy_path import (
     _COLUMNS,
     _SCOPE_ALL,
@@ -56,7 +56,7 @@ from tokenwise.core.sampling.stages import (
     STAGE_TOP_K,
     STAGE_TOP_P,
 )
-from tokenwise.core.trace.records import Stage
+from tokenwise.core.trace.records import Candidate, Stage, Step
 
 __all__ = ["CandidateBuffer", "Decision", "StepNumbers", "StepSampler", "scan_kind"]
 
@@ -307,6 +307,8 @@ class StepSampler(NumpyPath):
         self._e = buffer.exp_buf[:n_vocab]
         self._e_address = buffer.exp_ptr
         self._moments_out = np.empty(2, dtype=np.float64)
+        self._pieces: Mapping[int, bytes] = {}
+        self._record_consts: tuple[object, ...] = ()
         self._mask = buffer.mask[:n_vocab]
         # the C pass finds the best `need` tokens: enough for greedy, top-k and the untruncated
         # draw's display; tw_nucleus also finds the nucleus of top-p without top-k (with
@@ -599,13 +601,7 @@ class StepSampler(NumpyPath):
 
         ``x``: the logits the decision was made on (a copy, once the next decode has begun).
         """
-        z, sum_ex = d.z, d.sum_ex
-        if z is None or sum_ex is None:
-            assert _MOMENTS is not None
-            out = self._moments_out
-            _MOMENTS(x.ctypes.data, self.n_vocab, d.m, _SOFTMAX_ADDRESS, out.ctypes.data, None)
-            z, sum_ex = out.tolist()
-            _check(d.m, z)
+        z, sum_ex, rank, logit = self._display_inputs(d, x)
         log_z = d.m + math.log(z)
         # H = log Z - sum(p * x), with p = exp(x - m) / z
         entropy = log_z - sum_ex / z
@@ -614,27 +610,17 @@ class StepSampler(NumpyPath):
         probs = _probs(d.cand_logits, log_z)
         if d.pen_head is None:
             pen_logits, pen_probs = d.cand_logits, probs
-        elif d.total is not None:
+        else:  # the same sums as the decision's, whether or not the step was split
             pen_logits = d.pen_head
             pen_probs = _probs(pen_logits, _log_z(d.m, z, d.pen_delta))
-        else:  # the same sums as the decision's, whether or not the step was split
-            pen_probs = np.exp(np.array(d.pen_head, dtype=np.float64)
-                               - _log_z(d.m, z, d.pen_delta)).tolist()
         later = d.stages
         if d.total is not None and self._untruncated is not None:
             later = self._untruncated.records(d.head, pen_logits, pen_probs, d.m, d.total,
                                               self.labels)
         stages = (_new_tuple(Stage, (STAGE_PENALTIES, self.labels[STAGE_PENALTIES],
                                      self.n_vocab, tuple(d.head), tuple(pen_probs))), *later)
-        token, rank = d.token, d.rank
-        if d.logit is not None:
-            logit = d.logit
-        elif rank:
-            logit = d.cand_logits[rank - 1]
-        else:
-            logit, rank = _raw_rank(x, token)
         return StepNumbers(
-            token_id=token,
+            token_id=d.token,
             prob=math.exp(logit - log_z),
             rank=rank,
             logit=logit,
@@ -646,6 +632,64 @@ class StepSampler(NumpyPath):
             stages=stages,
             final_prob=d.final_prob,
         )
+
+    def _display_inputs(self, d: Decision, x: np.ndarray) -> tuple[float, float, int, float]:
+        """What the display half needs that the decision may have left: the moments (a split
+        step's, from ``x``) and the token's rank and raw logit (a token past the candidates
+        shown: counted in ``x``)."""
+        z, sum_ex = d.z, d.sum_ex
+        if z is None or sum_ex is None:
+            assert _MOMENTS is not None
+            out = self._moments_out
+            _MOMENTS(x.ctypes.data, self.n_vocab, d.m, _SOFTMAX_ADDRESS, out.ctypes.data, None)
+            z, sum_ex = out.tolist()
+            _check(d.m, z)
+        rank = d.rank
+        if d.logit is not None:
+            logit = d.logit
+        elif rank:
+            logit = d.cand_logits[rank - 1]
+        else:
+            logit, rank = _raw_rank(x, d.token)
+        return z, sum_ex, rank, logit
+
+    def use_pieces(self, pieces: Mapping[int, bytes]) -> None:
+        """The vocabulary's pieces, for :meth:`record` (once per generation)."""
+        untruncated = None
+        if self._untruncated is not None:
+            labels = self.labels
+            untruncated = (self._untruncated.inv_t, tuple(
+                (name, labels[name])
+                for name in (STAGE_TOP_K, STAGE_TOP_P, STAGE_MIN_P, STAGE_TEMPERATURE)))
+        self._pieces = pieces
+        self._record_consts = (Step, Candidate, Stage, pieces, STAGE_PENALTIES,
+                               self.labels[STAGE_PENALTIES], self.n_vocab, untruncated)
+
+    def record(self, d: Decision, x: np.ndarray, index: int, text: str, reason: str | None,
+               forced: bool) -> Step:
+        """The step's Step record (:meth:`finish`, then the record), in one compiled call
+        where the extension was built (step_record: the same numbers, tested); after
+        :meth:`use_pieces`. ``elapsed_ms`` is left at 0 for the caller."""
+        if STEP_RECORD is not None:
+            z, sum_ex, rank, logit = self._display_inputs(d, x)
+            return STEP_RECORD(  # type: ignore[no-any-return]
+                self._record_consts, index, text, reason, forced, d.token, rank, logit, d.m,
+                z, sum_ex, d.cand_ids, d.cand_logits, d.head, d.pen_head, d.pen_delta,
+                d.stages, d.total, d.final_prob)
+        nums = self.finish(d, x)
+        pieces = self._pieces
+        if CANDIDATES is not None:  # built in one compiled call
+            cands = CANDIDATES(Candidate, nums.cand_ids, pieces, nums.cand_logits,
+                               nums.cand_probs)
+        else:  # tuple.__new__ straight from C: the same, without a Python call each
+            cands = tuple(map(_new_tuple, repeat(Candidate), zip(
+                nums.cand_ids, map(pieces.__getitem__, nums.cand_ids),
+                nums.cand_logits, nums.cand_probs, strict=True)))
+        return Step(
+            index=index, token_id=nums.token_id, piece=pieces[nums.token_id], text=text,
+            prob=nums.prob, rank=nums.rank, logit=nums.logit, log_z=nums.log_z,
+            entropy=nums.entropy, candidates=cands, stages=nums.stages,
+            final_prob=nums.final_prob, forced=forced, stop_reason=reason)
 
     def _penalised(self, ids: np.ndarray, raw: np.ndarray, x: np.ndarray,
                    pen_ids: np.ndarray, pen_new: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
