@@ -185,3 +185,62 @@ def test_step_record_refuses_bad_arguments_and_leaks_nothing() -> None:
         step_record(*wrong)
     gc.collect()
     assert sys.getrefcount(piece) == before
+
+
+@pytest.mark.parametrize("settings", [
+    PRESETS["Balanced"],  # tw_truncated
+    SamplerSettings(temperature=0.8, top_k=0, top_p=1.0, min_p=0.0, **PENALTIES),  # untruncated
+    SamplerSettings(temperature=1.0, top_k=0, top_p=0.9, min_p=0.0),  # tw_nucleus_draw
+], ids=["truncated", "untruncated", "nucleus-draw"])
+def test_the_decisions_are_the_same_through_ctypes(engine, settings, monkeypatch) -> None:
+    """The one-call decisions go through the extension's own calls, which convert their
+    arguments in C; their ctypes bindings take the same arguments: the same steps."""
+    from tokenwise.core.engine import compiled
+
+    ids = engine.render_chat([ChatMessage("user", "Name three rivers.")]).token_ids
+    calls: dict[str, int] = {}
+
+    def counting(name: str, fn):
+        def call(*args):
+            calls[name] = calls.get(name, 0) + 1
+            return fn(*args)
+        return call
+
+    def steps() -> list:
+        engine._trim(0)
+        request = GenerationRequest(ids, settings.with_(max_tokens=16, seed=5),
+                                    top_k_display=24, extra={"ignore_eog": True})
+        return list(engine.generate(request))
+
+    names = ("_UNTRUNCATED", "_TRUNCATED", "_NUCLEUS_DRAW")
+    for name in names:
+        assert type(getattr(compiled, name)).__name__ == "builtin_function_or_method"
+        monkeypatch.setattr(engine_stages, name, counting(name, getattr(compiled, name)))
+    own = steps()
+    used = set(calls)
+    assert len(used) == 1 and calls[next(iter(used))] >= 15
+    calls.clear()
+    for name in names:
+        monkeypatch.setattr(engine_stages, name,
+                            counting(name, getattr(compiled, name + "_CTYPES")))
+    through_ctypes = steps()
+    assert set(calls) == used
+    assert len(own) == len(through_ctypes) == 16
+    for a, b in zip(own, through_ctypes, strict=True):
+        a.elapsed_ms = b.elapsed_ms = 0.0
+        assert a == b
+
+
+def test_the_decision_calls_refuse_what_does_not_convert() -> None:
+    untruncated = extension.function("untruncated")
+    with pytest.raises(TypeError, match="takes 29 arguments"):
+        untruncated(1, 2, 3)
+    with pytest.raises(TypeError, match="argument 2 does not convert"):
+        untruncated(0, "n", *([0] * 27))
+    with pytest.raises(TypeError, match="argument 9 does not convert"):
+        untruncated(0, 0, 0, None, 0, 0, 0, 0, "T", *([0] * 20))
+    truncated, nucleus_draw = extension.function("truncated"), extension.function("nucleus_draw")
+    with pytest.raises(TypeError, match="takes 23 arguments"):
+        truncated()
+    with pytest.raises(TypeError, match="takes 21 arguments"):
+        nucleus_draw(*([0] * 22))

@@ -2200,11 +2200,110 @@ done:
     return step;
 }
 
+/* ------------------------------------------------------------------ one-call decisions
+ *
+ * tw_untruncated, tw_truncated and tw_nucleus_draw take two dozen arguments. Through ctypes
+ * each call converts every one of them and prepares a foreign call, which just after a decode,
+ * on cold caches, costs about 12 us; these take the same arguments, in the same order, as the
+ * ctypes bindings do (addresses as ints, None for NULL), converted here, and let the GIL go
+ * for the call as ctypes does. */
+typedef union {
+    void *p;
+    long long i;
+    double d;
+} tw_arg;
+
+/* args by `kinds`: p an address (an int, or None), i an int, d a float (f: one passed as a C
+ * float); 0 with an exception set where one does not convert */
+static int parse_args(const char *name, PyObject *const *args, Py_ssize_t nargs,
+                      const char *kinds, tw_arg *out) {
+    const Py_ssize_t want = (Py_ssize_t)strlen(kinds);
+    if (nargs != want) {
+        PyErr_Format(PyExc_TypeError, "%s takes %zd arguments (%zd given)", name, want, nargs);
+        return 0;
+    }
+    for (Py_ssize_t q = 0; q < nargs; q++) {
+        PyObject *o = args[q];
+        switch (kinds[q]) {
+        case 'p':
+            out[q].p = o == Py_None ? NULL : PyLong_AsVoidPtr(o);
+            break;
+        case 'i':
+            out[q].i = PyLong_AsLongLong(o);
+            break;
+        default:
+            out[q].d = PyFloat_AsDouble(o);
+        }
+        if (PyErr_Occurred()) {
+            PyErr_Format(PyExc_TypeError, "%s: argument %zd does not convert", name, q + 1);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static PyObject *tw_untruncated_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    tw_arg a[29];
+    if (!parse_args("untruncated", args, nargs, "piippippfpppippifffppppppdiip", a)) return NULL;
+    int r;
+    Py_BEGIN_ALLOW_THREADS
+    r = tw_untruncated((const float *)a[0].p, (int)a[1].i, (int)a[2].i, (tw_softmax_fn)a[3].p,
+                       (tw_token *)a[4].p, (int)a[5].i, (double *)a[6].p, (double *)a[7].p,
+                       (float)a[8].d, (double *)a[9].p, (double *)a[10].p, (float *)a[11].p,
+                       (int)a[12].i, (const int32_t *)a[13].p, (const int32_t *)a[14].p,
+                       (int)a[15].i, (float)a[16].d, (float)a[17].d, (float)a[18].d,
+                       (float *)a[19].p, (float *)a[20].p, (double *)a[21].p,
+                       (double *)a[22].p, (double *)a[23].p, (tw_union *)a[24].p, a[25].d,
+                       (int)a[26].i, (int)a[27].i, (double *)a[28].p);
+    Py_END_ALLOW_THREADS
+    return PyLong_FromLong(r);
+}
+static PyObject *tw_truncated_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    tw_arg a[23];
+    if (!parse_args("truncated", args, nargs, "piippipppiippippppipppp", a)) return NULL;
+    int r;
+    Py_BEGIN_ALLOW_THREADS
+    r = tw_truncated((const float *)a[0].p, (int)a[1].i, (int)a[2].i, (tw_softmax_fn)a[3].p,
+                     (tw_token *)a[4].p, (int)a[5].i, (double *)a[6].p, (double *)a[7].p,
+                     (float *)a[8].p, (int)a[9].i, (int)a[10].i, (double *)a[11].p,
+                     (double *)a[12].p, (int)a[13].i, (int32_t *)a[14].p, (float *)a[15].p,
+                     (tw_apply_fn)a[16].p, (void *const *)a[17].p, (int)a[18].i,
+                     (tw_token_array *)a[19].p, (int64_t *)a[20].p, (const int32_t *)a[21].p,
+                     (double *)a[22].p);
+    Py_END_ALLOW_THREADS
+    return PyLong_FromLong(r);
+}
+
+static PyObject *tw_nucleus_draw_call(PyObject *self, PyObject *const *args,
+                                      Py_ssize_t nargs) {
+    (void)self;
+    tw_arg a[21];
+    if (!parse_args("nucleus_draw", args, nargs, "piippipdfippippppippp", a)) return NULL;
+    int r;
+    Py_BEGIN_ALLOW_THREADS
+    r = tw_nucleus_draw((const float *)a[0].p, (int)a[1].i, (int)a[2].i, (tw_softmax_fn)a[3].p,
+                        (tw_token *)a[4].p, (int)a[5].i, (double *)a[6].p, a[7].d,
+                        (float)a[8].d, (int)a[9].i, (double *)a[10].p, (double *)a[11].p,
+                        (int)a[12].i, (int32_t *)a[13].p, (float *)a[14].p,
+                        (tw_apply_fn)a[15].p, (void *const *)a[16].p, (int)a[17].i,
+                        (tw_token_array *)a[18].p, (int64_t *)a[19].p, (double *)a[20].p);
+    Py_END_ALLOW_THREADS
+    return PyLong_FromLong(r);
+}
+
 static PyMethodDef tw_methods[] = {
     {"exp_scaled", (PyCFunction)(void (*)(void))tw_exp_scaled, METH_FASTCALL,
      "exp_scaled(values, offset, scale, factor): [exp((v - offset) * scale) * factor]"},
     {"candidates", (PyCFunction)(void (*)(void))tw_candidates, METH_FASTCALL,
      "candidates(cls, ids, pieces, logits, probs): the step's Candidate records"},
+    {"untruncated", (PyCFunction)(void (*)(void))tw_untruncated_call, METH_FASTCALL,
+     "untruncated(...): tw_untruncated, its arguments as its ctypes binding takes them"},
+    {"truncated", (PyCFunction)(void (*)(void))tw_truncated_call, METH_FASTCALL,
+     "truncated(...): tw_truncated, its arguments as its ctypes binding takes them"},
+    {"nucleus_draw", (PyCFunction)(void (*)(void))tw_nucleus_draw_call, METH_FASTCALL,
+     "nucleus_draw(...): tw_nucleus_draw, its arguments as its ctypes binding takes them"},
     {"step_record", (PyCFunction)(void (*)(void))tw_step_record, METH_FASTCALL,
      "step_record(consts, index, text, reason, forced, token, rank, logit, m, z, sum_ex, "
      "cand_ids, cand_logits, head, pen_head, pen_delta, later, total, final_prob): a Step"},

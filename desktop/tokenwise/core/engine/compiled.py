@@ -15,7 +15,7 @@ from typing import Any
 import llama_cpp
 import numpy as np
 
-from tokenwise.core.engine import draw
+from tokenwise.core.engine import draw, extension
 
 _TOKEN_DTYPE = np.dtype([("id", "<i4"), ("logit", "<f4"), ("p", "<f4")])
 _UNION_DTYPE = np.dtype([("id", "<i4"), ("raw", "<f4"), ("pen", "<f4")])  # tw_union
@@ -162,7 +162,7 @@ _p, _i, _f, _d = ctypes.c_void_p, ctypes.c_int, ctypes.c_float, ctypes.c_double
 _APPLY_STAGES = _bind("tw_apply_stages", None, [_p, _p, _i, _p, _p])
 _LLAMA_APPLY = ctypes.cast(llama_cpp.llama_sampler_apply, ctypes.c_void_p).value or 0
 #: tw_untruncated: the untruncated draw's decision in one call
-_UNTRUNCATED = _bind("tw_untruncated", _i, [
+_UNTRUNCATED_CTYPES = _bind("tw_untruncated", _i, [
     _p, _i, _i, _p, _p, _i, _p, _p,  # as tw_scan
     _f, _p, _p, _p, _i,  # as tw_scan_tempered
     _p, _p, _i, _f, _f, _f, _p, _p, _p, _p, _p, _p,  # as tw_penalise
@@ -206,19 +206,33 @@ def use_prepass(on: bool) -> bool:
 
 
 #: tw_truncated: a top-k step's decision in one call
-_TRUNCATED = _bind("tw_truncated", _i, [
+_TRUNCATED_CTYPES = _bind("tw_truncated", _i, [
     _p, _i, _i, _p, _p, _i, _p, _p,  # as tw_scan
     _p, _i, _i, _p, _p,  # the copy, n_in, prefix, the weights and running sums
     _i, _p, _p,  # the candidates shown: how many, their ids and logits
     _p, _p, _i, _p, _p,  # as tw_apply_stages
     _p, _p])  # which size each stage record reads, the records' probabilities
 #: tw_nucleus_draw: top-p's decision without top-k in one call
-_NUCLEUS_DRAW = _bind("tw_nucleus_draw", _i, [
+_NUCLEUS_DRAW_CTYPES = _bind("tw_nucleus_draw", _i, [
     _p, _i, _i, _p, _p, _i, _p, _d, _f,  # as tw_nucleus
     _i, _p, _p,  # prefix, the weights and running sums
     _i, _p, _p,  # the candidates shown: how many, their ids and logits
     _p, _p, _i, _p, _p,  # as tw_apply_stages
     _p])  # the records' probabilities
+
+
+def _call(name: str, binding: Any) -> Any:
+    """The extension's own call for a one-call decision (the same arguments as its ctypes
+    binding, converted in C: a tenth of ctypes' cost on cold caches), where both exist; else
+    the binding."""
+    fn = extension.function(name) if binding is not None else None
+    return fn if fn is not None else binding
+
+
+#: the one-call decisions: tw_untruncated, tw_truncated, tw_nucleus_draw
+_UNTRUNCATED = _call("untruncated", _UNTRUNCATED_CTYPES)
+_TRUNCATED = _call("truncated", _TRUNCATED_CTYPES)
+_NUCLEUS_DRAW = _call("nucleus_draw", _NUCLEUS_DRAW_CTYPES)
 
 
 class StageRunner:

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 
-def _function(name: str) -> Callable[..., Any] | None:
+def function(name: str) -> Callable[..., Any] | None:
+    """One of the extension's Python-callable helpers (None: not built)."""
     try:
         module = importlib.import_module("tokenwise.core.engine._scan")
     except ImportError:
@@ -21,9 +22,9 @@ def _function(name: str) -> Callable[..., Any] | None:
 
 
 #: candidates(cls, ids, pieces, logits, probs): a step's Candidate records
-CANDIDATES = _function("candidates")
+CANDIDATES = function("candidates")
 #: exp_scaled(values, offset, scale, factor): [exp((v - offset) * scale) * factor, ...]
-EXP_SCALED = _function("exp_scaled")
+EXP_SCALED = function("exp_scaled")
 #: step_record(consts, index, text, ...): a step's Step record from its decision (see
 #: StepSampler.record)
-STEP_RECORD = _function("step_record")
+STEP_RECORD = function("step_record")
