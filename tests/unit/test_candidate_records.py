@@ -244,3 +244,22 @@ def test_the_decision_calls_refuse_what_does_not_convert() -> None:
         truncated()
     with pytest.raises(TypeError, match="takes 21 arguments"):
         nucleus_draw(*([0] * 22))
+
+
+def test_the_logits_row_is_llama_cpps(engine) -> None:
+    """The loop asks llama.cpp for the last token's logits through the extension: the same
+    address as through ctypes."""
+    from tokenwise.core.engine import local
+
+    assert local._LOGITS_ROW is not None
+    ids = engine.render_chat([ChatMessage("user", "Hello")]).token_ids
+    engine._trim(0)
+    assert engine._decode(ids, 0, None)
+    via_c = local._LOGITS_ROW(local._LOGITS_FN, engine._ctx_address, -1)
+    assert via_c == local._LOGITS_ADDRESS(engine.ctx, -1) != 0
+    assert engine._logits().ctypes.data == via_c
+    with pytest.raises(ValueError, match="no function"):
+        local._LOGITS_ROW(0, engine._ctx_address, -1)
+    with pytest.raises(TypeError, match="does not convert"):
+        local._LOGITS_ROW(local._LOGITS_FN, "ctx", -1)
+    engine._trim(0)

@@ -2293,6 +2293,26 @@ static PyObject *tw_nucleus_draw_call(PyObject *self, PyObject *const *args,
     return PyLong_FromLong(r);
 }
 
+/* logits_row(fn, ctx, i): fn(ctx, i) for llama_get_logits_ith's address and a context's, the
+ * address it returns as an int (0: none), with the GIL let go as ctypes does (it waits for a
+ * GPU's decode to end); the loop asks for it each step, just after the decode */
+typedef void *(*tw_row_fn)(void *ctx, int32_t i);
+
+static PyObject *tw_logits_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    tw_arg a[3];
+    if (!parse_args("logits_row", args, nargs, "ppi", a)) return NULL;
+    if (a[0].p == NULL || a[1].p == NULL) {
+        PyErr_SetString(PyExc_ValueError, "logits_row: no function or no context");
+        return NULL;
+    }
+    void *row;
+    Py_BEGIN_ALLOW_THREADS
+    row = ((tw_row_fn)a[0].p)(a[1].p, (int32_t)a[2].i);
+    Py_END_ALLOW_THREADS
+    return PyLong_FromVoidPtr(row);
+}
+
 static PyMethodDef tw_methods[] = {
     {"exp_scaled", (PyCFunction)(void (*)(void))tw_exp_scaled, METH_FASTCALL,
      "exp_scaled(values, offset, scale, factor): [exp((v - offset) * scale) * factor]"},
@@ -2304,6 +2324,8 @@ static PyMethodDef tw_methods[] = {
      "truncated(...): tw_truncated, its arguments as its ctypes binding takes them"},
     {"nucleus_draw", (PyCFunction)(void (*)(void))tw_nucleus_draw_call, METH_FASTCALL,
      "nucleus_draw(...): tw_nucleus_draw, its arguments as its ctypes binding takes them"},
+    {"logits_row", (PyCFunction)(void (*)(void))tw_logits_row, METH_FASTCALL,
+     "logits_row(fn, ctx, i): llama_get_logits_ith(ctx, i) through its address"},
     {"step_record", (PyCFunction)(void (*)(void))tw_step_record, METH_FASTCALL,
      "step_record(consts, index, text, reason, forced, token, rank, logit, m, z, sum_ex, "
      "cand_ids, cand_logits, head, pen_head, pen_delta, later, total, final_prob): a Step"},

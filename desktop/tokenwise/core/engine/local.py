@@ -22,6 +22,7 @@ import numpy as np
 
 from tokenwise.core.chat.template_sandbox import TemplateRenderer
 from tokenwise.core.engine import compiled as engine_compiled
+from tokenwise.core.engine import extension as engine_extension
 from tokenwise.core.engine import guard
 from tokenwise.core.engine import native as engine_native
 from tokenwise.core.engine.overlap import DisplayWorker, overlap_wanted
@@ -192,6 +193,7 @@ class Engine:
         self._abort_set = False
 
         self._logits_address: int | None = None
+        self._ctx_address = ctypes.cast(self.ctx, ctypes.c_void_p).value
         self._logits_view = np.empty(0, dtype=np.float32)
         self._cached: list[int] = []  # tokens whose KV entries are in the context
         self._buffer = CandidateBuffer(self.n_vocab)
@@ -448,7 +450,10 @@ class Engine:
 
     def _logits(self) -> np.ndarray:
         """The last token's logits, as a view (valid until the next decode)."""
-        address = _LOGITS_ADDRESS(self.ctx, -1)
+        if _LOGITS_ROW is not None:  # the same call, its arguments converted in C
+            address = _LOGITS_ROW(_LOGITS_FN, self._ctx_address, -1)
+        else:
+            address = _LOGITS_ADDRESS(self.ctx, -1)
         if address != self._logits_address:
             ptr = ctypes.cast(address, ctypes.POINTER(ctypes.c_float))
             self._logits_view = np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
@@ -684,6 +689,9 @@ def _address_function(name: str, argtypes: list[Any]) -> Any:
 
 _LOGITS_ADDRESS = _address_function("llama_get_logits_ith",
                                     [llama_cpp.llama_context_p_ctypes, ctypes.c_int32])
+#: llama_get_logits_ith through the extension (logits_row), where it was built
+_LOGITS_ROW = engine_extension.function("logits_row")
+_LOGITS_FN = ctypes.cast(_LOGITS_ADDRESS, ctypes.c_void_p).value
 
 
 def _display_name(path: Path, metadata_name: str) -> str:
