@@ -131,7 +131,7 @@ def test_the_engine_steps_are_the_same_either_way(engine, settings, overlap,
             engine.overlap = False
 
     compiled_steps = steps()
-    for name in ("CANDIDATES", "EXP_SCALED", "STEP_RECORD"):
+    for name in ("CANDIDATES", "EXP_SCALED", "STEP_RECORD", "UNTRUNCATED_NUMBERS"):
         monkeypatch.setattr(engine_stages, name, None)
     monkeypatch.setattr(draw, "EXP_SCALED", None)
     python_steps = steps()
@@ -263,3 +263,35 @@ def test_the_logits_row_is_llama_cpps(engine) -> None:
     with pytest.raises(TypeError, match="does not convert"):
         local._LOGITS_ROW(local._LOGITS_FN, "ctx", -1)
     engine._trim(0)
+
+
+def test_untruncated_numbers_reads_what_the_call_wrote() -> None:
+    import numpy as np
+
+    read = extension.UNTRUNCATED_NUMBERS
+    k = 4
+    out = np.zeros(10 + 4 * k)
+    out[:10] = [2.5, 7, 0.25, 5, 3.0, 1.5, 2.0, -0.125, 3, 2]
+    out[10:13] = [7, 1, 9]
+    out[14:17] = [3.0, 2.5, -1.0]
+    out[18:20] = [1, 9]
+    out[22:24] = [2.5, -1.5]
+    with_pen = read(out.ctypes.data, k, 1, 1)
+    assert with_pen == (True, 2.5, 7.0, 0.25, 3.0, 1.5, 2.0, -0.125, [7, 1, 9],
+                        [3.0, 2.5, -1.0], [1, 9], [2.5, -1.5])
+    assert all(type(i) is int for i in with_pen[8] + with_pen[10])
+    plain = read(out.ctypes.data, k, 0, 0)
+    assert plain[5] is None and plain[6] is None and plain[11] is None
+    assert plain[10] is plain[8]  # no penalties: the best after them are the candidates
+    out[5] = float("nan")
+    assert read(out.ctypes.data, k, 1, 0)[0] is False  # z not a positive number
+    assert read(out.ctypes.data, k, 0, 0)[0] is True  # not computed: not checked
+    out[4] = float("inf")
+    assert read(out.ctypes.data, k, 0, 0)[0] is False  # the max is not finite
+    out[8] = k + 1
+    with pytest.raises(ValueError, match="counts past"):
+        read(out.ctypes.data, k, 1, 1)
+    with pytest.raises(ValueError, match="no numbers"):
+        read(0, k, 1, 1)
+    with pytest.raises(TypeError):
+        read(out.ctypes.data, k, 1)

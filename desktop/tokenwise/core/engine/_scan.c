@@ -2313,6 +2313,72 @@ static PyObject *tw_logits_row(PyObject *self, PyObject *const *args, Py_ssize_t
     return PyLong_FromVoidPtr(row);
 }
 
+/* a list of the n doubles at v, as ints (whole) or floats */
+static PyObject *doubles_list(const double *v, Py_ssize_t n, int as_ints) {
+    PyObject *out = PyList_New(n);
+    if (out == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *o = as_ints ? PyLong_FromDouble(v[i]) : PyFloat_FromDouble(v[i]);
+        if (o == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, i, o);
+    }
+    return out;
+}
+
+/* untruncated_numbers(draw_out, shown, moments, penalties): what tw_untruncated wrote to
+ * draw_out (see it), as the step's decision reads it: (valid, total, token, its probability,
+ * max, z, sum(e * x), the penalties' change in z, the candidates' ids, their logits, the
+ * best after penalties and their penalised logits). valid: the max finite, and z a positive
+ * number where the moments were computed (moments 0: z and sum(e * x) None); without
+ * penalties the best after them are the candidates' list itself, their logits None. */
+static PyObject *tw_untruncated_numbers(PyObject *self, PyObject *const *args,
+                                        Py_ssize_t nargs) {
+    (void)self;
+    tw_arg a[4];
+    if (!parse_args("untruncated_numbers", args, nargs, "piii", a)) return NULL;
+    const double *d = (const double *)a[0].p;
+    const Py_ssize_t k = (Py_ssize_t)a[1].i;
+    if (d == NULL || k < 0) {
+        PyErr_SetString(PyExc_ValueError, "untruncated_numbers: no numbers");
+        return NULL;
+    }
+    const int moments = a[2].i != 0, penalties = a[3].i != 0;
+    const double m = d[4], z = d[5];
+    const int valid = isfinite(m) && (!moments || (isfinite(z) && z > 0.0));
+    const Py_ssize_t shown = (Py_ssize_t)d[8], head_n = (Py_ssize_t)d[9];
+    if (shown < 0 || shown > k || head_n < 0 || head_n > k) {
+        PyErr_SetString(PyExc_ValueError, "untruncated_numbers: counts past `shown`");
+        return NULL;
+    }
+    PyObject *ids = doubles_list(d + 10, shown, 1);
+    PyObject *logits = doubles_list(d + 10 + k, shown, 0);
+    PyObject *head = penalties ? doubles_list(d + 10 + 2 * k, head_n, 1) : ids;
+    PyObject *pen = penalties ? doubles_list(d + 10 + 3 * k, head_n, 0) : Py_None;
+    PyObject *out = NULL;
+    if (ids != NULL && logits != NULL && head != NULL && pen != NULL) {
+        if (!penalties) {
+            Py_INCREF(head);
+            Py_INCREF(pen);
+        }
+        PyObject *zo = moments ? PyFloat_FromDouble(z) : Py_NewRef(Py_None);
+        PyObject *so = moments ? PyFloat_FromDouble(d[6]) : Py_NewRef(Py_None);
+        /* every N: its reference handed to the tuple (released with it on failure) */
+        out = Py_BuildValue("(NddddNNdNNNN)", PyBool_FromLong(valid), d[0], d[1], d[2], m, zo,
+                            so, d[7], ids, logits, head, pen);
+        return out;
+    }
+    Py_XDECREF(ids);
+    Py_XDECREF(logits);
+    if (penalties) {
+        Py_XDECREF(head);
+        Py_XDECREF(pen);
+    }
+    return NULL;
+}
+
 static PyMethodDef tw_methods[] = {
     {"exp_scaled", (PyCFunction)(void (*)(void))tw_exp_scaled, METH_FASTCALL,
      "exp_scaled(values, offset, scale, factor): [exp((v - offset) * scale) * factor]"},
@@ -2326,6 +2392,8 @@ static PyMethodDef tw_methods[] = {
      "nucleus_draw(...): tw_nucleus_draw, its arguments as its ctypes binding takes them"},
     {"logits_row", (PyCFunction)(void (*)(void))tw_logits_row, METH_FASTCALL,
      "logits_row(fn, ctx, i): llama_get_logits_ith(ctx, i) through its address"},
+    {"untruncated_numbers", (PyCFunction)(void (*)(void))tw_untruncated_numbers,
+     METH_FASTCALL, "untruncated_numbers(draw_out, shown, moments, penalties): the decision"},
     {"step_record", (PyCFunction)(void (*)(void))tw_step_record, METH_FASTCALL,
      "step_record(consts, index, text, reason, forced, token, rank, logit, m, z, sum_ex, "
      "cand_ids, cand_logits, head, pen_head, pen_delta, later, total, final_prob): a Step"},

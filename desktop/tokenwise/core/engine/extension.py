@@ -28,3 +28,6 @@ EXP_SCALED = function("exp_scaled")
 #: step_record(consts, index, text, ...): a step's Step record from its decision (see
 #: StepSampler.record)
 STEP_RECORD = function("step_record")
+#: untruncated_numbers(draw_out, shown, moments, penalties): what tw_untruncated wrote, as
+#: the decision's numbers and lists
+UNTRUNCATED_NUMBERS = function("untruncated_numbers")

@@ -37,7 +37,12 @@ from tokenwise.core.engine.compiled import (
     CandidateBuffer,
     StageRunner,
 )
-from tokenwise.core.engine.extension import CANDIDATES, EXP_SCALED, STEP_RECORD
+from tokenwise.core.engine.extension import (
+    CANDIDATES,
+    EXP_SCALED,
+    STEP_RECORD,
+    UNTRUNCATED_NUMBERS,
+)
 from tokenwise.core.engine.numpy_path import (
     _COLUMNS,
     _SCOPE_ALL,
@@ -577,20 +582,27 @@ class StepSampler(NumpyPath):
                 untruncated.pending = u
             return None
         # what the call wrote, read in one go (cold caches make every numpy call dear here)
-        numbers = self._draw_out.tolist()
-        total, token_f, final_prob, _, m, z_found, s_found, pen_delta, shown_f, head_f = (
-            numbers[:10])
-        if token_f < 0:  # a normaliser that is not a positive number
-            raise InvalidLogitsError(INVALID_LOGITS)
-        z, sum_ex = _known_moments(m, z_found, s_found, moments)
-        shown, head_n = int(shown_f), int(head_f)
-        cand_list = list(map(int, numbers[10:10 + shown]))
-        logits_list = numbers[10 + k:10 + k + shown]
-        head = cand_list
-        pen_head = None
-        if n_pen:
-            head = list(map(int, numbers[10 + 2 * k:10 + 2 * k + head_n]))
-            pen_head = numbers[10 + 3 * k:10 + 3 * k + head_n]
+        if UNTRUNCATED_NUMBERS is not None:  # the lists built in one compiled call
+            (valid, total, token_f, final_prob, m, z, sum_ex, pen_delta, cand_list,
+             logits_list, head, pen_head) = UNTRUNCATED_NUMBERS(self._draw_address, k,
+                                                                moments, n_pen)
+            if not valid or token_f < 0:  # invalid logits: a normaliser not positive
+                raise InvalidLogitsError(INVALID_LOGITS)
+        else:
+            numbers = self._draw_out.tolist()
+            total, token_f, final_prob, _, m, z_found, s_found, pen_delta, shown_f, head_f = (
+                numbers[:10])
+            if token_f < 0:  # a normaliser that is not a positive number
+                raise InvalidLogitsError(INVALID_LOGITS)
+            z, sum_ex = _known_moments(m, z_found, s_found, moments)
+            shown, head_n = int(shown_f), int(head_f)
+            cand_list = list(map(int, numbers[10:10 + shown]))
+            logits_list = numbers[10 + k:10 + k + shown]
+            head = cand_list
+            pen_head = None
+            if n_pen:
+                head = list(map(int, numbers[10 + 2 * k:10 + 2 * k + head_n]))
+                pen_head = numbers[10 + 3 * k:10 + 3 * k + head_n]
         token = int(token_f)
         return Decision(token, final_prob, _rank_among(cand_list, token), m, z, sum_ex,
                         cand_list, logits_list, head, pen_head, [], pen_delta, bool(copy_to),
