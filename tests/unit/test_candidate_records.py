@@ -131,8 +131,7 @@ def test_the_engine_steps_are_the_same_either_way(engine, settings, overlap,
             engine.overlap = False
 
     compiled_steps = steps()
-    for name in ("CANDIDATES", "EXP_SCALED", "STEP_RECORD", "UNTRUNCATED_NUMBERS",
-                 "READ_ARRAYS"):
+    for name in ("CANDIDATES", "EXP_SCALED", "STEP_RECORD", "UNTRUNCATED_NUMBERS"):
         monkeypatch.setattr(engine_stages, name, None)
     monkeypatch.setattr(draw, "EXP_SCALED", None)
     python_steps = steps()
@@ -296,22 +295,3 @@ def test_untruncated_numbers_reads_what_the_call_wrote() -> None:
         read(0, k, 1, 1)
     with pytest.raises(TypeError):
         read(out.ctypes.data, k, 1)
-
-
-def test_read_arrays_reads_each_kind() -> None:
-    import numpy as np
-
-    read = extension.function("read_arrays")
-    d = np.array([0.5, -2.25, 1e-300], dtype=np.float64)
-    f = np.array([1.5, -0.1], dtype=np.float32)
-    i = np.array([7, -3, 2**31 - 1], dtype=np.int32)
-    q = np.array([2**40, -1], dtype=np.int64)
-    got = read(d.ctypes.data, 3, "d", f.ctypes.data, 2, "f", i.ctypes.data, 3, "i",
-               q.ctypes.data, 2, "l", i.ctypes.data, 0, "i")
-    assert got == (d.tolist(), f.tolist(), i.tolist(), q.tolist(), [])
-    assert [type(v) for v in got[2] + got[3]] == [int] * 5
-    assert read() == ()
-    for bad in [(d.ctypes.data, 3), (d.ctypes.data, 3, "x"), (d.ctypes.data, -1, "d"),
-                (0, 2, "d"), (d.ctypes.data, 3, "dd"), (d.ctypes.data, 3, 4)]:
-        with pytest.raises((TypeError, ValueError)):
-            read(*bad)

@@ -2379,55 +2379,6 @@ static PyObject *tw_untruncated_numbers(PyObject *self, PyObject *const *args,
     return NULL;
 }
 
-/* read_arrays(address, count, kind, ...): for each (address, count, kind), the list of the
- * count numbers at address: kind "d" doubles, "f" floats, "i" int32s, "l" int64s. What a
- * one-call decision wrote, read in one call instead of a numpy slice and a tolist() each. */
-static PyObject *tw_read_arrays(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    (void)self;
-    if (nargs % 3 != 0) {
-        PyErr_SetString(PyExc_TypeError, "read_arrays: (address, count, kind) triples");
-        return NULL;
-    }
-    PyObject *out = PyTuple_New(nargs / 3);
-    if (out == NULL) return NULL;
-    for (Py_ssize_t t = 0; t < nargs / 3; t++) {
-        const void *at = PyLong_AsVoidPtr(args[3 * t]);
-        const Py_ssize_t n = PyLong_AsSsize_t(args[3 * t + 1]);
-        const char *kind = PyUnicode_Check(args[3 * t + 2])
-                               ? PyUnicode_AsUTF8(args[3 * t + 2]) : NULL;
-        if (PyErr_Occurred() || kind == NULL || strlen(kind) != 1 || strchr("dfil", kind[0]) == NULL
-            || n < 0 || (at == NULL && n > 0)) {
-            if (!PyErr_Occurred())
-                PyErr_SetString(PyExc_ValueError, "read_arrays: an address, a count >= 0 and "
-                                                  "one of d, f, i, l");
-            Py_DECREF(out);
-            return NULL;
-        }
-        PyObject *list = PyList_New(n);
-        if (list == NULL) {
-            Py_DECREF(out);
-            return NULL;
-        }
-        for (Py_ssize_t i = 0; i < n; i++) {
-            PyObject *o;
-            switch (kind[0]) {
-            case 'd': o = PyFloat_FromDouble(((const double *)at)[i]); break;
-            case 'f': o = PyFloat_FromDouble(((const float *)at)[i]); break;
-            case 'i': o = PyLong_FromLong(((const int32_t *)at)[i]); break;
-            default: o = PyLong_FromLongLong(((const int64_t *)at)[i]);
-            }
-            if (o == NULL) {
-                Py_DECREF(list);
-                Py_DECREF(out);
-                return NULL;
-            }
-            PyList_SET_ITEM(list, i, o);
-        }
-        PyTuple_SET_ITEM(out, t, list);
-    }
-    return out;
-}
-
 static PyMethodDef tw_methods[] = {
     {"exp_scaled", (PyCFunction)(void (*)(void))tw_exp_scaled, METH_FASTCALL,
      "exp_scaled(values, offset, scale, factor): [exp((v - offset) * scale) * factor]"},
@@ -2443,8 +2394,6 @@ static PyMethodDef tw_methods[] = {
      "logits_row(fn, ctx, i): llama_get_logits_ith(ctx, i) through its address"},
     {"untruncated_numbers", (PyCFunction)(void (*)(void))tw_untruncated_numbers,
      METH_FASTCALL, "untruncated_numbers(draw_out, shown, moments, penalties): the decision"},
-    {"read_arrays", (PyCFunction)(void (*)(void))tw_read_arrays, METH_FASTCALL,
-     "read_arrays(address, count, kind, ...): the numbers at each address, as lists"},
     {"step_record", (PyCFunction)(void (*)(void))tw_step_record, METH_FASTCALL,
      "step_record(consts, index, text, reason, forced, token, rank, logit, m, z, sum_ex, "
      "cand_ids, cand_logits, head, pen_head, pen_delta, later, total, final_prob): a Step"},

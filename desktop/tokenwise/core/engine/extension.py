@@ -31,5 +31,3 @@ STEP_RECORD = function("step_record")
 #: untruncated_numbers(draw_out, shown, moments, penalties): what tw_untruncated wrote, as
 #: the decision's numbers and lists
 UNTRUNCATED_NUMBERS = function("untruncated_numbers")
-#: read_arrays(address, count, kind, ...): the numbers a call wrote, as lists
-READ_ARRAYS = function("read_arrays")

@@ -40,7 +40,6 @@ from tokenwise.core.engine.compiled import (
 from tokenwise.core.engine.extension import (
     CANDIDATES,
     EXP_SCALED,
-    READ_ARRAYS,
     STEP_RECORD,
     UNTRUNCATED_NUMBERS,
 )
@@ -366,9 +365,6 @@ class StepSampler(NumpyPath):
             # the records' probabilities: three stages', the final distribution's, the token
             # (tw_nucleus_draw: then the token's rank and raw logit)
             self._call_recs = np.zeros(4 * self.k_display + 4, dtype=np.float64)
-            # what read_arrays reads of them: the sizes, then the records
-            self._call_reads = (self._call_sizes.ctypes.data, self._call_sizes.size, "l",
-                                self._call_recs.ctypes.data, self._call_recs.size, "d")
         if self._nucleus_call:
             self._nucleus_args = (
                 self.k_display, self._call_weights.ctypes.data,
@@ -764,11 +760,12 @@ class StepSampler(NumpyPath):
             copy_to or None, min(need, top_k), min(need, top_k), *self._truncated_args)
         if scanned <= 0:
             return None
-        (m, z_found, s_found), sizes, cand_list, logits_list, recs = self._read_call(
-            buf.scan_out, min(self.k_display, scanned))
+        m, z_found, s_found = buf.scan_out.tolist()
         z, sum_ex = _known_moments(m, z_found, s_found, not split)
         prefix = min(need, top_k, scanned)
-        *stage_sizes, selected = sizes
+        *stage_sizes, selected = self._call_sizes.tolist()
+        cand_list = self._shown_ids[:min(self.k_display, scanned)].tolist()
+        logits_list = self._shown_logits[:len(cand_list)].tolist()
         if (forced is not None or selected < 0 or stage_sizes[-1] <= 0 or prefix < 1
                 or max(stage_sizes[:3]) >= self.n_vocab):
             log_z = _log_z(m, z) if z is not None else math.nan  # split: not reached
@@ -776,8 +773,7 @@ class StepSampler(NumpyPath):
                 cand_list, logits_list, prefix, log_z, stage_sizes, selected, forced)
         else:
             token, final_prob, stages = self._call_records(
-                cand_list, [stage_sizes[i] for i in self._stage_at], stage_sizes[-1], prefix,
-                recs)
+                cand_list, [stage_sizes[i] for i in self._stage_at], stage_sizes[-1], prefix)
         return Decision(token, final_prob, _rank_among(cand_list, token), m, z, sum_ex,
                         cand_list, logits_list, cand_list, None, stages, 0.0, bool(copy_to))
 
@@ -794,12 +790,13 @@ class StepSampler(NumpyPath):
                                 *self._nucleus_args)
         if scanned <= 0:
             return None
-        prefix = min(k, scanned)
-        (m, z, sum_ex, keep_f, mass, depth), sizes, cand_list, logits_list, recs = (
-            self._read_call(buf.nucleus_out, prefix))
+        m, z, sum_ex, keep_f, mass, depth = buf.nucleus_out.tolist()
         keep = int(keep_f)
         self._nucleus_depth = depth + 1.0
-        *stage_sizes, selected = sizes
+        prefix = min(k, scanned)
+        *stage_sizes, selected = self._call_sizes.tolist()
+        cand_list = self._shown_ids[:prefix].tolist()
+        logits_list = self._shown_logits[:prefix].tolist()
         if forced is not None or selected < 0 or stage_sizes[-1] <= 0:
             token, final_prob, stages = self._python_records(
                 cand_list, logits_list, prefix, _log_z(m, z), stage_sizes, selected, forced,
@@ -808,8 +805,8 @@ class StepSampler(NumpyPath):
             logit, rank = (logits_list[rank - 1], rank) if rank else _raw_rank(x, token)
         else:
             token, final_prob, stages = self._call_records(
-                cand_list, [self.n_vocab, keep, keep], stage_sizes[-1], prefix, recs)
-            rank_f, logit = recs[4 * k + 2:4 * k + 4]
+                cand_list, [self.n_vocab, keep, keep], stage_sizes[-1], prefix)
+            rank_f, logit = self._call_recs[4 * k + 2:4 * k + 4].tolist()
             rank = int(rank_f)
         return Decision(token, final_prob, rank, m, z, sum_ex, cand_list, logits_list,
                         cand_list, None, stages, 0.0, False, logit=logit)
@@ -827,27 +824,14 @@ class StepSampler(NumpyPath):
             logits[0], log_z, stage_sizes, selected, stages, forced, keep, kept_mass)
         return token, final_prob, stages
 
-    def _read_call(self, numbers: np.ndarray,
-                   shown: int) -> tuple[list[float], list[int], list[int], list[float],
-                                        list[float]]:
-        """What a one-call decision wrote: its pass's numbers, the stages' sizes (then the
-        selected index), the ``shown`` candidates' ids and logits, the records'
-        probabilities; in one compiled call where the extension was built."""
-        if READ_ARRAYS is not None:
-            return READ_ARRAYS(  # type: ignore[no-any-return]
-                numbers.ctypes.data, numbers.size, "d", *self._call_reads[:3],
-                self._shown_ids.ctypes.data, shown, "i", self._shown_logits.ctypes.data,
-                shown, "f", *self._call_reads[3:])
-        return (numbers.tolist(), self._call_sizes.tolist(), self._shown_ids[:shown].tolist(),
-                self._shown_logits[:shown].tolist(), self._call_recs.tolist())
-
     def _call_records(self, head: list[int], survivors: list[int], n: int,
-                      prefix: int, recs: list[float]) -> tuple[int, float, list[Stage]]:
+                      prefix: int) -> tuple[int, float, list[Stage]]:
         """The drawn token, its probability and the stage records of a one-call decision
         (tw_truncated, tw_nucleus_draw), as :meth:`_records` makes them: the probabilities
         were computed in the call. ``survivors``: the top-k, top-p and min-p stages' sizes;
         ``n``: the final distribution's."""
         k = self.k_display
+        recs = self._call_recs.tolist()
         labels = self.labels
         stages = []
         for i, name in enumerate((STAGE_TOP_K, STAGE_TOP_P, STAGE_MIN_P)):
