@@ -517,6 +517,18 @@ static int exp_level(void) {
     return tw_exp_level;
 }
 
+/* body(...) with `what` a constant in each case: a loop of its own for each combination,
+ * computing only what it asks for */
+#define TW_EXP_LOOPS(body)                                                                  \
+    switch (what) {                                                                         \
+    case TW_EXP_MOMENTS: body(xc, len, m, inv_t, TW_EXP_MOMENTS, y, out); break;            \
+    case TW_EXP_TEMPERED: body(xc, len, m, inv_t, TW_EXP_TEMPERED, y, out); break;          \
+    case TW_EXP_MOMENTS | TW_EXP_TEMPERED:                                                  \
+        body(xc, len, m, inv_t, TW_EXP_MOMENTS | TW_EXP_TEMPERED, y, out);                  \
+        break;                                                                              \
+    default: body(xc, len, m, inv_t, TW_EXP_WEIGHTS, y, out);                               \
+    }
+
 /* ggml's exp (vec.h, ggml_v_expf for AVX-512), as it is there */
 TW_AVX512_FN static TW_INLINE __m512 exp16(__m512 x) {
     const __m512 r = _mm512_set1_ps(0x1.8p23f);
@@ -621,19 +633,7 @@ TW_AVX512_FN static TW_INLINE void exps_avx512_body(const float *xc, int len, fl
 
 TW_AVX512_FN static void exps_avx512(const float *xc, int len, float m, float inv_t,
                                      int what, float *y, tw_exp_sums *out) {
-    switch (what) {  /* each a loop of its own, with only what it computes */
-    case TW_EXP_MOMENTS:
-        exps_avx512_body(xc, len, m, inv_t, TW_EXP_MOMENTS, y, out);
-        break;
-    case TW_EXP_TEMPERED:
-        exps_avx512_body(xc, len, m, inv_t, TW_EXP_TEMPERED, y, out);
-        break;
-    case TW_EXP_MOMENTS | TW_EXP_TEMPERED:
-        exps_avx512_body(xc, len, m, inv_t, TW_EXP_MOMENTS | TW_EXP_TEMPERED, y, out);
-        break;
-    default:
-        exps_avx512_body(xc, len, m, inv_t, TW_EXP_WEIGHTS, y, out);
-    }
+    TW_EXP_LOOPS(exps_avx512_body);
 }
 
 /* ggml's exp (vec.h, ggml_v_expf for AVX2), as it is there */
@@ -761,19 +761,7 @@ TW_FMA_FN static TW_INLINE void exps_avx2_body(const float *xc, int len, float m
 
 TW_FMA_FN static void exps_avx2(const float *xc, int len, float m, float inv_t, int what,
                                 float *y, tw_exp_sums *out) {
-    switch (what) {
-    case TW_EXP_MOMENTS:
-        exps_avx2_body(xc, len, m, inv_t, TW_EXP_MOMENTS, y, out);
-        break;
-    case TW_EXP_TEMPERED:
-        exps_avx2_body(xc, len, m, inv_t, TW_EXP_TEMPERED, y, out);
-        break;
-    case TW_EXP_MOMENTS | TW_EXP_TEMPERED:
-        exps_avx2_body(xc, len, m, inv_t, TW_EXP_MOMENTS | TW_EXP_TEMPERED, y, out);
-        break;
-    default:
-        exps_avx2_body(xc, len, m, inv_t, TW_EXP_WEIGHTS, y, out);
-    }
+    TW_EXP_LOOPS(exps_avx2_body);
 }
 #endif
 
@@ -990,6 +978,27 @@ static float block_bound(const float *bm, int n, int need, float m, float *scrat
     return kth_largest(scratch, n, need);
 }
 
+/* a part's sums so far, relative to its running max (fold_exps) */
+typedef struct {
+    double z, s, tz;
+    float m_prev, mt_prev;
+} tw_folded;
+
+/* one chunk's exponentials (`what`, as chunk_exps takes it; none: nothing) folded into f,
+ * relative to the running max m: the moments by fold_chunk, the tempered sum by
+ * fold_tempered, into the part's chunk sums (chunk, tmp: scratch) */
+static void fold_exps(const tw_part *p, tw_folded *f, int c, const float *xc, int len, float m,
+                      float inv_t, int what, float *chunk, float *tmp) {
+    if (!what) return;
+    const int c0 = p->a / TW_CHUNK;
+    tw_exp_sums e = {0.0, 0.0, 0.0};
+    if (m != -INFINITY) chunk_exps(xc, len, m, inv_t, what, p->softmax, chunk, tmp, &e);
+    if (what & TW_EXP_MOMENTS)
+        fold_chunk(c0, c, m, &f->m_prev, &f->z, &f->s, p->chunk_sums, &e);
+    if (what & TW_EXP_TEMPERED)
+        fold_tempered(c0, c, m, inv_t, &f->mt_prev, &f->tz, p->t_sums, &e);
+}
+
 /* scan_part without the prepass (the tests compare the two; a part past its reach): the
  * heap starts from the part's first logits and takes in every logit above its smallest */
 static void scan_part_heap(tw_part *p, int what) {
@@ -998,13 +1007,11 @@ static void scan_part_heap(tw_part *p, int what) {
     const int need = p->need;
     float chunk[TW_CHUNK];
     float tmp[TW_CHUNK];
-    const int c0 = p->a / TW_CHUNK;
     for (int k = 0; k < need; k++) heap[k] = -INFINITY;
     float low = -INFINITY;
     float m = -INFINITY;
     int i = p->a;
-    double z = 0.0, s = 0.0, tz = 0.0;
-    float m_prev = -INFINITY, mt_prev = -INFINITY;
+    tw_folded f = {0.0, 0.0, 0.0, -INFINITY, -INFINITY};
     int count = 0;
     for (int a = p->a; a < p->b; a += TW_CHUNK) {
         const int len = p->b - a < TW_CHUNK ? p->b - a : TW_CHUNK;
@@ -1024,15 +1031,7 @@ static void scan_part_heap(tw_part *p, int what) {
         if (i < end) seen = 1;
         for (; i < end; i++)
             if (x[i] > low) low = heap_take(heap, need, x[i]);
-        if (what) {
-            tw_exp_sums e = {0.0, 0.0, 0.0};
-            if (m != -INFINITY)
-                chunk_exps(x + a, len, m, p->inv_t, what, p->softmax, chunk, tmp, &e);
-            if (p->moments)
-                fold_chunk(c0, a / TW_CHUNK, m, &m_prev, &z, &s, p->chunk_sums, &e);
-            if (p->t_sums != NULL)
-                fold_tempered(c0, a / TW_CHUNK, m, p->inv_t, &mt_prev, &tz, p->t_sums, &e);
-        }
+        fold_exps(p, &f, a / TW_CHUNK, x + a, len, m, p->inv_t, what, chunk, tmp);
         const float floor = floor_of(low, m, p->depth);
         if (seen || floor != low)
             count = collect(x + a, a, len, floor, NULL, p->cands, p->cap, count);
@@ -1041,9 +1040,9 @@ static void scan_part_heap(tw_part *p, int what) {
     if (count <= p->cap) count = compact(p->cands, count, floor_of(low, m, p->depth));
     p->m = m;
     p->low = low;
-    p->z = z;
-    p->s = s;
-    p->tz = tz;
+    p->z = f.z;
+    p->s = f.s;
+    p->tz = f.tz;
     p->count = count;
 }
 
@@ -1070,8 +1069,8 @@ static int scan_part_bound(tw_part *p, int what) {
     float *const chunk = scratch, *const tmp = scratch + TW_CHUNK;
     const int c0 = p->a / TW_CHUNK;
     const int chunks = (p->b - p->a + TW_CHUNK - 1) / TW_CHUNK;
-    double z = 0.0, s = 0.0, tz = 0.0;
-    float m = -INFINITY, m_prev = -INFINITY, mt_prev = -INFINITY;
+    tw_folded f = {0.0, 0.0, 0.0, -INFINITY, -INFINITY};
+    float m = -INFINITY;
     int count = 0;
     float cmax[TW_PART_CHUNKS];
     float bmax[TW_PART_CHUNKS * TW_CHUNK_BLOCKS];
@@ -1097,15 +1096,7 @@ static int scan_part_bound(tw_part *p, int what) {
     for (int a = p->a, c = 0; a < p->b; a += TW_CHUNK, c++) {
         const int len = p->b - a < TW_CHUNK ? p->b - a : TW_CHUNK;
         if (cmax[c] > m) m = cmax[c];  /* the running max, to the chunk's end */
-        if (what) {
-            tw_exp_sums e = {0.0, 0.0, 0.0};
-            if (m != -INFINITY)
-                chunk_exps(x + a, len, m, p->inv_t, what, p->softmax, chunk, tmp, &e);
-            if (p->moments)
-                fold_chunk(c0, c0 + c, m, &m_prev, &z, &s, p->chunk_sums, &e);
-            if (p->t_sums != NULL)
-                fold_tempered(c0, c0 + c, m, p->inv_t, &mt_prev, &tz, p->t_sums, &e);
-        }
+        fold_exps(p, &f, c0 + c, x + a, len, m, p->inv_t, what, chunk, tmp);
         count = collect(x + a, a, len, floor_of(bound, m, p->depth),
                         bmax + c * TW_CHUNK_BLOCKS, p->cands, p->cap, count);
         if (p->copy != NULL) memcpy(p->copy + a, x + a, sizeof(float) * (size_t)len);
@@ -1133,9 +1124,9 @@ static int scan_part_bound(tw_part *p, int what) {
     count = compact(p->cands, count, floor_of(low, m, p->depth));
     p->m = m;
     p->low = low;
-    p->z = z;
-    p->s = s;
-    p->tz = tz;
+    p->z = f.z;
+    p->s = f.s;
+    p->tz = f.tz;
     p->count = count;
     return 1;
 }
@@ -1153,20 +1144,16 @@ static void scan_part(tw_part *p) {
 /* one part of tw_moments: the running max and the moments alone, as scan_part folds them */
 static void moments_part(tw_part *p) {
     float chunk[TW_CHUNK];
-    double z = 0.0, s = 0.0;
-    float m = -INFINITY, m_prev = -INFINITY;
-    const int c0 = p->a / TW_CHUNK;
+    tw_folded f = {0.0, 0.0, 0.0, -INFINITY, -INFINITY};
+    float m = -INFINITY;
     for (int a = p->a; a < p->b; a += TW_CHUNK) {
         const int len = p->b - a < TW_CHUNK ? p->b - a : TW_CHUNK;
         m = chunk_max(p->x + a, len, m);
-        tw_exp_sums e = {0.0, 0.0, 0.0};
-        if (m != -INFINITY)
-            chunk_exps(p->x + a, len, m, 1.0f, TW_EXP_MOMENTS, p->softmax, chunk, NULL, &e);
-        fold_chunk(c0, a / TW_CHUNK, m, &m_prev, &z, &s, p->chunk_sums, &e);
+        fold_exps(p, &f, a / TW_CHUNK, p->x + a, len, m, 1.0f, TW_EXP_MOMENTS, chunk, NULL);
     }
     p->m = m;
-    p->z = z;
-    p->s = s;
+    p->z = f.z;
+    p->s = f.s;
 }
 
 /* one part of tw_tempered: each chunk's sum of exp((x - m) / T), and theirs */
