@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 
-from tokenwise.core.engine.extension import EXP_SCALED
 from tokenwise.core.errors import INVALID_LOGITS, InvalidLogitsError
 from tokenwise.core.sampling.stages import STAGE_MIN_P, STAGE_TEMPERATURE, STAGE_TOP_K, STAGE_TOP_P
 from tokenwise.core.trace.records import Stage
@@ -203,10 +202,7 @@ class UntruncatedDraw:
                   for name in (STAGE_TOP_K, STAGE_TOP_P, STAGE_MIN_P)]
         inv_total = 1.0 / total
         exp, inv_t = math.exp, self.inv_t
-        if EXP_SCALED is not None and isinstance(pen_logits, list):  # the same, in one call
-            probs = EXP_SCALED(pen_logits, m, inv_t, inv_total)
-        else:
-            probs = [exp((v - m) * inv_t) * inv_total for v in pen_logits]
+        probs = [exp((v - m) * inv_t) * inv_total for v in pen_logits]
         stages.append(new(Stage, (STAGE_TEMPERATURE, labels[STAGE_TEMPERATURE], n, shown_ids,
                                   tuple(probs))))
         return stages

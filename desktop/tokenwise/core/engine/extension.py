@@ -1,8 +1,8 @@
 """The compiled extension's Python-callable helpers, where it was built (else None).
 
-Each builds a step's small records in one call instead of a bytecode loop: they run just
-after a decode, on cold caches, where every Python step costs. The callers keep the plain
-Python line they replace for when the extension is not built.
+Each builds a step's records in one call instead of a bytecode loop: they run just after a
+decode, on cold caches, where every Python step costs. The engine keeps the plain Python
+lines they replace for when the extension is not built (StepSampler.finish and record).
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ def function(name: str) -> Callable[..., Any] | None:
     return getattr(module, name, None)
 
 
-#: candidates(cls, ids, pieces, logits, probs): a step's Candidate records
+#: candidates(cls, ids, pieces, logits, probs): a step's Candidate records, and
+#: exp_scaled(values, offset, scale, factor): [exp((v - offset) * scale) * factor, ...];
+#: the pieces step_record makes its records of, each held to its Python line by the tests
 CANDIDATES = function("candidates")
-#: exp_scaled(values, offset, scale, factor): [exp((v - offset) * scale) * factor, ...]
 EXP_SCALED = function("exp_scaled")
 #: step_record(consts, index, text, ...): a step's Step record from its decision (see
 #: StepSampler.record)

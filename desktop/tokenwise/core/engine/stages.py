@@ -37,12 +37,7 @@ from tokenwise.core.engine.compiled import (
     CandidateBuffer,
     StageRunner,
 )
-from tokenwise.core.engine.extension import (
-    CANDIDATES,
-    EXP_SCALED,
-    STEP_RECORD,
-    UNTRUNCATED_NUMBERS,
-)
+from tokenwise.core.engine.extension import STEP_RECORD, UNTRUNCATED_NUMBERS
 from tokenwise.core.engine.numpy_path import (
     _COLUMNS,
     _SCOPE_ALL,
@@ -152,8 +147,6 @@ def _log_z(m: float, z: float, pen_delta: float = 0.0) -> float:
 
 
 def _probs(logits: list[float], log_z: float) -> list[float]:
-    if EXP_SCALED is not None:  # the same arithmetic in one compiled call
-        return EXP_SCALED(logits, log_z, 1.0, 1.0)  # type: ignore[no-any-return]
     exp = math.exp
     return [exp(v - log_z) for v in logits]  # a few dozen: cheaper than numpy here
 
@@ -337,7 +330,7 @@ class StepSampler(NumpyPath):
             and self._untruncated.inv_t != 1.0 else None)
         # the untruncated draw's decision in one call (tw_untruncated)
         self._one_call = (self._untruncated is not None and self._scan is _SCAN
-                          and _UNTRUNCATED is not None)
+                          and _UNTRUNCATED is not None and UNTRUNCATED_NUMBERS is not None)
         if self._one_call:  # what tw_untruncated writes for the step (see it)
             self._draw_out = np.zeros(10 + 4 * self.k_display, dtype=np.float64)
             self._draw_address = self._draw_out.ctypes.data
@@ -581,28 +574,13 @@ class StepSampler(NumpyPath):
             if forced is None:
                 untruncated.pending = u
             return None
-        # what the call wrote, read in one go (cold caches make every numpy call dear here)
-        if UNTRUNCATED_NUMBERS is not None:  # the lists built in one compiled call
-            (valid, total, token_f, final_prob, m, z, sum_ex, pen_delta, cand_list,
-             logits_list, head, pen_head) = UNTRUNCATED_NUMBERS(self._draw_address, k,
-                                                                moments, n_pen)
-            if not valid or token_f < 0:  # invalid logits: a normaliser not positive
-                raise InvalidLogitsError(INVALID_LOGITS)
-        else:
-            numbers = self._draw_out.tolist()
-            total, token_f, final_prob, _, m, z_found, s_found, pen_delta, shown_f, head_f = (
-                numbers[:10])
-            if token_f < 0:  # a normaliser that is not a positive number
-                raise InvalidLogitsError(INVALID_LOGITS)
-            z, sum_ex = _known_moments(m, z_found, s_found, moments)
-            shown, head_n = int(shown_f), int(head_f)
-            cand_list = list(map(int, numbers[10:10 + shown]))
-            logits_list = numbers[10 + k:10 + k + shown]
-            head = cand_list
-            pen_head = None
-            if n_pen:
-                head = list(map(int, numbers[10 + 2 * k:10 + 2 * k + head_n]))
-                pen_head = numbers[10 + 3 * k:10 + 3 * k + head_n]
+        # what the call wrote, read in one compiled call (cold caches make every numpy call
+        # and every Python object dear here)
+        assert UNTRUNCATED_NUMBERS is not None
+        (valid, total, token_f, final_prob, m, z, sum_ex, pen_delta, cand_list, logits_list,
+         head, pen_head) = UNTRUNCATED_NUMBERS(self._draw_address, k, moments, n_pen)
+        if not valid or token_f < 0:  # invalid logits: a normaliser not positive
+            raise InvalidLogitsError(INVALID_LOGITS)
         token = int(token_f)
         return Decision(token, final_prob, _rank_among(cand_list, token), m, z, sum_ex,
                         cand_list, logits_list, head, pen_head, [], pen_delta, bool(copy_to),
@@ -690,13 +668,10 @@ class StepSampler(NumpyPath):
                 d.stages, d.total, d.final_prob)
         nums = self.finish(d, x)
         pieces = self._pieces
-        if CANDIDATES is not None:  # built in one compiled call
-            cands = CANDIDATES(Candidate, nums.cand_ids, pieces, nums.cand_logits,
-                               nums.cand_probs)
-        else:  # tuple.__new__ straight from C: the same, without a Python call each
-            cands = tuple(map(_new_tuple, repeat(Candidate), zip(
-                nums.cand_ids, map(pieces.__getitem__, nums.cand_ids),
-                nums.cand_logits, nums.cand_probs, strict=True)))
+        # tuple.__new__ straight from C: the Candidates without a Python call each
+        cands = tuple(map(_new_tuple, repeat(Candidate), zip(
+            nums.cand_ids, map(pieces.__getitem__, nums.cand_ids),
+            nums.cand_logits, nums.cand_probs, strict=True)))
         return Step(
             index=index, token_id=nums.token_id, piece=pieces[nums.token_id], text=text,
             prob=nums.prob, rank=nums.rank, logit=nums.logit, log_z=nums.log_z,
